@@ -1,0 +1,1 @@
+"""Drivers and judges: stack launcher, clients, history, checkers, CLI."""

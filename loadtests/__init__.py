@@ -1,0 +1,1 @@
+"""Locust load tests (run in their own processes, never imported by pytest)."""

@@ -1,0 +1,1 @@
+"""Pytest scenario suites run by `calharness verify`."""
