@@ -1,0 +1,1 @@
+"""Pytest plugin publishing the `fake_calcom` fixture (filled in by the fake Cal.com work)."""
