@@ -87,11 +87,15 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     try:
         value = int(raw)
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": f"{name} must be an integer"}),
-                                 content_type="application/json") from exc  # fmt: skip
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_request", "message": f"{name} must be an integer"}),
+            content_type="application/json",
+        ) from exc
     if not low <= value <= high:
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": f"{name} must be {low}..{high}"}),
-                                 content_type="application/json")  # fmt: skip
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_request", "message": f"{name} must be {low}..{high}"}),
+            content_type="application/json",
+        )
     return value
 
 
@@ -177,12 +181,20 @@ async def search_customers(request: web.Request) -> web.Response:
         customers = (
             (await session.execute(query.order_by(Customer.id).limit(limit))).scalars().all()
         )
-    return web.json_response({
-        "customers": [
-            {"id": c.id, "company_id": c.company_id, "name": c.name, "phone": c.phone, "email": c.email}
-            for c in customers
-        ]
-    })  # fmt: skip
+    return web.json_response(
+        {
+            "customers": [
+                {
+                    "id": c.id,
+                    "company_id": c.company_id,
+                    "name": c.name,
+                    "phone": c.phone,
+                    "email": c.email,
+                }
+                for c in customers
+            ]
+        }
+    )
 
 
 async def run_reconcile(request: web.Request) -> web.Response:

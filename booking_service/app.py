@@ -84,9 +84,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.content_type == "application/json":
             raise
         return web.json_response(
-            {"error": exc.reason.lower().replace(" ", "_"), "message": exc.reason}, status=exc.status, headers=
-            {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")},
-        )  # fmt: skip
+            {"error": exc.reason.lower().replace(" ", "_"), "message": exc.reason},
+            status=exc.status,
+            headers={
+                k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
+            },
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         if retell:

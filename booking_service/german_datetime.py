@@ -47,13 +47,32 @@ def normalize(text: str) -> str:
 # --- numbers -------------------------------------------------------------------------------
 
 _UNITS = {
-    "null": 0, "ein": 1, "eins": 1, "eine": 1, "zwei": 2, "zwo": 2, "drei": 3, "vier": 4,
-    "fuenf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9,
-}  # fmt: skip
+    "null": 0,
+    "ein": 1,
+    "eins": 1,
+    "eine": 1,
+    "zwei": 2,
+    "zwo": 2,
+    "drei": 3,
+    "vier": 4,
+    "fuenf": 5,
+    "sechs": 6,
+    "sieben": 7,
+    "acht": 8,
+    "neun": 9,
+}
 _TEENS = {
-    "zehn": 10, "elf": 11, "zwoelf": 12, "dreizehn": 13, "vierzehn": 14, "fuenfzehn": 15,
-    "sechzehn": 16, "siebzehn": 17, "achtzehn": 18, "neunzehn": 19,
-}  # fmt: skip
+    "zehn": 10,
+    "elf": 11,
+    "zwoelf": 12,
+    "dreizehn": 13,
+    "vierzehn": 14,
+    "fuenfzehn": 15,
+    "sechzehn": 16,
+    "siebzehn": 17,
+    "achtzehn": 18,
+    "neunzehn": 19,
+}
 _TENS = {"zwanzig": 20, "dreissig": 30, "vierzig": 40, "fuenfzig": 50}
 _COMPOUND = re.compile(
     r"(ein|zwei|drei|vier|fuenf|sechs|sieben|acht|neun)und(zwanzig|dreissig|vierzig|fuenfzig)"
@@ -79,20 +98,64 @@ def german_number(token: str) -> int | None:
 # --- dates ---------------------------------------------------------------------------------
 
 _MONTHS = {
-    "januar": 1, "jan": 1, "jaenner": 1, "februar": 2, "feb": 2, "maerz": 3, "mrz": 3, "mar": 3,
-    "april": 4, "apr": 4, "mai": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "august": 8,
-    "aug": 8, "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10, "november": 11,
-    "nov": 11, "dezember": 12, "dez": 12,
-}  # fmt: skip
+    "januar": 1,
+    "jan": 1,
+    "jaenner": 1,
+    "februar": 2,
+    "feb": 2,
+    "maerz": 3,
+    "mrz": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "mai": 5,
+    "juni": 6,
+    "jun": 6,
+    "juli": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sep": 9,
+    "sept": 9,
+    "oktober": 10,
+    "okt": 10,
+    "november": 11,
+    "nov": 11,
+    "dezember": 12,
+    "dez": 12,
+}
 _WEEKDAYS = {
-    "montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5,
-    "sonnabend": 5, "sonntag": 6,
-}  # fmt: skip
+    "montag": 0,
+    "dienstag": 1,
+    "mittwoch": 2,
+    "donnerstag": 3,
+    "freitag": 4,
+    "samstag": 5,
+    "sonnabend": 5,
+    "sonntag": 6,
+}
 _RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2}
 _DATE_FILLERS = {
-    "am", "den", "dem", "der", "diesen", "diese", "dieser", "naechsten", "naechste", "naechster",
-    "kommenden", "kommende", "kommender", "bitte", "termin", "fuer", "an", "also",
-}  # fmt: skip
+    "am",
+    "den",
+    "dem",
+    "der",
+    "diesen",
+    "diese",
+    "dieser",
+    "naechsten",
+    "naechste",
+    "naechster",
+    "kommenden",
+    "kommende",
+    "kommender",
+    "bitte",
+    "termin",
+    "fuer",
+    "an",
+    "also",
+}
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _NUMERIC_DATE = re.compile(r"(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2})?)?\.?")

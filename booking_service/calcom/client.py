@@ -265,9 +265,14 @@ class CalcomClient:
         while True:
             waited = await self._respect_window(api_key, waited)
             answer = await self._exchange(
-                method, path, api_key=api_key, api_version=api_version, endpoint=endpoint,
-                params=params, body=body,
-            )  # fmt: skip
+                method,
+                path,
+                api_key=api_key,
+                api_version=api_version,
+                endpoint=endpoint,
+                params=params,
+                body=body,
+            )
             now = utc_now(self.clock)
             if answer.status == 429:
                 reset = rate_limit_reset_s(answer.headers, now)
@@ -327,9 +332,13 @@ class CalcomClient:
     async def create_booking(self, api_key: str, body: dict[str, Any]) -> UpstreamBooking:
         """POST /v2/bookings once. Ambiguous failures raise `CalcomUnavailable(ambiguous=True)`."""
         parsed = await self._call(
-            "POST", "/v2/bookings", api_key=api_key, api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings", body=body,
-        )  # fmt: skip
+            "POST",
+            "/v2/bookings",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings",
+            body=body,
+        )
         return UpstreamBooking.from_api(parsed["data"])
 
     async def reschedule_booking(
@@ -339,16 +348,24 @@ class CalcomClient:
         if reason:
             body["reschedulingReason"] = reason
         parsed = await self._call(
-            "POST", f"/v2/bookings/{uid}/reschedule", api_key=api_key,
-            api_version=BOOKINGS_API_VERSION, endpoint="POST /v2/bookings/{uid}/reschedule", body=body,
-        )  # fmt: skip
+            "POST",
+            f"/v2/bookings/{uid}/reschedule",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings/{uid}/reschedule",
+            body=body,
+        )
         return UpstreamBooking.from_api(parsed["data"])
 
     async def cancel_booking(self, api_key: str, uid: str, reason: str) -> UpstreamBooking | None:
         parsed = await self._call(
-            "POST", f"/v2/bookings/{uid}/cancel", api_key=api_key, api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings/{uid}/cancel", body={"cancellationReason": reason},
-        )  # fmt: skip
+            "POST",
+            f"/v2/bookings/{uid}/cancel",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings/{uid}/cancel",
+            body={"cancellationReason": reason},
+        )
         data = parsed.get("data")
         try:
             return UpstreamBooking.from_api(data)
@@ -361,9 +378,12 @@ class CalcomClient:
         async def attempt() -> UpstreamBooking | None:
             try:
                 parsed = await self._call(
-                    "GET", f"/v2/bookings/{uid}", api_key=api_key, api_version=BOOKINGS_API_VERSION,
+                    "GET",
+                    f"/v2/bookings/{uid}",
+                    api_key=api_key,
+                    api_version=BOOKINGS_API_VERSION,
                     endpoint="GET /v2/bookings/{uid}",
-                )  # fmt: skip
+                )
             except CalcomRequestError as exc:
                 if exc.status == 404:
                     return None
@@ -402,9 +422,13 @@ class CalcomClient:
 
             async def attempt(page_params: dict[str, str] = page_params) -> Any:
                 return await self._call(
-                    "GET", "/v2/bookings", api_key=api_key, api_version=BOOKINGS_API_VERSION,
-                    endpoint="GET /v2/bookings", params=page_params,
-                )  # fmt: skip
+                    "GET",
+                    "/v2/bookings",
+                    api_key=api_key,
+                    api_version=BOOKINGS_API_VERSION,
+                    endpoint="GET /v2/bookings",
+                    params=page_params,
+                )
 
             parsed = await self._retried("GET /v2/bookings", attempt)
             items = parsed.get("data")
@@ -431,9 +455,13 @@ class CalcomClient:
 
         async def attempt() -> Any:
             return await self._call(
-                "GET", "/v2/slots", api_key=api_key, api_version=SLOTS_API_VERSION,
-                endpoint="GET /v2/slots", params=params,
-            )  # fmt: skip
+                "GET",
+                "/v2/slots",
+                api_key=api_key,
+                api_version=SLOTS_API_VERSION,
+                endpoint="GET /v2/slots",
+                params=params,
+            )
 
         parsed = await self._retried("GET /v2/slots", attempt)
         data = parsed.get("data")

@@ -36,9 +36,16 @@ async def check_availability(ctx: ServiceContext, body: object) -> dict[str, Any
         if refusal.start is not None:
             extra["requested"] = slot_json(refusal.start, ctx.settings.timezone)
         return answer(
-            ctx, status, success=False, reason=refusal.reason, start=refusal.start, alternatives=refusal.alternatives,
-            field=refusal.field, services=refusal.services, **extra,
-        )  # fmt: skip
+            ctx,
+            status,
+            success=False,
+            reason=refusal.reason,
+            start=refusal.start,
+            alternatives=refusal.alternatives,
+            field=refusal.field,
+            services=refusal.services,
+            **extra,
+        )
 
 
 async def _check(ctx: ServiceContext, body: object) -> dict[str, Any]:

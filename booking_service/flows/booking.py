@@ -125,9 +125,16 @@ async def collect_appointment(ctx: ServiceContext, body: object) -> dict[str, An
         result = await _collect(ctx, body)
     except Refusal as refusal:
         result = answer(
-            ctx, refusal.status, success=refusal.status in SUCCESS, reason=refusal.reason, start=refusal.start,
-            alternatives=refusal.alternatives, field=refusal.field, services=refusal.services, **refusal.extra,
-        )  # fmt: skip
+            ctx,
+            refusal.status,
+            success=refusal.status in SUCCESS,
+            reason=refusal.reason,
+            start=refusal.start,
+            alternatives=refusal.alternatives,
+            field=refusal.field,
+            services=refusal.services,
+            **refusal.extra,
+        )
     ctx.metrics.bookings.labels(outcome=result["status"]).inc()
     return result
 
@@ -175,10 +182,15 @@ async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any
 def _booked(ctx: ServiceContext, appointment: Appointment, reason: str | None) -> dict[str, Any]:
     pending = appointment.status == "pending"
     return answer(
-        ctx, "booked", success=True, reason=reason or ("pending_confirmation" if pending else None),
-        start=appointment.start, pending=pending, appointment_id=appointment.id,
+        ctx,
+        "booked",
+        success=True,
+        reason=reason or ("pending_confirmation" if pending else None),
+        start=appointment.start,
+        pending=pending,
+        appointment_id=appointment.id,
         booking_uid=appointment.calcom_booking_uid,
-    )  # fmt: skip
+    )
 
 
 async def _book_holding_slot(
@@ -246,9 +258,14 @@ async def _book_holding_slot(
     }
     try:
         booking = await create_booking(
-            ctx, req.company.calcom_api_key, body, idempotency_key=idempotency_key,
-            attendee_email=req.attendee_email, start=req.start, end=req.end,
-        )  # fmt: skip
+            ctx,
+            req.company.calcom_api_key,
+            body,
+            idempotency_key=idempotency_key,
+            attendee_email=req.attendee_email,
+            start=req.start,
+            end=req.end,
+        )
     except (CalcomError, OutcomeUnknown) as exc:
         refusal = calcom_refusal(exc, start=req.start)
         if refusal.status in ("slot_taken", "race_condition_detected"):
@@ -256,25 +273,36 @@ async def _book_holding_slot(
         raise refusal from exc
 
     problem = check_returned_booking(
-        ctx, booking, call_id=req.call_id, expected_start=req.start, caller_name=req.name,
+        ctx,
+        booking,
+        call_id=req.call_id,
+        expected_start=req.start,
+        caller_name=req.name,
         idempotency_key=idempotency_key,
-    )  # fmt: skip
+    )
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
         log.error(
             "STALE BOOKING refused by %s (%s): Cal.com answered booking %s created %s for call %s "
             "(attendee e-mail %s)",
-            layer, reason, booking.uid, iso_z(booking.created_at) if booking.created_at else "unknown",
-            req.call_id, mask_email(req.attendee_email),
-        )  # fmt: skip
+            layer,
+            reason,
+            booking.uid,
+            iso_z(booking.created_at) if booking.created_at else "unknown",
+            req.call_id,
+            mask_email(req.attendee_email),
+        )
         alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
         raise Refusal("stale_booking_data", reason, start=req.start, alternatives=alternatives)
 
     await ctx.failpoint(
-        "collect.before_insert", call_id=req.call_id, company_id=req.company.id, start=iso_z(req.start),
+        "collect.before_insert",
+        call_id=req.call_id,
+        company_id=req.company.id,
+        start=iso_z(req.start),
         booking_uid=booking.uid,
-    )  # fmt: skip
+    )
     return await _insert(ctx, req, customer_id, booking, idempotency_key)
 
 
@@ -306,8 +334,10 @@ async def _insert(
                     log.error(
                         "DUPLICATE BOOKING UID: Cal.com answered booking %s for call %s, but appointment %s "
                         "already holds it",
-                        booking.uid, req.call_id, holder.id,
-                    )  # fmt: skip
+                        booking.uid,
+                        req.call_id,
+                        holder.id,
+                    )
                     raise Refusal("duplicate", "booking_uid_exists", start=req.start)
             now = ctx.now()
             appointment = Appointment(

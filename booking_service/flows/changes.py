@@ -48,9 +48,16 @@ DEFAULT_RESCHEDULE_REASON = "Vom Anrufer telefonisch verschoben"
 
 def _refusal_answer(ctx: ServiceContext, refusal: Refusal) -> dict[str, Any]:
     return answer(
-        ctx, refusal.status, success=False, reason=refusal.reason, start=refusal.start,
-        alternatives=refusal.alternatives, field=refusal.field, services=refusal.services, **refusal.extra,
-    )  # fmt: skip
+        ctx,
+        refusal.status,
+        success=False,
+        reason=refusal.reason,
+        start=refusal.start,
+        alternatives=refusal.alternatives,
+        field=refusal.field,
+        services=refusal.services,
+        **refusal.extra,
+    )
 
 
 # --- finding the caller's appointment --------------------------------------------------------
@@ -274,9 +281,14 @@ def _rescheduled(
     ctx: ServiceContext, appointment: Appointment, reason: str | None
 ) -> dict[str, Any]:
     return answer(
-        ctx, "rescheduled", success=True, reason=reason, start=appointment.start, appointment_id=appointment.id,
+        ctx,
+        "rescheduled",
+        success=True,
+        reason=reason,
+        start=appointment.start,
+        appointment_id=appointment.id,
         booking_uid=appointment.calcom_booking_uid,
-    )  # fmt: skip
+    )
 
 
 async def _reschedule_holding_slot(
@@ -314,9 +326,12 @@ async def _reschedule_holding_slot(
     assert appointment.calcom_booking_uid is not None
     try:
         booking = await reschedule_booking(
-            ctx, company.calcom_api_key, appointment.calcom_booking_uid, new_start,
+            ctx,
+            company.calcom_api_key,
+            appointment.calcom_booking_uid,
+            new_start,
             request.text("grund") or DEFAULT_RESCHEDULE_REASON,
-        )  # fmt: skip
+        )
     except (CalcomError, OutcomeUnknown) as exc:
         refusal = calcom_refusal(exc, start=new_start)
         if refusal.status in ("slot_taken", "race_condition_detected"):
@@ -324,10 +339,15 @@ async def _reschedule_holding_slot(
         raise refusal from exc
 
     problem = check_returned_booking(
-        ctx, booking, call_id=appointment.call_id, expected_start=new_start,
-        caller_name=customer.name if customer else (booking.first_attendee.name if booking.first_attendee else ""),
+        ctx,
+        booking,
+        call_id=appointment.call_id,
+        expected_start=new_start,
+        caller_name=customer.name
+        if customer
+        else (booking.first_attendee.name if booking.first_attendee else ""),
         idempotency_key=appointment.idempotency_key,
-    )  # fmt: skip
+    )
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
@@ -382,10 +402,22 @@ async def _apply_reschedule(
             current.status = "rescheduled"
             current.updated_at = now
             await session.flush()
-            audit(session, ctx, current.id, "rescheduled", "voice",
-                  detail={"from": previous, "to_appointment": new.id, "to_uid": booking.uid})  # fmt: skip
-            audit(session, ctx, new.id, "created", "voice",
-                  detail={"booking_uid": booking.uid, "rescheduled_from": old.id})  # fmt: skip
+            audit(
+                session,
+                ctx,
+                current.id,
+                "rescheduled",
+                "voice",
+                detail={"from": previous, "to_appointment": new.id, "to_uid": booking.uid},
+            )
+            audit(
+                session,
+                ctx,
+                new.id,
+                "created",
+                "voice",
+                detail={"booking_uid": booking.uid, "rescheduled_from": old.id},
+            )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
         async with ctx.sessions() as session:

@@ -439,9 +439,14 @@ async def ensure_call(
                 ).scalar_one_or_none()
                 if call is None:
                     session.add(
-                        Call(call_id=call_id, company_id=company_id, branch_id=branch_id, customer_id=customer_id,
-                             created_at=ctx.now())
-                    )  # fmt: skip
+                        Call(
+                            call_id=call_id,
+                            company_id=company_id,
+                            branch_id=branch_id,
+                            customer_id=customer_id,
+                            created_at=ctx.now(),
+                        )
+                    )
                 elif call.company_id != company_id:
                     raise Refusal("error", "call_id_conflict")
                 elif customer_id is not None:
@@ -463,9 +468,15 @@ def audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     session.add(
-        AuditLog(appointment_id=appointment_id, action=action, source=source, delivery_key=delivery_key,
-                 at=ctx.now(), detail=detail)
-    )  # fmt: skip
+        AuditLog(
+            appointment_id=appointment_id,
+            action=action,
+            source=source,
+            delivery_key=delivery_key,
+            at=ctx.now(),
+            detail=detail,
+        )
+    )
 
 
 def check_returned_booking(

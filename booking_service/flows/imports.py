@@ -104,7 +104,12 @@ async def insert_imported(
     session.add(appointment)
     await session.flush()
     audit(
-        session, ctx, appointment.id, "imported", source, delivery_key=delivery_key,
+        session,
+        ctx,
+        appointment.id,
+        "imported",
+        source,
+        delivery_key=delivery_key,
         detail={"booking_uid": booking.uid, "call_id": appointment.call_id},
-    )  # fmt: skip
+    )
     return appointment

@@ -137,10 +137,15 @@ async def _reconcile_company(
         if uid in held_elsewhere:
             continue
         booking = upstream[uid]
-        report.missing.append({
-            "booking_uid": uid, "start": iso_z(booking.start), "event_type_id": booking.event_type_id,
-            "status": booking.status, "call_id": booking.metadata.get("call_id"),
-        })  # fmt: skip
+        report.missing.append(
+            {
+                "booking_uid": uid,
+                "start": iso_z(booking.start),
+                "event_type_id": booking.event_type_id,
+                "status": booking.status,
+                "call_id": booking.metadata.get("call_id"),
+            }
+        )
         if repair and await _import_missing(ctx, company, services[booking.event_type_id], booking):
             report.repaired += 1
 
@@ -157,10 +162,14 @@ async def _reconcile_company(
                 if not uid
                 else ("missing_upstream" if booking is None else "cancelled_upstream")
             )
-            report.orphans.append({
-                "appointment_id": appointment.id, "booking_uid": uid, "start": iso_z(appointment.start),
-                "reason": reason,
-            })  # fmt: skip
+            report.orphans.append(
+                {
+                    "appointment_id": appointment.id,
+                    "booking_uid": uid,
+                    "start": iso_z(appointment.start),
+                    "reason": reason,
+                }
+            )
             if repair and await _cancel_orphan(ctx, appointment.id, reason):
                 report.repaired += 1
             continue

@@ -273,9 +273,15 @@ async def _execute(
         if ctx.defenses.webhook_ordering:
             tombstone = await session.get(BookingTombstone, booking.uid)
             if tombstone is None:
-                session.add(BookingTombstone(booking_uid=booking.uid, status="cancelled",
-                                             upstream_updated_at=booking.updated_at, delivery_key=key,
-                                             created_at=ctx.now()))  # fmt: skip
+                session.add(
+                    BookingTombstone(
+                        booking_uid=booking.uid,
+                        status="cancelled",
+                        upstream_updated_at=booking.updated_at,
+                        delivery_key=key,
+                        created_at=ctx.now(),
+                    )
+                )
             return "tombstoned"
         return "ignored_unknown_booking"
 
@@ -300,9 +306,15 @@ async def _execute(
         return outcome
     company, service = found
     new_appointment = await insert_imported(
-        session, ctx, booking, company, service, source=old.source if old is not None else "webhook",
-        delivery_key=key, call=call,
-    )  # fmt: skip
+        session,
+        ctx,
+        booking,
+        company,
+        service,
+        source=old.source if old is not None else "webhook",
+        delivery_key=key,
+        call=call,
+    )
     if old is not None and old.customer_id is not None:
         new_appointment.customer_id = old.customer_id
     return "rescheduled" if old is not None else "imported"
@@ -348,6 +360,13 @@ def _transition(
         appointment.upstream_updated_at = upstream_at
     appointment.updated_at = ctx.now()
     action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(status, "status_changed")
-    audit(session, ctx, appointment.id, action, "webhook", delivery_key=key,
-          detail={"from": current, "to": status, "event": event})  # fmt: skip
+    audit(
+        session,
+        ctx,
+        appointment.id,
+        action,
+        "webhook",
+        delivery_key=key,
+        detail={"from": current, "to": status, "event": event},
+    )
     return "applied" if current != status else "reapplied"

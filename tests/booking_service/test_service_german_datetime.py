@@ -63,7 +63,18 @@ def test_dates(text: str, expected: date) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "gestern abend vielleicht", "32.10.2025", "29.02.2025", "2025-13-01", "bald", "Mondtag", "00.00.0000"]
+    "text",
+    [
+        "",
+        "   ",
+        "gestern abend vielleicht",
+        "32.10.2025",
+        "29.02.2025",
+        "2025-13-01",
+        "bald",
+        "Mondtag",
+        "00.00.0000",
+    ],
 )
 def test_dates_not_understood(text: str) -> None:
     with pytest.raises(DateTimeParseError) as info:
@@ -125,7 +136,19 @@ def test_times(text: str, expected: time) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "irgendwann", "25:00", "14:60", "halb", "viertel vor", "halb dreißig", "99 Uhr", "vierzig vor drei", "14:5"]
+    "text",
+    [
+        "",
+        "irgendwann",
+        "25:00",
+        "14:60",
+        "halb",
+        "viertel vor",
+        "halb dreißig",
+        "99 Uhr",
+        "vierzig vor drei",
+        "14:5",
+    ],
 )
 def test_times_not_understood(text: str) -> None:
     with pytest.raises(DateTimeParseError) as info:
@@ -133,8 +156,20 @@ def test_times_not_understood(text: str) -> None:
     assert info.value.kind == "invalid_time"
 
 
-@pytest.mark.parametrize(("word", "value"), [("null", 0), ("eins", 1), ("zwölf", None), ("zwoelf", 12), ("siebzehn", 17),
-                                             ("einundzwanzig", 21), ("fuenfundfuenfzig", 55), ("60", None), ("drölf", None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [
+        ("null", 0),
+        ("eins", 1),
+        ("zwölf", None),
+        ("zwoelf", 12),
+        ("siebzehn", 17),
+        ("einundzwanzig", 21),
+        ("fuenfundfuenfzig", 55),
+        ("60", None),
+        ("drölf", None),
+    ],
+)
 def test_german_numbers(word: str, value: int | None) -> None:
     # german_number sees normalised text (umlauts spelled out), so "zwölf" itself is unknown.
     assert german_number(word) == value
@@ -159,7 +194,9 @@ def test_garbage_is_a_parse_error_never_a_crash(text: str) -> None:
 
 
 def test_berlin_summer_time_to_utc() -> None:
-    assert local_to_utc(date(2025, 10, 16), time(14, 0)) == datetime(2025, 10, 16, 12, 0, tzinfo=UTC)
+    assert local_to_utc(date(2025, 10, 16), time(14, 0)) == datetime(
+        2025, 10, 16, 12, 0, tzinfo=UTC
+    )
 
 
 def test_berlin_winter_time_to_utc() -> None:
@@ -174,7 +211,9 @@ def test_spring_forward_gap_is_an_invalid_time() -> None:
 
 def test_autumn_fold_takes_the_first_occurrence() -> None:
     # 02:30 happens twice on 26 Oct 2025; the first one is still summer time (UTC+2).
-    assert local_to_utc(date(2025, 10, 26), time(2, 30)) == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    assert local_to_utc(date(2025, 10, 26), time(2, 30)) == datetime(
+        2025, 10, 26, 0, 30, tzinfo=UTC
+    )
 
 
 def test_today_comes_from_the_injected_now_in_berlin() -> None:
