@@ -67,7 +67,9 @@ async def apply_unique_constraint_mode(engine: AsyncEngine, enabled: bool) -> No
 
     async with engine.begin() as connection:
         present = await connection.run_sync(indexes)
-        table = sa.table("appointments", sa.column("calcom_booking_uid"))
+        table = sa.Table(
+            "appointments", sa.MetaData(), sa.Column("calcom_booking_uid", sa.String(64))
+        )
         if enabled:
             if present.get(UNIQUE_BOOKING_UID_INDEX):
                 return
