@@ -243,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Database drivers log SQL parameters (customers' details) at DEBUG: never let them through.
+    for noisy in ("aiosqlite", "aiomysql", "asyncpg", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     install_redaction()
     try:
         if args.command == "defenses":
