@@ -42,12 +42,11 @@ from booking_service.flows.common import (
     clean_email,
     clean_name,
     clean_phone,
-    ensure_call,
-    ensure_customer,
     find_service,
     free_slots,
     local_conflict,
     parse_start,
+    record_caller,
     resolve_tenant,
 )
 from booking_service.flows.upstream import create_booking
@@ -144,10 +143,9 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
     if not req.confirm:
         return await _only_check(ctx, req)
 
-    async with ctx.sessions.begin() as session:
-        customer = await ensure_customer(session, req.company.id, req.name, req.phone, req.email)
-        customer_id = customer.id
-    await ensure_call(ctx, req.call_id, req.company.id, req.branch_id, customer_id)
+    customer_id = await record_caller(
+        ctx, req.call_id, req.company.id, req.branch_id, req.name, req.phone, req.email
+    )
 
     waited_since = time.perf_counter()
     try:
@@ -198,7 +196,7 @@ async def _book_holding_slot(
 ) -> dict[str, Any]:
     defenses = ctx.defenses
     # The same call asking again for the slot it already holds (an agent retry): same answer.
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         own = (
             await session.execute(
                 sa.select(Appointment)
@@ -211,14 +209,15 @@ async def _book_holding_slot(
                 .limit(1)
             )
         ).scalar_one_or_none()
+        conflict = None
+        if own is None and defenses.availability_double_check:
+            conflict = await local_conflict(
+                session, req.company.id, req.service.event_type_id, req.start, req.end
+            )
     if own is not None:
         return _booked(ctx, own, "already_booked")
 
     if defenses.availability_double_check:
-        async with ctx.sessions() as session:
-            conflict = await local_conflict(
-                session, req.company.id, req.service.event_type_id, req.start, req.end
-            )
         if conflict is not None:
             await _refuse_taken(ctx, req, "local_appointment")
         try:
@@ -322,7 +321,7 @@ async def _insert(
     idempotency_key: str,
 ) -> dict[str, Any]:
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             if ctx.defenses.uid_duplicate_check:
                 holder = await appointment_by_uid(session, booking.uid)
                 if holder is not None:
@@ -371,7 +370,7 @@ async def _insert(
             )
         return _booked(ctx, appointment, None)
     except sa.exc.IntegrityError:
-        async with ctx.sessions() as session:
+        async with ctx.db.read() as session:
             holder = await appointment_by_uid(session, booking.uid)
         if holder is None:
             raise

@@ -86,7 +86,7 @@ async def find_callers_appointment(
     name = request.text("name", max_len=200)
     phone = clean_phone(request.text("telefon", max_len=64))
     raw_id = request.args.get("appointment_id")
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         if raw_id is not None and str(raw_id).strip():
             try:
                 appointment_id = int(str(raw_id).strip())
@@ -179,7 +179,7 @@ async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
             )
         except CalcomError as exc:
             raise calcom_refusal(exc, start=appointment.start) from exc
-    async with ctx.sessions.begin() as session:
+    async with ctx.db.write() as session:
         current = await session.get(Appointment, appointment.id, with_for_update=True)
         assert current is not None
         if current.status != "cancelled":
@@ -302,7 +302,7 @@ async def _reschedule_holding_slot(
 ) -> dict[str, Any]:
     new_end = new_start + timedelta(minutes=service.duration)
     if ctx.defenses.availability_double_check:
-        async with ctx.sessions() as session:
+        async with ctx.db.read() as session:
             conflict = await local_conflict(
                 session,
                 company.id,
@@ -362,7 +362,7 @@ async def _apply_reschedule(
     ctx: ServiceContext, old: Appointment, booking: UpstreamBooking
 ) -> dict[str, Any]:
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             current = await session.get(Appointment, old.id, with_for_update=True)
             assert current is not None
             if ctx.defenses.uid_duplicate_check:
@@ -420,7 +420,7 @@ async def _apply_reschedule(
             )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
-        async with ctx.sessions() as session:
+        async with ctx.db.read() as session:
             holder = await appointment_by_uid(session, booking.uid)
         if holder is None:
             raise

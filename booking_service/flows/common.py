@@ -423,17 +423,23 @@ async def ensure_customer(
     return customer
 
 
-async def ensure_call(
+async def record_caller(
     ctx: ServiceContext,
     call_id: str,
     company_id: int,
     branch_id: str | None,
-    customer_id: int | None,
-) -> None:
-    """Record the voice call (once); a call id already used by another company is refused."""
+    name: str,
+    phone: str | None,
+    email: str | None,
+) -> int:
+    """Upsert the customer and the voice call in one transaction; returns the customer id.
+
+    A call id already used by another company is refused.
+    """
     for _ in range(2):
         try:
-            async with ctx.sessions.begin() as session:
+            async with ctx.db.write() as session:
+                customer = await ensure_customer(session, company_id, name, phone, email)
                 call = (
                     await session.execute(sa.select(Call).where(Call.call_id == call_id))
                 ).scalar_one_or_none()
@@ -443,15 +449,15 @@ async def ensure_call(
                             call_id=call_id,
                             company_id=company_id,
                             branch_id=branch_id,
-                            customer_id=customer_id,
+                            customer_id=customer.id,
                             created_at=ctx.now(),
                         )
                     )
                 elif call.company_id != company_id:
                     raise Refusal("error", "call_id_conflict")
-                elif customer_id is not None:
-                    call.customer_id = customer_id
-            return
+                else:
+                    call.customer_id = customer.id
+                return customer.id
         except sa.exc.IntegrityError:
             continue  # another request of the same call inserted it first
     raise Refusal("error", "call_id_conflict")

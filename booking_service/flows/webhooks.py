@@ -156,7 +156,7 @@ async def _record_only(
     if not ctx.defenses.webhook_dedupe:
         return outcome
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             session.add(_processed(ctx, key, event, uid, outcome))
     except sa.exc.IntegrityError:
         return "duplicate"
@@ -176,7 +176,7 @@ def _processed(
 
 
 async def _seen(ctx: ServiceContext, key: str) -> bool:
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         found = await session.execute(
             sa.select(ProcessedWebhook.id).where(ProcessedWebhook.delivery_key == key)
         )
@@ -198,7 +198,7 @@ async def _apply(
                     "webhook.before_insert", booking_uid=booking.uid, delivery_key=key
                 )
         try:
-            async with ctx.sessions.begin() as session:
+            async with ctx.db.write() as session:
                 processed = None
                 if dedupe:
                     processed = _processed(ctx, key, event, booking.uid, "processing")
@@ -218,7 +218,7 @@ async def _apply(
 
 
 async def _plan_import(ctx: ServiceContext, booking: ForeignBooking) -> str:
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         if await appointment_by_uid(session, booking.uid) is not None:
             return "update"
         if (
