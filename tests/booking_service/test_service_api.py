@@ -132,7 +132,9 @@ async def test_healthz(make_stack: StackFactory, database_url: str) -> None:
         status, health = await stack.get("/healthz")
         assert status == 200
         assert health["status"] == "ok"
-        assert health["database"] == ("sqlite" if database_url.startswith("sqlite") else "mariadb")
+        assert health["database"] == database_url.split(":")[0].split("+")[0].replace(
+            "mysql", "mariadb"
+        )
 
 
 async def test_metrics_count_outcomes_and_layers_without_personal_data(
