@@ -260,6 +260,7 @@ async def _book_holding_slot(
             ctx,
             req.company.calcom_api_key,
             body,
+            list_keys=req.company.calcom_list_keys,
             idempotency_key=idempotency_key,
             attendee_email=req.attendee_email,
             start=req.start,

@@ -98,13 +98,12 @@ async def _reconcile_company(
     report: ReconcileReport,
 ) -> None:
     services = {s.event_type_id: s for s in reversed(company.services)}
-    listed = await ctx.calcom.list_bookings(
-        company.calcom_api_key,
-        after_start=start,
-        before_end=end,
-        page_size=ctx.settings.calcom_list_page_size,
-    )
-    upstream = {b.uid: b for b in listed if b.event_type_id in services}
+    upstream: dict[str, UpstreamBooking] = {}
+    for key in company.calcom_list_keys:  # each key shows only its owner's bookings
+        listed = await ctx.calcom.list_bookings(
+            key, after_start=start, before_end=end, page_size=ctx.settings.calcom_list_page_size
+        )
+        upstream.update((b.uid, b) for b in listed if b.event_type_id in services)
     async with ctx.db.read() as session:
         rows = (
             await session.execute(

@@ -24,24 +24,29 @@ log = logging.getLogger(__name__)
 
 async def find_own_booking(
     ctx: ServiceContext,
-    api_key: str,
+    list_keys: tuple[str, ...],
     *,
     idempotency_key: str,
     attendee_email: str | None,
     start: datetime,
     end: datetime,
 ) -> UpstreamBooking | None:
-    """The active booking at [start, end] whose metadata carries our idempotency key, if any."""
-    bookings = await ctx.calcom.list_bookings(
-        api_key,
-        after_start=start - timedelta(seconds=1),
-        before_end=end + timedelta(seconds=1),
-        attendee_email=attendee_email,
-        page_size=ctx.settings.calcom_list_page_size,
-    )
-    for booking in bookings:
-        if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
-            return booking
+    """The active booking at [start, end] whose metadata carries our idempotency key, if any.
+
+    Listed with each of the company's keys: Cal.com shows a key only its owner's bookings, and
+    the host (round robin) is Cal.com's choice.
+    """
+    for key in list_keys:
+        bookings = await ctx.calcom.list_bookings(
+            key,
+            after_start=start - timedelta(seconds=1),
+            before_end=end + timedelta(seconds=1),
+            attendee_email=attendee_email,
+            page_size=ctx.settings.calcom_list_page_size,
+        )
+        for booking in bookings:
+            if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
+                return booking
     return None
 
 
@@ -50,6 +55,7 @@ async def create_booking(
     api_key: str,
     body: dict[str, Any],
     *,
+    list_keys: tuple[str, ...],
     idempotency_key: str,
     attendee_email: str | None,
     start: datetime,
@@ -69,7 +75,7 @@ async def create_booking(
         try:
             found = await find_own_booking(
                 ctx,
-                api_key,
+                list_keys,
                 idempotency_key=idempotency_key,
                 attendee_email=attendee_email,
                 start=start,

@@ -371,10 +371,19 @@ async def test_transient_failures_before_the_create_are_retried(
         {"kind": "empty"},
     ],
 )
+@pytest.mark.parametrize(
+    "service", ["Beratung", "Haarschnitt", "Teamtermin"]
+)  # host 101, 102, either
 async def test_ambiguous_create_outcomes_never_book_twice(
-    make_stack: StackFactory, action: dict[str, object]
+    make_stack: StackFactory, action: dict[str, object], service: str
 ) -> None:
     async with make_stack() as stack:
+        if (
+            service == "Teamtermin"
+        ):  # round robin must pick Ben (102), whose bookings Anna's key cannot list
+            await stack.control.take_slot(
+                2001, S_ISO, {"name": "Outside", "email": "o@example.com"}, webhooks=False
+            )
         await stack.control.add_fault(
             {
                 "name": "ambiguous",
@@ -383,10 +392,11 @@ async def test_ambiguous_create_outcomes_never_book_twice(
                 "action": action,
             }
         )
-        answer = await stack.collect("call_a")
+        answer = await stack.collect("call_a", service=service)
         assert answer["status"] == "booked", answer
-        [booking] = await stack.upstream()
+        [booking] = [b for b in await stack.upstream() if b["metadata"].get("call_id") == "call_a"]
         assert booking["uid"] == answer["booking_uid"]
+        assert len(await stack.active_upstream_at()) == (2 if service == "Teamtermin" else 1)
 
 
 async def test_unresolvable_outcome_is_reported_as_unknown_and_reconcile_recovers_it(
