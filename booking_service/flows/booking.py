@@ -49,7 +49,7 @@ from booking_service.flows.common import (
     record_caller,
     resolve_tenant,
 )
-from booking_service.flows.upstream import create_booking
+from booking_service.flows.upstream import create_booking, own_booking_after_refusal
 from booking_service.models import ACTIVE_STATUSES, Appointment
 from booking_service.pii import mask_email
 from booking_service.slot_lock import SlotLockTimeout, slot_key
@@ -280,6 +280,25 @@ async def _book_holding_slot(
         caller_name=req.name,
         idempotency_key=idempotency_key,
     )
+    if problem is not None:
+        own = await own_booking_after_refusal(
+            ctx,
+            req.company.calcom_list_keys,
+            idempotency_key=idempotency_key,
+            attendee_email=req.attendee_email,
+            start=req.start,
+            end=req.end,
+        )
+        if own is not None:  # ours by idempotency key: the answer was corrupted, not stale
+            booking = own
+            problem = check_returned_booking(
+                ctx,
+                booking,
+                call_id=req.call_id,
+                expected_start=req.start,
+                caller_name=req.name,
+                idempotency_key=idempotency_key,
+            )
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()

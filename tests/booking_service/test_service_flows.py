@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from service_stack import FALLBACK_EMAIL, S_ISO, S, StackFactory
 
+from booking_service import Defenses
+
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
@@ -450,3 +452,38 @@ async def test_unreachable_calcom_is_upstream_unavailable(database_url: str) -> 
         answer = await stack.collect("call_a")
         assert answer["status"] == "upstream_unavailable"
         assert answer["reason"] == "connection"
+
+
+@pytest.mark.parametrize("lookup", [True, False], ids=["lookup-on", "lookup-off"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"kind": "status", "status": 409, "phase": "after"},
+        {"kind": "status", "status": 400, "phase": "after"},
+        {"kind": "rewrite", "set": {"data.metadata.call_id": "call_other"}},
+        {"kind": "rewrite", "set": {"data.attendees.0.name": "Somebody Else"}},
+    ],
+)
+async def test_a_refusal_or_corrupted_answer_after_the_commit_is_not_a_lost_booking(
+    make_stack: StackFactory, action: dict[str, object], lookup: bool
+) -> None:
+    """Cal.com committed, then answered no (or garbled): ambiguous_create_lookup finds the booking."""
+    defenses = Defenses() if lookup else Defenses().without("ambiguous_create_lookup")
+    async with make_stack(defenses=defenses) as stack:
+        await stack.control.add_fault(
+            {
+                "name": "after-commit",
+                "match": {"method": "POST", "path": "/v2/bookings"},
+                "trigger": {"kind": "nth", "n": 1},
+                "action": action,
+            }
+        )
+        answer = await stack.collect("call_a")
+        [booking] = await stack.active_upstream_at()
+        assert booking["metadata"]["call_id"] == "call_a"
+        if lookup:
+            assert answer["status"] == "booked", answer
+            assert answer["booking_uid"] == booking["uid"]
+        else:  # told no while Cal.com holds a booking for this call: lost
+            assert answer["status"] != "booked", answer
+            assert await stack.appointments() == []
