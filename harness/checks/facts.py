@@ -1,0 +1,224 @@
+"""Indexes shared by the checkers, each built once, in one pass, on first use.
+
+Every checker works per key (host, slot, call, booking uid, delivery); these dictionaries are the
+keys. Building them is linear in the history and the two states, so ``run_all`` stays linear.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
+
+from harness.checks.inputs import (
+    Appointment,
+    GroundTruth,
+    ServiceView,
+    UpstreamBooking,
+    instant,
+)
+from harness.checks.verdict import MAX_EVIDENCE_OPERATIONS
+from harness.history import History, Operation
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """Knobs for one run of the checkers.
+
+    * ``service_key_owners`` — the Cal.com users (API key owners) the service books with; only
+      their API bookings can be phantoms. ``None``: every API booking is the service's.
+    * ``expect_imported`` — every active upstream booking must have a local appointment (true
+      after a ``reconcile --repair``); by default only local → upstream drift is reported.
+    """
+
+    service_key_owners: frozenset[int] | None = None
+    expect_imported: bool = False
+
+
+#: Operations through which a caller asks the service to book.
+BOOKING_REQUESTS = frozenset({"collect", "reschedule"})
+
+
+class _Timed(Protocol):
+    start_s: int | None
+    end_s: int | None
+
+
+T = TypeVar("T", bound=_Timed)
+
+
+def overlapping_groups(items: Iterable[T]) -> Iterator[list[T]]:
+    """Groups of two or more items whose [start, end) intervals overlap (a sweep over the items
+    sorted by start; an item without a usable end occupies its start instant)."""
+    timed = sorted((i for i in items if i.start_s is not None),
+                   key=lambda i: (i.start_s, i.end_s or 0))
+    group: list[T] = []
+    group_end = 0
+    for item in timed:
+        start = item.start_s
+        assert start is not None
+        end = item.end_s if item.end_s is not None and item.end_s > start else start + 1
+        if group and start < group_end:
+            group.append(item)
+            group_end = max(group_end, end)
+        else:
+            if len(group) > 1:
+                yield group
+            group, group_end = [item], end
+    if len(group) > 1:
+        yield group
+
+
+def asks_to_book(op: Operation) -> bool:
+    """Whether an operation asked the service to create a booking (a ``collect`` with
+    ``bestaetigung: false`` only checks)."""
+    if op.f not in BOOKING_REQUESTS:
+        return False
+    request: Any = op.request
+    if isinstance(request, dict):
+        args = request.get("args") if isinstance(request.get("args"), dict) else request
+        if args.get("bestaetigung") is False:
+            return False
+    return True
+
+
+def tells_booked(op: Operation) -> bool:
+    """Whether the service told the caller it now holds a booking."""
+    if op.type != "ok":
+        return False
+    status = op.status
+    return (op.f == "collect" and status == "booked") or (
+        op.f == "reschedule" and status == "rescheduled")
+
+
+class Facts:
+    """The three inputs of a check run and the indexes over them."""
+
+    def __init__(self, history: History | None, service: ServiceView | None,
+                 truth: GroundTruth | None, options: CheckOptions | None = None) -> None:
+        self.history = history
+        self.service = service
+        self.truth = truth
+        self.options = options or CheckOptions()
+
+    # -- history -----------------------------------------------------------------------------
+
+    @cached_property
+    def operations(self) -> Sequence[Operation]:
+        return self.history.operations if self.history is not None else []
+
+    @cached_property
+    def ops_by_call(self) -> dict[str, list[Operation]]:
+        index: dict[str, list[Operation]] = defaultdict(list)
+        for op in self.operations:
+            if op.call_id is not None:
+                index[op.call_id].append(op)
+        return index
+
+    @cached_property
+    def ops_by_uid(self) -> dict[str, list[Operation]]:
+        """Operations whose answer names a booking uid."""
+        index: dict[str, list[Operation]] = defaultdict(list)
+        for op in self.operations:
+            if op.completion is not None:
+                uid = op.booking_uid
+                if uid is not None:
+                    index[uid].append(op)
+        return index
+
+    @cached_property
+    def told_booked(self) -> dict[str, dict[str, list[Operation]]]:
+        """call id → booking uid → the operations that told that caller they hold it."""
+        index: dict[str, dict[str, list[Operation]]] = defaultdict(lambda: defaultdict(list))
+        for op in self.operations:
+            if op.call_id is not None and tells_booked(op):
+                uid = op.booking_uid
+                if uid is not None:
+                    index[op.call_id][uid].append(op)
+        return index
+
+    @cached_property
+    def rescheduled_into(self) -> dict[str, set[str]]:
+        """booking uid → the calls whose reschedule was answered with it."""
+        index: dict[str, set[str]] = defaultdict(set)
+        for call_id, uids in self.told_booked.items():
+            for uid, ops in uids.items():
+                if any(op.f == "reschedule" for op in ops):
+                    index[uid].add(call_id)
+        return index
+
+    @cached_property
+    def reschedule_instants(self) -> set[int]:
+        """Every new start some reschedule operation asked for."""
+        return {s for op in self.operations if op.f == "reschedule"
+                if (s := instant(op.slot)) is not None}
+
+    def evidence(self, call_ids: Iterable[str | None] = (),
+                 uids: Iterable[str | None] = ()) -> list[Operation]:
+        """The operations of these calls and those whose answers name these uids, in order."""
+        seen: dict[int, Operation] = {}
+        for call_id in call_ids:
+            if call_id is not None:
+                for op in self.ops_by_call.get(call_id, ()):
+                    seen[op.index] = op
+        for uid in uids:
+            if uid is not None:
+                for op in self.ops_by_uid.get(uid, ()):
+                    seen[op.index] = op
+        return [seen[i] for i in sorted(seen)][:MAX_EVIDENCE_OPERATIONS]
+
+    # -- ground truth --------------------------------------------------------------------------
+
+    @cached_property
+    def bookings_by_uid(self) -> dict[str, UpstreamBooking]:
+        return {b.uid: b for b in self.truth.bookings} if self.truth is not None else {}
+
+    @cached_property
+    def bookings_by_call(self) -> dict[str, list[UpstreamBooking]]:
+        """call id → the API bookings whose creation metadata names that call."""
+        index: dict[str, list[UpstreamBooking]] = defaultdict(list)
+        if self.truth is not None:
+            for b in self.truth.bookings:
+                if b.origin == "api" and b.call_id is not None:
+                    index[b.call_id].append(b)
+        return index
+
+    def made_for(self, booking: UpstreamBooking) -> set[str]:
+        """The calls a booking was made for: the creation ``call_id`` of an API booking and of the
+        bookings it was rescheduled from, plus callers whose reschedule produced it."""
+        calls: set[str] = set()
+        current: UpstreamBooking | None = booking
+        seen: set[str] = set()
+        while current is not None and current.uid not in seen:
+            seen.add(current.uid)
+            if current.origin == "api" and current.call_id is not None:
+                calls.add(current.call_id)
+            parent = current.rescheduled_from_uid
+            current = self.bookings_by_uid.get(parent) if parent else None
+        if booking.origin == "api" and booking.rescheduled_from_uid:
+            calls |= self.rescheduled_into.get(booking.uid, set())
+        return calls
+
+    # -- service -----------------------------------------------------------------------------
+
+    @cached_property
+    def appointments(self) -> list[Appointment]:
+        return self.service.appointments if self.service is not None else []
+
+    @cached_property
+    def appointments_by_uid(self) -> dict[str, list[Appointment]]:
+        index: dict[str, list[Appointment]] = defaultdict(list)
+        for a in self.appointments:
+            if a.booking_uid is not None:
+                index[a.booking_uid].append(a)
+        return index
+
+    @cached_property
+    def appointments_by_call(self) -> dict[str, list[Appointment]]:
+        index: dict[str, list[Appointment]] = defaultdict(list)
+        for a in self.appointments:
+            if a.call_id is not None:
+                index[a.call_id].append(a)
+        return index
