@@ -110,37 +110,34 @@ def booking_uid_of(answer: Any) -> str | None:
     return uid if isinstance(uid, str) else None
 
 
-@dataclass(slots=True)
 class Operation:
     """An invocation paired with its completion (``None`` when the history ended first, which
-    counts as ``info``: the outcome is unknown)."""
+    counts as ``info``: the outcome is unknown).
 
-    invoke: Event
-    completion: Event | None
+    The fields checkers read in their inner loops are plain attributes, copied from the events.
+    """
 
-    @property
-    def type(self) -> Outcome:
-        return self.completion.type if self.completion is not None else "info"  # type: ignore[return-value]
+    __slots__ = ("call_id", "completion", "f", "index", "invoke", "process", "slot", "type")
 
-    @property
-    def index(self) -> int:
-        return self.invoke.index
+    def __init__(self, invoke: Event, completion: Event | None = None) -> None:
+        self.invoke = invoke
+        self.index = invoke.index
+        self.process = invoke.process
+        self.f = invoke.f
+        self.call_id = invoke.call_id
+        self.slot = invoke.slot
+        self.completion: Event | None = None
+        self.type: Outcome = "info"
+        if completion is not None:
+            self.complete(completion)
 
-    @property
-    def process(self) -> str:
-        return self.invoke.process
+    def complete(self, completion: Event) -> None:
+        self.completion = completion
+        self.type = completion.type  # type: ignore[assignment]
 
-    @property
-    def f(self) -> str:
-        return self.invoke.f
-
-    @property
-    def call_id(self) -> str | None:
-        return self.invoke.call_id
-
-    @property
-    def slot(self) -> str | None:
-        return self.invoke.slot
+    def __repr__(self) -> str:
+        return (f"Operation(index={self.index}, process={self.process!r}, f={self.f!r}, "
+                f"call_id={self.call_id!r}, slot={self.slot!r}, type={self.type!r})")
 
     @property
     def request(self) -> Any:
@@ -189,7 +186,7 @@ def pair_operations(events: Iterable[Event]) -> list[Operation]:
                     f"event {ev.index}: process {ev.process!r} invokes {ev.f!r} while its "
                     f"operation {open_ops[ev.process].index} is still open"
                 )
-            op = Operation(ev, None)
+            op = Operation(ev)
             open_ops[ev.process] = op
             ops.append(op)
         else:
@@ -198,7 +195,7 @@ def pair_operations(events: Iterable[Event]) -> list[Operation]:
                 raise HistoryError(
                     f"event {ev.index}: {ev.type} for process {ev.process!r} with no open invocation"
                 )
-            op.completion = ev
+            op.complete(ev)
     return ops
 
 

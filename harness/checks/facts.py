@@ -6,6 +6,7 @@ keys. Building them is linear in the history and the two states, so ``run_all`` 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from harness.checks.inputs import (
     instant,
 )
 from harness.checks.verdict import MAX_EVIDENCE_OPERATIONS
-from harness.history import History, Operation
+from harness.history import History, Operation, booking_uid_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class CheckOptions:
 
 
 #: Operations through which a caller asks the service to book.
-BOOKING_REQUESTS = frozenset({"collect", "reschedule"})
+BOOKING_REQUESTS = ("collect", "reschedule")
 
 
 class _Timed(Protocol):
@@ -86,11 +87,14 @@ def asks_to_book(op: Operation) -> bool:
 
 def tells_booked(op: Operation) -> bool:
     """Whether the service told the caller it now holds a booking."""
-    if op.type != "ok":
+    if op.type != "ok" or op.completion is None:
         return False
-    status = op.status
-    return (op.f == "collect" and status == "booked") or (
-        op.f == "reschedule" and status == "rescheduled")
+    answer = op.completion.value
+    if type(answer) is not dict:
+        return False
+    status = answer.get("status")
+    return (status == "booked" and op.f == "collect") or (
+        status == "rescheduled" and op.f == "reschedule")
 
 
 class Facts:
@@ -110,6 +114,20 @@ class Facts:
         return self.history.operations if self.history is not None else []
 
     @cached_property
+    def ops_by_f(self) -> dict[str, list[Operation]]:
+        """Operations by function (``collect``, ``read``, …), so a checker reads only its own."""
+        index: dict[str, list[Operation]] = defaultdict(list)
+        for op in self.operations:
+            index[op.f].append(op)
+        return index
+
+    def ops_of(self, *functions: str) -> Iterable[Operation]:
+        """The operations of these functions (grouped by function, each group in order)."""
+        if len(functions) == 1:
+            return self.ops_by_f.get(functions[0], [])
+        return itertools.chain.from_iterable(self.ops_by_f.get(f, ()) for f in functions)
+
+    @cached_property
     def ops_by_call(self) -> dict[str, list[Operation]]:
         index: dict[str, list[Operation]] = defaultdict(list)
         for op in self.operations:
@@ -122,38 +140,59 @@ class Facts:
         """Operations whose answer names a booking uid."""
         index: dict[str, list[Operation]] = defaultdict(list)
         for op in self.operations:
-            if op.completion is not None:
-                uid = op.booking_uid
+            completion = op.completion
+            if completion is not None and type(completion.value) is dict:
+                uid = booking_uid_of(completion.value)
                 if uid is not None:
                     index[uid].append(op)
         return index
 
     @cached_property
-    def told_booked(self) -> dict[str, dict[str, list[Operation]]]:
-        """call id → booking uid → the operations that told that caller they hold it."""
-        index: dict[str, dict[str, list[Operation]]] = defaultdict(lambda: defaultdict(list))
-        for op in self.operations:
+    def told_booked(self) -> dict[tuple[str, str], list[Operation]]:
+        """(call id, booking uid) → the operations that told that caller they hold it."""
+        index: dict[tuple[str, str], list[Operation]] = {}
+        for op in self.ops_of(*BOOKING_REQUESTS):
             if op.call_id is not None and tells_booked(op):
-                uid = op.booking_uid
+                uid = booking_uid_of(op.answer)
                 if uid is not None:
-                    index[op.call_id][uid].append(op)
+                    key = (op.call_id, uid)
+                    ops = index.get(key)
+                    if ops is None:
+                        index[key] = [op]
+                    else:
+                        ops.append(op)
         return index
+
+    @cached_property
+    def booking_requests(self) -> dict[tuple[str, int | None], list[Operation]]:
+        """(call id, requested start) → the operations that asked to book it (start ``None``
+        when the operation named no slot)."""
+        index: dict[tuple[str, int | None], list[Operation]] = defaultdict(list)
+        for op in self.ops_of(*BOOKING_REQUESTS):
+            if op.call_id is not None and asks_to_book(op):
+                index[(op.call_id, instant(op.slot))].append(op)
+        return index
+
+    def requests_for(self, call_id: str | None, start_s: int | None) -> list[Operation]:
+        """The booking requests of a call that targeted this start (or named no slot)."""
+        if call_id is None:
+            return []
+        return (self.booking_requests.get((call_id, start_s), [])
+                + self.booking_requests.get((call_id, None), []))
 
     @cached_property
     def rescheduled_into(self) -> dict[str, set[str]]:
         """booking uid → the calls whose reschedule was answered with it."""
         index: dict[str, set[str]] = defaultdict(set)
-        for call_id, uids in self.told_booked.items():
-            for uid, ops in uids.items():
-                if any(op.f == "reschedule" for op in ops):
-                    index[uid].add(call_id)
+        for (call_id, uid), ops in self.told_booked.items():
+            if any(op.f == "reschedule" for op in ops):
+                index[uid].add(call_id)
         return index
 
     @cached_property
     def reschedule_instants(self) -> set[int]:
         """Every new start some reschedule operation asked for."""
-        return {s for op in self.operations if op.f == "reschedule"
-                if (s := instant(op.slot)) is not None}
+        return {s for op in self.ops_of("reschedule") if (s := instant(op.slot)) is not None}
 
     def evidence(self, call_ids: Iterable[str | None] = (),
                  uids: Iterable[str | None] = ()) -> list[Operation]:
@@ -214,6 +253,10 @@ class Facts:
             if a.booking_uid is not None:
                 index[a.booking_uid].append(a)
         return index
+
+    @cached_property
+    def appointments_by_id(self) -> dict[object, Appointment]:
+        return {a.id: a for a in self.appointments}
 
     @cached_property
     def appointments_by_call(self) -> dict[str, list[Appointment]]:

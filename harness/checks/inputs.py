@@ -116,8 +116,7 @@ class AuditEntry:
         Actions naming a non-change (``…ignored``, ``…duplicate``, ``…rejected``, ``…skipped``,
         ``…noop``, ``…recorded``) are not effects.
         """
-        action = self.action.lower()
-        return not any(word in action for word in _NON_EFFECT_WORDS)
+        return _is_effect_action(self.action)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
@@ -135,6 +134,12 @@ class AuditEntry:
 
 
 _NON_EFFECT_WORDS = ("ignored", "duplicate", "rejected", "skipped", "noop", "recorded")
+
+
+@lru_cache(maxsize=1024)
+def _is_effect_action(action: str) -> bool:
+    lowered = action.lower()
+    return not any(word in lowered for word in _NON_EFFECT_WORDS)
 
 
 @dataclass(slots=True)
@@ -246,7 +251,7 @@ class UpstreamBooking:
 
     def attendee_matches(self, name: str | None) -> bool:
         """Case- and whitespace-insensitive name comparison (as the service's defense)."""
-        return _norm_name(self.attendee_name) == _norm_name(name)
+        return self.attendee_name == name or _norm_name(self.attendee_name) == _norm_name(name)
 
 
 @dataclass(slots=True)

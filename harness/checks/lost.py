@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from harness.checks.facts import Facts, asks_to_book
+from harness.checks.facts import Facts
 from harness.checks.inputs import UpstreamBooking, instant
 from harness.checks.verdict import DUPLICATE_BOOKING, LOST_BOOKING, Verdict, Violation
 
@@ -28,38 +28,36 @@ def check(facts: Facts) -> Verdict:
         return Verdict.skip(NAME, "no " + ", ".join(missing))
     violations: list[Violation] = []
 
-    for call_id, uids in facts.told_booked.items():
-        for uid, ops in uids.items():
-            booking = facts.bookings_by_uid.get(uid)
-            appointments = facts.appointments_by_uid.get(uid, [])
-            gaps = []
-            if booking is None:
-                gaps.append("Cal.com has no such booking")
-            if not appointments:
-                gaps.append("the service has no appointment for it")
-            if gaps:
-                violations.append(Violation(
-                    kind=LOST_BOOKING, key=f"call {call_id} / booking {uid}",
-                    message=f"call {call_id} was told it is booked ({uid}) but " + " and ".join(gaps),
-                    operations=ops, appointments=appointments,
-                    bookings=[booking] if booking else [],
-                    details={"direction": "told-booked"},
-                ))
+    told = facts.told_booked
+    for (call_id, uid), ops in told.items():
+        booking = facts.bookings_by_uid.get(uid)
+        appointments = facts.appointments_by_uid.get(uid, [])
+        if booking is not None and appointments:
+            continue
+        gaps = []
+        if booking is None:
+            gaps.append("Cal.com has no such booking")
+        if not appointments:
+            gaps.append("the service has no appointment for it")
+        violations.append(Violation(
+            kind=LOST_BOOKING, key=f"call {call_id} / booking {uid}",
+            message=f"call {call_id} was told it is booked ({uid}) but " + " and ".join(gaps),
+            operations=ops, appointments=appointments, bookings=[booking] if booking else [],
+            details={"direction": "told-booked"},
+        ))
 
     for call_id, bookings in facts.bookings_by_call.items():
         ops = facts.ops_by_call.get(call_id)
         if not ops:
             continue  # nobody asked: the phantom check reports it
-        told = facts.told_booked.get(call_id, {})
         by_start: dict[int | None, list[UpstreamBooking]] = defaultdict(list)
         for b in bookings:
             if not b.active:
                 continue
             by_start[b.start_s].append(b)
-            if b.uid in told or b.uid in facts.appointments_by_uid:
+            if (call_id, b.uid) in told or b.uid in facts.appointments_by_uid:
                 continue
-            asked = [op for op in ops if asks_to_book(op)
-                     and (op.slot is None or instant(op.slot) == b.start_s)]
+            asked = facts.requests_for(call_id, b.start_s)
             if any(op.type == "info" for op in asked):
                 continue  # the caller's outcome is unknown: it may have booked
             outcomes = ", ".join(f"{op.type} {op.status or ''}".strip() for op in asked) or "none"
@@ -82,5 +80,4 @@ def check(facts: Facts) -> Verdict:
                     appointments=[a for b in group
                                   for a in facts.appointments_by_uid.get(b.uid, ())],
                 ))
-    checked = len(facts.told_booked.keys() | facts.bookings_by_call.keys())
-    return Verdict.of(NAME, violations, checked=checked)
+    return Verdict.of(NAME, violations, checked=len(told) + len(facts.bookings_by_call))

@@ -9,17 +9,17 @@ bookings (origin ``outside``) are the harness's own and never phantoms. Judged p
 from __future__ import annotations
 
 from harness.checks.facts import Facts, asks_to_book
-from harness.checks.inputs import UpstreamBooking, instant
+from harness.checks.inputs import UpstreamBooking
 from harness.checks.verdict import PHANTOM_BOOKING, Verdict, Violation
 
 NAME = "no-phantom-booking"
 
 
 def _asked_for(facts: Facts, b: UpstreamBooking) -> bool:
-    if b.call_id is not None:
-        for op in facts.ops_by_call.get(b.call_id, ()):
-            if asks_to_book(op) and (op.slot is None or instant(op.slot) == b.start_s):
-                return True
+    if b.call_id is not None and (
+            (b.call_id, b.start_s) in facts.booking_requests
+            or (b.call_id, None) in facts.booking_requests):
+        return True
     if any(asks_to_book(op) for op in facts.ops_by_uid.get(b.uid, ())):
         return True
     return b.rescheduled_from_uid is not None and b.start_s in facts.reschedule_instants

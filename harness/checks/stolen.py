@@ -9,8 +9,6 @@ with (never changed by a replay), or an outside booker (origin ``outside``). Jud
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from harness.checks.facts import Facts
 from harness.checks.inputs import Appointment, UpstreamBooking
 from harness.checks.verdict import STOLEN_BOOKING, Verdict, Violation
@@ -28,37 +26,41 @@ def _whose(booking: UpstreamBooking) -> str:
     return f"call {booking.call_id} (attendee {booking.attendee_name or '?'}, created {booking.created_at or '?'})"
 
 
+def _made_for_caller(facts: Facts, call_id: str, booking: UpstreamBooking) -> bool:
+    if booking.origin == "api" and booking.call_id == call_id:
+        return True  # the common case, without walking reschedule chains
+    return call_id in facts.made_for(booking)
+
+
 def check(facts: Facts) -> Verdict:
     if facts.truth is None:
         return Verdict.skip(NAME, "no Cal.com ground truth")
-    held_ops: dict[tuple[str, str], list[Operation]] = defaultdict(list)
-    held_appointments: dict[tuple[str, str], list[Appointment]] = defaultdict(list)
-    for call_id, uids in facts.told_booked.items():
-        for uid, ops in uids.items():
-            held_ops[(call_id, uid)].extend(ops)
+    found: dict[tuple[str, str], Violation] = {}  # insertion order keeps reports stable
+
+    def judge(call_id: str, uid: str, ops: list[Operation], appointment: Appointment | None) -> None:
+        booking = facts.bookings_by_uid.get(uid)
+        if booking is None or _made_for_caller(facts, call_id, booking):
+            return  # no such booking upstream: lost-booking / drift report that
+        violation = found.get((call_id, uid))
+        if violation is None:
+            how = "was told it holds" if ops else "is linked by an appointment to"
+            violation = found[(call_id, uid)] = Violation(
+                kind=STOLEN_BOOKING,
+                key=f"call {call_id} / booking {uid}",
+                message=f"call {call_id} {how} booking {uid}, which was made for {_whose(booking)}",
+                operations=ops or facts.evidence(call_ids=[call_id]),
+                bookings=[booking],
+                details={"holder_call_id": call_id, "made_for_call_id": booking.call_id,
+                         "origin": booking.origin},
+            )
+        if appointment is not None:
+            violation.appointments.append(appointment)
+
+    for (call_id, uid), ops in facts.told_booked.items():
+        judge(call_id, uid, ops, None)
+    links = 0
     for a in facts.appointments:
         if a.call_id is not None and a.booking_uid is not None:
-            held_appointments[(a.call_id, a.booking_uid)].append(a)
-    keys = dict.fromkeys(held_ops)  # insertion order keeps reports stable run to run
-    keys.update(dict.fromkeys(held_appointments))
-    violations = []
-    for call_id, uid in keys:
-        booking = facts.bookings_by_uid.get(uid)
-        if booking is None:
-            continue  # no such booking upstream: lost-booking / drift report it
-        if call_id in facts.made_for(booking):
-            continue
-        ops = held_ops.get((call_id, uid), [])
-        appointments = held_appointments.get((call_id, uid), [])
-        how = "was told it holds" if ops else "is linked by an appointment to"
-        violations.append(Violation(
-            kind=STOLEN_BOOKING,
-            key=f"call {call_id} / booking {uid}",
-            message=f"call {call_id} {how} booking {uid}, which was made for {_whose(booking)}",
-            operations=ops or facts.evidence(call_ids=[call_id]),
-            appointments=appointments,
-            bookings=[booking],
-            details={"holder_call_id": call_id, "made_for_call_id": booking.call_id,
-                     "origin": booking.origin},
-        ))
-    return Verdict.of(NAME, violations, checked=len(keys))
+            links += 1
+            judge(a.call_id, a.booking_uid, [], a)
+    return Verdict.of(NAME, list(found.values()), checked=len(facts.told_booked) + links)

@@ -46,8 +46,8 @@ def check(facts: Facts) -> Verdict:
                       if a.customer_id is not None}
     violations = []
     checked = 0
-    for op in facts.operations:
-        if op.f != "read" or op.type != "ok" or not isinstance(op.request, dict):
+    for op in facts.ops_of("read"):
+        if op.type != "ok" or not isinstance(op.request, dict):
             continue
         reader = op.request.get("company_id")
         if reader is None:

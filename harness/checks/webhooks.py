@@ -32,11 +32,15 @@ def _posted_by_harness(ops: Iterable[Operation]) -> dict[str, list[Operation]]:
     """body digest → the harness's own webhook posts with that body."""
     posted: dict[str, list[Operation]] = defaultdict(list)
     for op in ops:
-        if op.f == "webhook" and isinstance(op.request, dict):
+        if isinstance(op.request, dict):
             digest = op.request.get("body_sha256")
             if isinstance(digest, str):
                 posted[digest].append(op)
     return posted
+
+
+def _signed(ops: list[Operation]) -> bool:
+    return any(op.request.get("signature_valid") is True for op in ops)
 
 
 def _distinct(appointments: Iterable[Appointment]) -> list[Appointment]:
@@ -55,17 +59,20 @@ def check(facts: Facts) -> Verdict:
     known = facts.truth is not None and facts.truth.webhook_deliveries is not None
     if known:
         for d in facts.truth.webhook_deliveries or ():
-            deliveries[d.body_sha256].append(d)
-    posted = _posted_by_harness(facts.operations)
-    appointments_by_id = {a.id: a for a in facts.appointments} if effects else {}
+            if d.body_sha256 in effects:  # only deliveries that took effect are judged
+                deliveries[d.body_sha256].append(d)
+    posted = _posted_by_harness(facts.ops_of("webhook"))
 
     violations = []
     reported: set[str] = set()
     for key, rows in effects.items():
         sent = deliveries.get(key, [])
-        involved = _distinct(appointments_by_id[r.appointment_id] for r in rows
-                             if r.appointment_id in appointments_by_id)
         ops = posted.get(key, [])
+        if len(rows) == 1 and (not known or any(d.signature_valid for d in sent)
+                               or _signed(ops)):
+            continue  # the common case: applied once, and signed
+        involved = _distinct(facts.appointments_by_id[r.appointment_id] for r in rows
+                             if r.appointment_id in facts.appointments_by_id)
         by_action: dict[str, list[AuditEntry]] = defaultdict(list)
         for row in rows:
             by_action[row.action].append(row)
@@ -81,9 +88,7 @@ def check(facts: Facts) -> Verdict:
                 details={"delivery_key": key, "audit": [r.to_json() for r in rows],
                          "deliveries": [d.to_json() for d in sent]},
             ))
-        signed = any(d.signature_valid for d in sent) or any(
-            op.request.get("signature_valid") is True for op in ops)
-        if known and not signed:
+        if known and not (any(d.signature_valid for d in sent) or _signed(ops)):
             violations.append(Violation(
                 kind=WEBHOOK_FORGERY_APPLIED, key=f"delivery {key[:16]}",
                 message=(f"delivery {key[:16]}… took effect ({', '.join(r.action for r in rows)}) "

@@ -23,7 +23,7 @@ def test_told_booked_with_appointment_and_booking_passes(world: World) -> None:
     booked(world, "call_b", "u2", S2)                          # …books an alternative
     verdict = world.check(LOST)
     assert verdict.ok, verdict
-    assert verdict.checked == 2
+    assert verdict.checked == 4     # two (call, uid) answers and two calls with bookings
 
 
 def test_cancelled_bookings_stay_accounted_for(world: World) -> None:
