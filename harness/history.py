@@ -237,10 +237,14 @@ class History(Sequence[Event]):
 
     @classmethod
     def load(cls, path: str | Path) -> History:
-        """Read one JSON-lines history file, or every ``*.jsonl`` in a directory (merged)."""
+        """Read one JSON-lines history file, or merge the per-worker files of a directory
+        (``history-<worker>.jsonl``, as :meth:`HistoryRecorder.for_worker` names them)."""
         path = Path(path)
         if path.is_dir():
-            return merge_history_files(sorted(path.glob("*.jsonl")))
+            files = sorted(path.glob("history-*.jsonl"))
+            if not files:
+                raise HistoryError(f"no history-*.jsonl files in {path}")
+            return merge_history_files(files)
         return cls(_read_events(path))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from harness.checks.verdict import appointment_line, booking_line, op_line
 from reports.incidents import incidents_for_violation
 from reports.model import RunReport
 
@@ -24,39 +25,6 @@ MAX_SCENARIOS_PER_INCIDENT = 6
 
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️", "xfailed": "☑️",
          "xpassed": "❗", "passing": "✅", "failing": "❌", "uncovered": "⚠️"}
-
-
-def op_line(op: dict[str, Any]) -> str:
-    """``#12 w0:caller-3 collect call_ab12 @ 2025-10-20T12:00:00Z → ok booked (u1)``."""
-    answer = op.get("answer")
-    outcome = op.get("type", "?")
-    if isinstance(answer, dict):
-        status = answer.get("status") or answer.get("error")
-        uid = answer.get("booking_uid")
-        if status:
-            outcome += f" {status}"
-        if uid:
-            outcome += f" ({uid})"
-    where = f" @ {op['slot']}" if op.get("slot") else ""
-    call = f" {op['call_id']}" if op.get("call_id") else ""
-    return f"#{op.get('index')} {op.get('process')} {op.get('f')}{call}{where} → {outcome}"
-
-
-def booking_line(b: dict[str, Any]) -> str:
-    made_for = ("outside booker" if b.get("origin") != "api"
-                else f"call {b.get('call_id')}" if b.get("call_id") else "no call")
-    attendee = (b.get("attendee") or {}).get("name")
-    return (f"Cal.com booking {b.get('uid')} {b.get('status')} {b.get('start')} hosts "
-            f"{b.get('hostIds')} made for {made_for}"
-            + (f", attendee {attendee}" if attendee else "")
-            + (f", created {b['createdAt']}" if b.get("createdAt") else ""))
-
-
-def appointment_line(a: dict[str, Any]) -> str:
-    customer = (a.get("customer") or {}).get("name")
-    return (f"appointment {a.get('id')} {a.get('status')} {a.get('start')} host {a.get('host_id')}"
-            f" call {a.get('call_id')} booking {a.get('booking_uid')} (source {a.get('source')}"
-            + (f", customer {customer}" if customer else "") + ")")
 
 
 def md_cell(value: Any) -> str:

@@ -83,8 +83,15 @@ def all_ok(verdicts: Iterable[Verdict]) -> bool:
     return all(v.ok for v in verdicts)
 
 
+def assert_ok(verdicts: Iterable[Verdict]) -> None:
+    """Fail a test with every violated verdict and its evidence (for scenarios)."""
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        raise AssertionError("invariants violated:\n" + "\n".join(str(v) for v in failed))
+
+
 __all__ = [
     "CHECKERS", "KINDS", "Appointment", "AuditEntry", "CheckOptions", "Facts", "GroundTruth",
     "InputError", "ProcessedWebhook", "ServiceView", "UpstreamBooking", "Verdict", "Violation",
-    "WebhookDelivery", "all_ok", "run", "run_all",
+    "WebhookDelivery", "all_ok", "assert_ok", "run", "run_all",
 ]

@@ -32,10 +32,14 @@ class CheckOptions:
       their API bookings can be phantoms. ``None``: every API booking is the service's.
     * ``expect_imported`` — every active upstream booking must have a local appointment (true
       after a ``reconcile --repair``); by default only local → upstream drift is reported.
+    * ``reconciled`` — the run ended with a reconciliation that repairs: an unknown (``info``)
+      outcome no longer excuses a booking made for a call that the service has no appointment
+      for (the "vice versa after reconciliation" of the lost-booking invariant).
     """
 
     service_key_owners: frozenset[int] | None = None
     expect_imported: bool = False
+    reconciled: bool = False
 
 
 #: Operations through which a caller asks the service to book.

@@ -3,7 +3,9 @@
 Forward: a caller told "booked" (uid U) has an appointment for U and Cal.com holds U.
 Backward: an active API booking made for call X, which X was never told about, is lost — unless
 the service accounts for it (an appointment for it exists: reconciliation or a webhook imported
-it), or one of X's requests for that slot ended ``info`` (unknown outcome: it may have booked).
+it), or one of X's requests for that slot ended ``info`` (unknown outcome: it may have booked) —
+unless ``CheckOptions.reconciled`` says a repairing reconciliation ran, after which every booking
+made for a call must be accounted for.
 A definite refusal (``fail``: ``slot_taken``, ``rate_limited`` …) does not excuse it: the caller
 was told "no" while the slot is theirs upstream.
 Never twice: at most one active booking per call and slot, whatever the outcomes said.
@@ -58,7 +60,7 @@ def check(facts: Facts) -> Verdict:
             if (call_id, b.uid) in told or b.uid in facts.appointments_by_uid:
                 continue
             asked = facts.requests_for(call_id, b.start_s)
-            if any(op.type == "info" for op in asked):
+            if not facts.options.reconciled and any(op.type == "info" for op in asked):
                 continue  # the caller's outcome is unknown: it may have booked
             outcomes = ", ".join(f"{op.type} {op.status or ''}".strip() for op in asked) or "none"
             violations.append(Violation(

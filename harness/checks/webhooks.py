@@ -53,7 +53,7 @@ def check(facts: Facts) -> Verdict:
         return Verdict.skip(NAME, "no audit log from the service's database")
     effects: dict[str, list[AuditEntry]] = defaultdict(list)
     for row in service.audit_log:
-        if row.delivery_key and row.is_effect and row.source in (None, "webhook"):
+        if row.delivery_key and row.is_effect:  # a delivery key marks a webhook's doing
             effects[row.delivery_key].append(row)
     deliveries: dict[str, list[WebhookDelivery]] = defaultdict(list)
     known = facts.truth is not None and facts.truth.webhook_deliveries is not None

@@ -70,6 +70,17 @@ def test_an_unknown_outcome_may_have_booked(world: World) -> None:
     assert world.check(LOST).ok
 
 
+def test_after_a_repairing_reconciliation_unknown_outcomes_excuse_nothing(world: World) -> None:
+    # ambiguous_create_lookup off, the service answered "timeout": only reconciliation tells.
+    world.collect("call_a", S1, status="timeout")
+    world.booking("u1", S1_MS, call_id="call_a")
+    verdict = world.check(LOST, options=CheckOptions(reconciled=True))
+    assert world.kinds(verdict) == ["lost-booking"]
+    assert "info timeout" in verdict.violations[0].message
+    world.appointment("u1", S1, call_id="call_a", source="reconcile")
+    assert world.check(LOST, options=CheckOptions(reconciled=True)).ok
+
+
 def test_an_unknown_outcome_for_another_slot_does_not_excuse(world: World) -> None:
     world.collect("call_a", S2, status="timeout")
     world.collect("call_a", S1, status="slot_taken")

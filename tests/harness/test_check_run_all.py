@@ -13,6 +13,7 @@ from harness.checks import (
     InputError,
     ServiceView,
     all_ok,
+    assert_ok,
     run_all,
 )
 from harness.checks.inputs import instant
@@ -138,3 +139,15 @@ def test_a_violating_run_names_incidents_and_serialises_evidence() -> None:
     assert stolen["violations"][0]["operations"][0]["answer"]["booking_uid"] == "u687"
     assert stolen["violations"][0]["bookings"][0]["call_id"] == "call_687"
     assert "no-stolen-booking: 1 violation(s)" in str(verdicts["no-stolen-booking"])
+    with pytest.raises(AssertionError) as failed:
+        assert_ok(verdicts.values())
+    message = str(failed.value)
+    assert message.startswith("invariants violated:\nno-stolen-booking: 1 violation(s)\n"
+                              "  [stolen-booking] call call_688 / booking u687: call call_688 was "
+                              "told it holds booking u687, which was made for call call_687")
+    assert "    op #0 w0:p-call_688 collect call_688 @ 2025-10-10T08:00:00Z → ok booked (u687)" in message
+    assert "    Cal.com booking u687 accepted" in message
+    assert "    appointment 1 scheduled" in message
+    assert "db-matches-calcom: 1 violation(s)" in message
+    assert "host-slot-exclusive" not in message
+    assert_ok([v for v in verdicts.values() if v.ok])

@@ -147,7 +147,8 @@ def test_merge_interleaves_worker_files_by_time_stably(tmp_path: Path) -> None:
     w0.close()
     w1.close()
     paths = [tmp_path / "history-w0.jsonl", tmp_path / "history-w1.jsonl"]
-    merged = merge_history_files(paths, out=tmp_path / "merged.jsonl")
+    (tmp_path / "out").mkdir()
+    merged = merge_history_files(paths, out=tmp_path / "out" / "merged.jsonl")
     assert [(e.index, e.process, e.type, e.time) for e in merged] == [
         (0, "w0:caller-1", "invoke", 10), (1, "w1:caller-1", "invoke", 15),
         (2, "w0:caller-1", "ok", 20), (3, "w1:caller-1", "fail", 20),
@@ -157,10 +158,12 @@ def test_merge_interleaves_worker_files_by_time_stably(tmp_path: Path) -> None:
     assert [(o.call_id, o.type) for o in merged.operations] == [
         ("call_a", "ok"), ("call_b", "fail"), (None, "ok"), (None, "ok")]
     assert list(merge_history_files(paths)) == list(merged)  # repeatable
-    assert list(History.load(tmp_path / "merged.jsonl")) == list(merged)
-    # A directory loads as the merge of the files in it.
-    (tmp_path / "merged.jsonl").unlink()
+    assert list(History.load(tmp_path / "out" / "merged.jsonl")) == list(merged)
+    # A directory loads as the merge of the worker files in it (not the merged copy).
     assert list(History.load(tmp_path)) == list(merged)
+    with pytest.raises(HistoryError, match="no history-"):
+        History.load(tmp_path / "out")
+
 
 
 def test_threads_record_without_losing_or_reordering_events(tmp_path: Path) -> None:
