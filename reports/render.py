@@ -83,15 +83,18 @@ def render_html(report: RunReport) -> str:
 
 def write_reports(report: RunReport, out_dir: Path | str = "reports/out", *,
                   junit: Iterable[Path | str] = ()) -> dict[str, Path]:
-    """Write every report file; returns their paths by kind (``junit`` entries as
-    ``junit``, ``junit-2``…). JUnit files are copied unchanged (unless already there)."""
+    """Write every report file; returns their paths by kind.
+
+    JUnit files are copied unchanged: the first as ``junit.xml`` (the run's main result), any
+    further ones (ablation runs) under their own names, as ``junit-2``, ``junit-3``… kinds.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for n, src in enumerate(junit, 1):
         src = Path(src)
-        dest = out / src.name
-        if src.resolve() != dest.resolve():
+        dest = out / ("junit.xml" if n == 1 else src.name)
+        if not dest.exists() or not src.samefile(dest):
             shutil.copyfile(src, dest)
         written["junit" if n == 1 else f"junit-{n}"] = dest
     files = {

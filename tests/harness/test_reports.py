@@ -206,6 +206,7 @@ def test_a_clean_run_reads_passed(junit: Path) -> None:
     assert "## Failures" not in md
     assert "## Ablation" not in md
     assert "No checker ran." in md
+    assert "— 4 scenarios · no checker run" in md
 
 
 def test_write_reports_writes_every_file(junit: Path, tmp_path: Path) -> None:
@@ -229,8 +230,14 @@ def test_write_reports_writes_every_file(junit: Path, tmp_path: Path) -> None:
     again = RunReport.from_json(summary)
     assert again.to_json() == summary
     assert "calharness verify" in paths["html"].read_text()
-    # Writing into the folder the JUnit file already lives in leaves it alone.
-    assert write_reports(report, tmp_path, junit=[junit])["junit"] == junit
+    # Writing into the folder the JUnit file already lives in leaves it alone; a second JUnit
+    # file (an ablation run) keeps its name.
+    extra = tmp_path / "junit-ablation-freshness.xml"
+    extra.write_text(JUNIT)
+    again_paths = write_reports(report, tmp_path, junit=[junit, extra])
+    assert again_paths["junit"] == junit
+    assert again_paths["junit-2"] == extra
+    assert junit.read_text() == JUNIT
 
 
 def test_html_escapes_what_tests_printed(junit: Path) -> None:
