@@ -1,13 +1,15 @@
 """No lost booking, and never two bookings for one call and slot.
 
 Forward: a caller told "booked" (uid U) has an appointment for U and Cal.com holds U.
-Backward: an active API booking made for call X, which X was never told about, is lost — unless
-the service accounts for it (an appointment for it exists: reconciliation or a webhook imported
-it), or one of X's requests for that slot ended ``info`` (unknown outcome: it may have booked) —
-unless ``CheckOptions.reconciled`` says a repairing reconciliation ran, after which every booking
-made for a call must be accounted for.
-A definite refusal (``fail``: ``slot_taken``, ``rate_limited`` …) does not excuse it: the caller
-was told "no" while the slot is theirs upstream.
+
+Backward: an active API booking made for call X at a slot X asked for, which X was never told
+about, is lost unless the service accounts for it (an appointment for it exists: reconciliation
+or a webhook imported it). A definite refusal (``fail``: ``slot_taken``, ``rate_limited`` …)
+does not excuse it — the caller was told "no" while the slot is theirs upstream. An unknown
+outcome (``info``) does: it may have booked. After a repairing reconciliation
+(``CheckOptions.reconciled``) nothing excuses it. A booking at a slot X never asked for is the
+phantom check's.
+
 Never twice: at most one active booking per call and slot, whatever the outcomes said.
 Judged per call.
 """
@@ -49,9 +51,6 @@ def check(facts: Facts) -> Verdict:
         ))
 
     for call_id, bookings in facts.bookings_by_call.items():
-        ops = facts.ops_by_call.get(call_id)
-        if not ops:
-            continue  # nobody asked: the phantom check reports it
         by_start: dict[int | None, list[UpstreamBooking]] = defaultdict(list)
         for b in bookings:
             if not b.active:
@@ -60,6 +59,8 @@ def check(facts: Facts) -> Verdict:
             if (call_id, b.uid) in told or b.uid in facts.appointments_by_uid:
                 continue
             asked = facts.requests_for(call_id, b.start_s)
+            if not asked:
+                continue  # nobody asked for this slot: the phantom check reports it
             if not facts.options.reconciled and any(op.type == "info" for op in asked):
                 continue  # the caller's outcome is unknown: it may have booked
             outcomes = ", ".join(f"{op.type} {op.status or ''}".strip() for op in asked) or "none"
@@ -68,11 +69,12 @@ def check(facts: Facts) -> Verdict:
                 message=(f"Cal.com holds booking {b.uid} at {b.start} made for call {call_id}, "
                          f"but the caller was never told and the service has no appointment "
                          f"(outcomes of its requests for that slot: {outcomes})"),
-                operations=asked or ops, bookings=[b],
+                operations=asked, bookings=[b],
                 details={"direction": "booked-untold"},
             ))
         for start, group in by_start.items():
             if len(group) > 1:
+                ops = facts.ops_by_call.get(call_id, [])
                 violations.append(Violation(
                     kind=DUPLICATE_BOOKING, key=f"call {call_id} @ {group[0].start}",
                     message=(f"call {call_id} has {len(group)} active Cal.com bookings at "

@@ -138,6 +138,7 @@ def test_a_booking_at_a_slot_the_caller_did_not_ask_for_is_a_phantom(world: Worl
     world.collect("call_a", S1, status="slot_taken")
     world.booking("u2", S2, call_id="call_a")                 # booked an alternative unasked
     assert world.kinds(world.check(PHANTOM)) == ["phantom-booking"]
+    assert world.check(LOST).ok                               # reported once, as a phantom
 
 
 def test_a_check_only_request_asks_for_no_booking(world: World) -> None:
