@@ -8,7 +8,6 @@ which is ``ok``: the report says what could not be judged.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable
 
 from harness.checks import (
@@ -34,7 +33,7 @@ from harness.checks.inputs import (
     WebhookDelivery,
 )
 from harness.checks.verdict import KINDS, Verdict, Violation
-from harness.history import History
+from harness.history import History, paused_gc
 
 Checker = Callable[[Facts], Verdict]
 
@@ -61,16 +60,8 @@ def run_all(history: History | None, service: ServiceView | None, truth: GroundT
     if unknown:
         raise ValueError(f"unknown checker(s) {unknown}; known: {list(CHECKERS)}")
     facts = Facts(history, service, truth, options)
-    # The indexes allocate millions of small containers for a large history; with the cyclic
-    # collector on, every generation-2 pass rescans all of them and the run turns superlinear.
-    # Nothing here makes reference cycles, so reference counting frees everything anyway.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():  # the indexes are millions of small acyclic containers for a long run
         return [CHECKERS[name](facts) for name in names]
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def run(name: str, history: History | None, service: ServiceView | None,

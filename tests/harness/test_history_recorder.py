@@ -105,6 +105,9 @@ def test_load_names_the_line_of_bad_input(tmp_path: Path) -> None:
                           "missing field 'process'"),
         "bad-time.jsonl": (good.replace('"time":1', '"time":"soon"'), "time must be integer"),
         "array.jsonl": ("[1,2]\n", "expected a JSON object"),
+        "bool-index.jsonl": (good.replace('"index":0', '"index":true'), "index must be an integer"),
+        "bad-slot.jsonl": (good.replace('"time":1', '"time":1,"slot":5'), "slot must be strings"),
+        "empty-f.jsonl": (good.replace('"f":"check"', '"f":""'), "f must be a non-empty"),
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)
