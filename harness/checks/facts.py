@@ -229,18 +229,21 @@ class Facts:
         return index
 
     def made_for(self, booking: UpstreamBooking) -> set[str]:
-        """The calls a booking was made for: the creation ``call_id`` of an API booking and of the
-        bookings it was rescheduled from, plus callers whose reschedule produced it."""
+        """The calls an API booking was made for: its creation ``call_id`` and those of the
+        bookings it was rescheduled from, plus callers whose reschedule produced it. An outside
+        booking was made for no call."""
+        if booking.origin != "api":
+            return set()
         calls: set[str] = set()
         current: UpstreamBooking | None = booking
         seen: set[str] = set()
-        while current is not None and current.uid not in seen:
+        while current is not None and current.origin == "api" and current.uid not in seen:
             seen.add(current.uid)
-            if current.origin == "api" and current.call_id is not None:
+            if current.call_id is not None:
                 calls.add(current.call_id)
             parent = current.rescheduled_from_uid
             current = self.bookings_by_uid.get(parent) if parent else None
-        if booking.origin == "api" and booking.rescheduled_from_uid:
+        if booking.rescheduled_from_uid:
             calls |= self.rescheduled_into.get(booking.uid, set())
         return calls
 

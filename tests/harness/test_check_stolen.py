@@ -96,3 +96,10 @@ def test_failed_answers_naming_a_booking_hold_nothing(world: World) -> None:
     world.booking("u1", S1_MS, origin="outside")
     world.collect("call_b", S1, status="stale_booking_data", uid="u1")
     assert world.check(NAME).ok
+
+
+def test_an_outside_booking_is_nobodys_even_with_a_reschedule_history(world: World) -> None:
+    world.booking("u1", S1_MS, call_id="call_a", status="cancelled")
+    world.booking("u2", S2, origin="outside", rescheduled_from="u1")
+    world.appointment("u2", S2, call_id="call_a")
+    assert world.kinds(world.check(NAME)) == ["stolen-booking"]
