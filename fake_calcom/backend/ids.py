@@ -1,0 +1,50 @@
+"""Seeded booking ids and uids: the same seed and the same requests give the same answers."""
+
+from __future__ import annotations
+
+import random
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+UID_LENGTH = 22
+
+
+def base58(number: int, length: int = UID_LENGTH) -> str:
+    """Encode like short-uuid's flickrBase58 translator (most significant digit first)."""
+    digits: list[str] = []
+    while number:
+        number, rest = divmod(number, 58)
+        digits.append(BASE58[rest])
+    text = "".join(reversed(digits)) or BASE58[0]
+    return text.rjust(length, BASE58[0])[-length:]
+
+
+class IdGenerator:
+    """Auto-increment integer ids (starting at a seed-dependent point) and base58 uids."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        self._rng = random.Random(f"fake-calcom-ids:{seed}")
+        self._next_booking_id = 11_000_000 + self._rng.randrange(1_000_000)
+        self._next_webhook_id = 1
+        self._next_attendee_id = 500_000 + self._rng.randrange(100_000)
+
+    def booking_id(self) -> int:
+        value = self._next_booking_id
+        self._next_booking_id += 1
+        return value
+
+    def attendee_id(self) -> int:
+        value = self._next_attendee_id
+        self._next_attendee_id += 1
+        return value
+
+    def webhook_id(self) -> int:
+        value = self._next_webhook_id
+        self._next_webhook_id += 1
+        return value
+
+    def uid(self) -> str:
+        # A uuid is 128 bits; short-uuid renders it as ~22 base58 characters.
+        return base58(self._rng.getrandbits(128))

@@ -1,0 +1,610 @@
+"""The Backend: the fake's state and Cal.com's booking rules (API-FACTS §4, contracts §1.3).
+
+Every method is synchronous and runs to completion, so a check ("is the slot free?") and its
+commit can never be interleaved by another request: races exist only where the barrier fault
+asks for one, through `prepare_create` + `commit` (availability judged for a whole group before
+any of them commits).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from fake_calcom.backend.clock import VirtualClock
+from fake_calcom.backend.errors import (
+    BUSY_MESSAGE,
+    OUT_OF_BOUNDS_MESSAGE,
+    PAST_MESSAGE,
+    TEAM_BUSY_MESSAGE,
+    BadRequest,
+    BookingConflict,
+    NotFound,
+)
+from fake_calcom.backend.ids import IdGenerator
+from fake_calcom.backend.models import (
+    Attendee,
+    Booking,
+    CreateRequest,
+    EventType,
+    Host,
+    WebhookSubscription,
+)
+from fake_calcom.backend.seed_data import SeedData, default_seed_data, load_seed_data
+from fake_calcom.backend.slots import free_slots, within_working_hours
+from fake_calcom.backend.timefmt import iso_ms
+from fake_calcom.backend.webhooks import WebhookQueue, booking_payload, js_json, webhook_body
+
+KeyMode = Literal["host_slot", "attendee"]
+
+
+@dataclass(slots=True)
+class CreatePlan:
+    """A create that passed validation and availability, not yet committed."""
+
+    request: CreateRequest
+    event_type: EventType
+    host_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    status: str
+    existing: Booking | None = None  # set when Cal.com's dedupe path returns an old booking
+
+
+@dataclass(slots=True)
+class CreateResult:
+    booking: Booking
+    created: bool  # False when the dedupe path returned an existing booking unchanged
+
+
+def _days(start: datetime, end: datetime) -> Iterable[date]:
+    day = start.date()
+    last = (end - timedelta(microseconds=1)).date() if end > start else day
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+class Backend:
+    """State + rules. No I/O; the wire layer and the control plane drive it."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        seed_data: dict[str, Any] | None = None,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.clock = clock or VirtualClock()
+        self.seed = seed
+        self.ids = IdGenerator(seed)
+        self.webhooks = WebhookQueue()
+        self._seed_raw = seed_data if seed_data is not None else default_seed_data()
+        self.data: SeedData = load_seed_data(self._seed_raw)
+        self.subscriptions: dict[int, WebhookSubscription] = {}
+        self.bookings_created = 0
+        self._clear_bookings()
+        self._load_subscriptions()
+
+    # ------------------------------------------------------------------ state management
+
+    def _clear_bookings(self) -> None:
+        self.bookings: dict[str, Booking] = {}
+        self.bookings_by_id: dict[int, Booking] = {}
+        self._by_start: dict[datetime, list[Booking]] = defaultdict(list)
+        # Active bookings per (host, UTC day) for the overlap check.
+        self._busy: dict[tuple[int, date], list[Booking]] = defaultdict(list)
+        self._active_count: dict[int, int] = defaultdict(int)
+
+    def _load_subscriptions(self) -> None:
+        self.subscriptions = {}
+        for entry in self.data.webhooks:
+            self.add_subscription(
+                subscriber_url=entry["subscriberUrl"],
+                triggers=entry.get("triggers"),
+                secret=entry.get("secret"),
+                active=entry.get("active", True),
+                owner_id=entry.get("ownerId"),
+                payload_template=entry.get("payloadTemplate"),
+            )
+
+    def reset(self, scope: str = "all") -> None:
+        """`all`: seed data, no bookings, ids re-seeded, clock real; `bookings`: bookings + queue."""
+        if scope not in ("all", "bookings"):
+            raise ValueError("scope must be 'all' or 'bookings'")
+        self._clear_bookings()
+        self.webhooks.clear()
+        self.bookings_created = 0
+        if scope == "all":
+            self.ids.reseed(self.seed)
+            self.data = load_seed_data(self._seed_raw)
+            self._load_subscriptions()
+            self.clock.reset()
+
+    def replace_seed_data(self, raw: dict[str, Any]) -> None:
+        """Validate and install new seed data, then reset everything."""
+        load_seed_data(raw)  # raises SeedDataError with a clear message
+        self._seed_raw = copy.deepcopy(raw)
+        self.reset("all")
+
+    def seed_data(self) -> dict[str, Any]:
+        return copy.deepcopy(self._seed_raw)
+
+    # ------------------------------------------------------------------ lookups
+
+    def host(self, host_id: int) -> Host | None:
+        return self.data.hosts.get(host_id)
+
+    def hosts_of(self, booking: Booking) -> list[Host]:
+        return [self.data.hosts[h] for h in booking.host_ids if h in self.data.hosts]
+
+    def event_type(self, event_type_id: int) -> EventType | None:
+        return self.data.event_types.get(event_type_id)
+
+    def event_type_by_slug(self, slug: str, username: str | None) -> EventType | None:
+        for event_type in self.data.event_types.values():
+            if event_type.slug != slug:
+                continue
+            if username is None:
+                return event_type
+            usernames = {self.data.hosts[h].username for h in event_type.host_ids}
+            if username in usernames:
+                return event_type
+        return None
+
+    def host_by_username(self, username: str) -> Host | None:
+        for host in self.data.hosts.values():
+            if host.username == username:
+                return host
+        return None
+
+    def owner_of_key(self, key: str) -> Host | None:
+        api_key = self.data.api_keys.get(key)
+        return self.data.hosts.get(api_key.host_id) if api_key else None
+
+    def get_booking(self, uid: str) -> Booking:
+        booking = self.bookings.get(uid)
+        if booking is None:
+            raise NotFound(f"Booking with uid={uid} was not found in the database")
+        return booking
+
+    def is_busy(self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
+        for day in _days(start, end):
+            for booking in self._busy.get((host_id, day), ()):
+                if booking.start < end and start < booking.end and booking.uid != ignore_uid:
+                    return True
+        return False
+
+    def slots(
+        self,
+        event_type: EventType,
+        first: datetime,
+        last: datetime,
+        length: int | None = None,
+        ignore_uid: str | None = None,
+    ) -> list[datetime]:
+        """Free slot starts; `ignore_uid` is a booking being rescheduled (its time counts as free)."""
+
+        def busy(host_id: int, start: datetime, end: datetime) -> bool:
+            return self.is_busy(host_id, start, end, ignore_uid)
+
+        return free_slots(event_type, self.data.hosts, first, last, self.clock.now(), busy, length)
+
+    # ------------------------------------------------------------------ indexes
+
+    def _index(self, booking: Booking) -> None:
+        self.bookings[booking.uid] = booking
+        self.bookings_by_id[booking.id] = booking
+        self._by_start[booking.start].append(booking)
+        if booking.active:
+            self._index_busy(booking)
+
+    def _index_busy(self, booking: Booking) -> None:
+        for host_id in booking.host_ids:
+            self._active_count[host_id] += 1
+            for day in _days(booking.start, booking.end):
+                self._busy[(host_id, day)].append(booking)
+
+    def _unindex_busy(self, booking: Booking) -> None:
+        for host_id in booking.host_ids:
+            self._active_count[host_id] -= 1
+            for day in _days(booking.start, booking.end):
+                entries = self._busy.get((host_id, day))
+                if entries and booking in entries:
+                    entries.remove(booking)
+
+    def active_at(self, start: datetime) -> list[Booking]:
+        """Active bookings starting exactly at `start` (dedupe, stale replay)."""
+        return [b for b in self._by_start.get(start, ()) if b.active]
+
+    # ------------------------------------------------------------------ create
+
+    def _event_type_or_404(self, event_type_id: int) -> EventType:
+        event_type = self.data.event_types.get(event_type_id)
+        if event_type is None:
+            raise NotFound(f"Event type with id {event_type_id} not found.")
+        return event_type
+
+    def find_dedupe(self, event_type: EventType, start: datetime, attendee: Attendee) -> Booking | None:
+        """Cal.com's "return the original booking" path (requires confirmation / round robin)."""
+        if event_type.requires_confirmation:
+            wanted = "pending"
+        elif event_type.scheduling_type == "round_robin":
+            wanted = "accepted"
+        else:
+            return None
+        email = attendee.email.lower() if attendee.email else None
+        phone = attendee.phone_number
+        for booking in self._by_start.get(start, ()):
+            if booking.event_type_id != event_type.id or booking.status != wanted:
+                continue
+            for other in booking.attendees:
+                if (email and other.email.lower() == email) or (phone and other.phone_number == phone):
+                    return booking
+        return None
+
+    def prepare_create(
+        self,
+        request: CreateRequest,
+        *,
+        overbook: bool = False,
+        check_time: bool = True,
+        ignore_uid: str | None = None,
+        dedupe: bool = True,
+    ) -> CreatePlan:
+        """Validate a create against the current state; raises the Cal.com error it would get."""
+        event_type = self._event_type_or_404(request.event_type_id)
+        length = request.length or event_type.length
+        start = request.start
+        end = start + timedelta(minutes=length)
+        if check_time:
+            now = self.clock.now()
+            if start < now:
+                raise BadRequest(PAST_MESSAGE)
+            if start < now + timedelta(minutes=event_type.minimum_notice):
+                raise BadRequest(OUT_OF_BOUNDS_MESSAGE, reason="booking_time_out_of_bounds_error")
+        status = "pending" if event_type.requires_confirmation else "accepted"
+        if dedupe:
+            existing = self.find_dedupe(event_type, start, request.attendee)
+            if existing is not None:
+                return CreatePlan(request, event_type, existing.host_ids, start, end, status, existing)
+        host_ids = self._choose_hosts(event_type, start, end, overbook=overbook, ignore_uid=ignore_uid)
+        return CreatePlan(request, event_type, host_ids, start, end, status)
+
+    def _choose_hosts(
+        self,
+        event_type: EventType,
+        start: datetime,
+        end: datetime,
+        *,
+        overbook: bool,
+        ignore_uid: str | None,
+    ) -> tuple[int, ...]:
+        hosts = [self.data.hosts[h] for h in event_type.host_ids]
+        message = TEAM_BUSY_MESSAGE if event_type.is_team else BUSY_MESSAGE
+        reason = "hosts_unavailable_for_booking" if event_type.is_team else "no_available_users_found_error"
+
+        def available(host: Host) -> bool:
+            if not within_working_hours(host, start, end):
+                return False
+            return overbook or not self.is_busy(host.id, start, end, ignore_uid)
+
+        if event_type.scheduling_type == "collective":
+            if not all(available(h) for h in hosts):
+                raise BadRequest(message, reason=reason)
+            return tuple(h.id for h in hosts)
+        candidates = [h for h in hosts if available(h)]
+        if not candidates:
+            raise BadRequest(message, reason=reason)
+        if event_type.scheduling_type == "round_robin":
+            chosen = min(candidates, key=lambda h: (self._active_count[h.id], h.id))
+            return (chosen.id,)
+        return (candidates[0].id,)
+
+    def idempotency_key(self, plan: CreatePlan, mode: KeyMode = "host_slot") -> str:
+        """Cal.com's unique key: today start.end.host; before 2025-05 event type + attendees."""
+        start_ms = int(plan.start.timestamp() * 1000)
+        end_ms = int(plan.end.timestamp() * 1000)
+        if mode == "attendee":
+            emails = ",".join(a.email for a in [plan.request.attendee])
+            return f"{plan.event_type.id}.{start_ms}.{end_ms}.{emails}"
+        return f"{start_ms}.{end_ms}.{'.'.join(str(h) for h in plan.host_ids)}"
+
+    def collides(self, plan: CreatePlan, mode: KeyMode = "host_slot") -> bool:
+        """Would committing `plan` hit the unique idempotency key of an active booking?"""
+        if mode == "attendee":
+            key = self.idempotency_key(plan, "attendee")
+            return any(
+                b.event_type_id == plan.event_type.id
+                and b.end == plan.end
+                and self._attendee_key(b) == key
+                for b in self.active_at(plan.start)
+            )
+        return any(
+            b.end == plan.end and set(b.host_ids) & set(plan.host_ids)
+            for b in self.active_at(plan.start)
+        )
+
+    def _attendee_key(self, booking: Booking) -> str:
+        start_ms = int(booking.start.timestamp() * 1000)
+        end_ms = int(booking.end.timestamp() * 1000)
+        emails = ",".join(a.email for a in booking.attendees[:1])
+        return f"{booking.event_type_id}.{start_ms}.{end_ms}.{emails}"
+
+    def commit(
+        self,
+        plan: CreatePlan,
+        *,
+        origin: dict[str, Any],
+        key_mode: KeyMode = "host_slot",
+        check_key: bool = True,
+        created_at: datetime | None = None,
+        status: str | None = None,
+        rescheduled_from: Booking | None = None,
+        webhooks: bool = True,
+    ) -> CreateResult:
+        """Insert the booking of `plan` (or hand back the dedupe path's existing one)."""
+        if plan.existing is not None:
+            return CreateResult(plan.existing, created=False)
+        if check_key and self.collides(plan, key_mode):
+            raise BookingConflict()
+        request = plan.request
+        now = self.clock.now()
+        stamp = created_at or now
+        attendee = copy.copy(request.attendee)
+        attendee.id = self.ids.attendee_id()
+        host = self.data.hosts[plan.host_ids[0]]
+        booking = Booking(
+            id=self.ids.booking_id(),
+            uid=self.ids.uid(),
+            event_type_id=plan.event_type.id,
+            host_ids=plan.host_ids,
+            status=status or plan.status,  # type: ignore[arg-type]
+            start=plan.start,
+            end=plan.end,
+            attendees=[attendee],
+            metadata=copy.deepcopy(request.metadata),
+            created_at=stamp,
+            updated_at=stamp,
+            title=f"{plan.event_type.title} between {host.name} and {attendee.name}",
+            description=plan.event_type.description,
+            location=request.location if request.location is not None else plan.event_type.location,
+            guests=list(request.guests),
+            responses=copy.deepcopy(request.responses),
+            origin=dict(origin),
+        )
+        if rescheduled_from is not None:
+            booking.rescheduled_from_uid = rescheduled_from.uid
+        booking.idempotency_key = self.idempotency_key(plan, key_mode)
+        self._index(booking)
+        self.bookings_created += 1
+        if webhooks:
+            if rescheduled_from is not None:
+                trigger = "BOOKING_RESCHEDULED"
+            else:
+                trigger = "BOOKING_REQUESTED" if booking.status == "pending" else "BOOKING_CREATED"
+            self.emit(trigger, booking, rescheduled_from=rescheduled_from)
+        return CreateResult(booking, created=True)
+
+    def create_booking(
+        self,
+        request: CreateRequest,
+        *,
+        overbook: bool = False,
+        origin: dict[str, Any] | None = None,
+    ) -> CreateResult:
+        """POST /v2/bookings: validate, dedupe, check availability and commit, atomically."""
+        plan = self.prepare_create(request, overbook=overbook)
+        origin = origin or {"kind": "api", "api_key_owner": request.api_key_owner}
+        return self.commit(plan, origin=origin, check_key=not overbook)
+
+    def take_slot(
+        self,
+        request: CreateRequest,
+        *,
+        created_at: datetime | None = None,
+        status: str | None = None,
+        webhooks: bool = True,
+    ) -> Booking:
+        """An outside booker books this slot (control plane, slot_steal): availability and
+        working hours apply, "in the past"/notice do not (the booking may be back-dated)."""
+        plan = self.prepare_create(request, check_time=False, dedupe=False)
+        result = self.commit(
+            plan, origin={"kind": "outside"}, created_at=created_at, status=status, webhooks=webhooks
+        )
+        return result.booking
+
+    # ------------------------------------------------------------------ cancel / reschedule
+
+    def _set_status(self, booking: Booking, status: str) -> None:
+        was_active = booking.active
+        booking.status = status  # type: ignore[assignment]
+        if was_active and not booking.active:
+            self._unindex_busy(booking)
+            booking.idempotency_key = None  # frees the slot, as Cal.com's extension does
+        elif booking.active and not was_active:
+            self._index_busy(booking)
+
+    def cancel(
+        self,
+        uid: str,
+        *,
+        reason: str | None = None,
+        caller: Host | None = None,
+    ) -> Booking:
+        booking = self.get_booking(uid)
+        if booking.status in ("cancelled", "rejected"):
+            raise BadRequest(
+                f"Can't cancel booking with uid={uid} because it has been cancelled already. "
+                "Please provide uid of a booking that is not cancelled."
+            )
+        if caller is not None and caller.id in booking.host_ids and not reason:
+            raise BadRequest("Cancellation reason is required when you are the host")
+        self._set_status(booking, "cancelled")
+        booking.cancellation_reason = reason
+        if caller is not None:
+            booking.cancelled_by_email = caller.email
+        booking.updated_at = self.clock.now()
+        self.emit("BOOKING_CANCELLED", booking)
+        return booking
+
+    def reschedule(
+        self,
+        uid: str,
+        new_start: datetime,
+        *,
+        rescheduled_by: str | None = None,
+        reason: str | None = None,
+        overbook: bool = False,
+        api_key_owner: int | None = None,
+    ) -> Booking:
+        """A new booking at `new_start` (rescheduledFromUid = uid); the old one is cancelled."""
+        old = self.get_booking(uid)
+        if old.status in ("cancelled", "rejected"):
+            if old.rescheduled_to_uid:
+                raise BadRequest(
+                    f"Can't reschedule booking with uid={uid} because it has been cancelled and "
+                    f"rescheduled already to booking with uid={old.rescheduled_to_uid}. You can "
+                    f"reschedule the new booking with uid={old.rescheduled_to_uid}."
+                )
+            raise BadRequest(
+                f"Can't reschedule booking with uid={uid} because it has been cancelled. Please "
+                "provide uid of a booking that is not cancelled."
+            )
+        request = CreateRequest(
+            event_type_id=old.event_type_id,
+            start=new_start,
+            attendee=copy.copy(old.attendees[0]),
+            length=old.duration_minutes,
+            metadata=copy.deepcopy(old.metadata),
+            guests=list(old.guests),
+            responses=copy.deepcopy(old.responses),
+            api_key_owner=api_key_owner,
+            location=old.location,
+        )
+        plan = self.prepare_create(request, overbook=overbook, ignore_uid=old.uid, dedupe=False)
+        # The old booking stops holding the slot in the same step, so rescheduling onto an
+        # overlapping time of one's own booking works as in Cal.com.
+        previous_status = old.status
+        self._set_status(old, "cancelled")
+        try:
+            result = self.commit(
+                plan,
+                origin={"kind": "api", "api_key_owner": api_key_owner},
+                check_key=not overbook,
+                rescheduled_from=old,
+            )
+        except Exception:
+            self._set_status(old, previous_status)
+            raise
+        new = result.booking
+        new.rescheduled_by_email = rescheduled_by
+        new.rescheduling_reason = reason
+        old.rescheduled_to_uid = new.uid
+        old.rescheduled_by_email = rescheduled_by
+        old.rescheduling_reason = reason
+        old.updated_at = self.clock.now()
+        return new
+
+    # ------------------------------------------------------------------ listing
+
+    def list_bookings(self, owner_id: int | None) -> list[Booking]:
+        """Bookings the API key owner hosts (all bookings when owner_id is None), by id."""
+        bookings = self.bookings_by_id.values()
+        if owner_id is None:
+            return sorted(bookings, key=lambda b: b.id)
+        return sorted((b for b in bookings if owner_id in b.host_ids), key=lambda b: b.id)
+
+    # ------------------------------------------------------------------ webhooks
+
+    def add_subscription(
+        self,
+        *,
+        subscriber_url: str,
+        triggers: list[str] | None = None,
+        secret: str | None = None,
+        active: bool = True,
+        owner_id: int | None = None,
+        payload_template: str | None = None,
+    ) -> WebhookSubscription:
+        from fake_calcom.backend.webhooks import TRIGGERS
+
+        subscription = WebhookSubscription(
+            id=self.ids.webhook_id(),
+            subscriber_url=subscriber_url,
+            triggers=tuple(triggers) if triggers else TRIGGERS,
+            active=active,
+            secret=secret,
+            payload_template=payload_template,
+            owner_id=owner_id,
+        )
+        self.subscriptions[subscription.id] = subscription
+        return subscription
+
+    def emit(self, trigger: str, booking: Booking, *, rescheduled_from: Booking | None = None) -> None:
+        """Queue one delivery per active subscription that wants `trigger` for this booking."""
+        targets = [
+            s
+            for s in self.subscriptions.values()
+            if s.active
+            and trigger in s.triggers
+            and (s.owner_id is None or s.owner_id in booking.host_ids)
+        ]
+        if not targets:
+            return
+        payload = booking_payload(
+            booking,
+            self.data.event_types.get(booking.event_type_id),
+            self.hosts_of(booking),
+            rescheduled_from=rescheduled_from,
+        )
+        document = webhook_body(trigger, self.clock.now(), payload)
+        body = js_json(document)
+        for subscription in sorted(targets, key=lambda s: s.id):
+            self.webhooks.enqueue(
+                {
+                    "subscription_id": subscription.id,
+                    "subscriber_url": subscription.subscriber_url,
+                    "trigger": trigger,
+                    "booking_uid": booking.uid,
+                    "body": body,
+                    "secret": subscription.secret,
+                    "document": document,
+                }
+            )
+
+    # ------------------------------------------------------------------ ground truth
+
+    def ground_truth(self) -> dict[str, Any]:
+        return {
+            "now": iso_ms(self.clock.now()),
+            "bookings": [self.booking_truth(b) for b in self.list_bookings(None)],
+            "webhook_deliveries": [d.ground_truth() for d in self.webhooks.records],
+        }
+
+    @staticmethod
+    def booking_truth(booking: Booking) -> dict[str, Any]:
+        return {
+            "id": booking.id,
+            "uid": booking.uid,
+            "status": booking.status,
+            "start": iso_ms(booking.start),
+            "end": iso_ms(booking.end),
+            "eventTypeId": booking.event_type_id,
+            "hostIds": list(booking.host_ids),
+            "attendees": [
+                {"name": a.name, "email": a.email, "phoneNumber": a.phone_number}
+                for a in booking.attendees
+            ],
+            "metadata": copy.deepcopy(booking.metadata),
+            "createdAt": iso_ms(booking.created_at),
+            "updatedAt": iso_ms(booking.updated_at),
+            "rescheduledFromUid": booking.rescheduled_from_uid,
+            "rescheduledToUid": booking.rescheduled_to_uid,
+            "cancellationReason": booking.cancellation_reason,
+            "origin": dict(booking.origin),
+        }
+

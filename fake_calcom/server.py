@@ -1,0 +1,159 @@
+"""Running the fake: `FakeServer` (async context manager) and `ThreadedFakeServer` (own loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from fake_calcom.backend.clock import VirtualClock
+from fake_calcom.backend.store import Backend
+from fake_calcom.wire.app import create_app
+from fake_calcom.wire.common import STATE_KEY
+from fake_calcom.wire.state import FakeConfig, FakeState
+
+
+class FakeServer:
+    """`async with FakeServer(FakeConfig(...)) as fake:` → `fake.url`, `fake.backend`, `fake.clock`."""
+
+    def __init__(self, config: FakeConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or FakeConfig()
+        self.host = host
+        self.port = port
+        self.app = create_app(self.config)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def state(self) -> FakeState:
+        return self.app[STATE_KEY]
+
+    @property
+    def backend(self) -> Backend:
+        return self.state.backend
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.state.clock
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> FakeServer:
+        # handler_cancellation stays off: like Node, the fake finishes a request whose client
+        # went away, which is what makes a client-side timeout an *ambiguous* outcome.
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=2048, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await self.stop()
+            raise
+        server = site._server  # the bound port when port=0
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class ThreadedFakeServer:
+    """The same fake on its own event loop in a daemon thread (for sync code and tests)."""
+
+    def __init__(self, config: FakeConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._config = config
+        self._host = host
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: FakeServer | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(FakeServer(self._config, self._host, self._port).start())
+        except BaseException as error:  # reported to the starting thread
+            self._error = error
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._server.stop())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def start(self) -> ThreadedFakeServer:
+        self._thread = threading.Thread(target=self._run, name="fake-calcom", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise RuntimeError(f"the fake Cal.com did not start: {self._error}") from self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._thread = None
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """Run `function(*args)` on the fake's loop thread and return its result (thread-safe)."""
+        assert self._loop is not None
+
+        async def run() -> Any:
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+
+    @property
+    def server(self) -> FakeServer:
+        assert self._server is not None, "not started"
+        return self._server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def backend(self) -> Backend:
+        return self.server.backend
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.server.clock
+
+    @property
+    def state(self) -> FakeState:
+        return self.server.state
+
+    def __enter__(self) -> ThreadedFakeServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

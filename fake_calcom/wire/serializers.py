@@ -1,0 +1,315 @@
+"""Records -> Cal.com JSON: bookings (2024-08-13 and 2024-04-15), slots, event types, me, webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fake_calcom.backend.models import Booking, EventType, Host, WebhookSubscription
+from fake_calcom.backend.store import Backend
+from fake_calcom.backend.timefmt import iso_in_zone, iso_ms
+
+
+def host_2024_08_13(host: Host) -> dict[str, Any]:
+    return {
+        "id": host.id,
+        "name": host.name,
+        "email": host.email,
+        "username": host.username,
+        "timeZone": host.time_zone,
+    }
+
+
+def booking_2024_08_13(booking: Booking, backend: Backend) -> dict[str, Any]:
+    """`BookingOutput_2024_08_13`, fields in Cal.com's order; optional ones only when set."""
+    event_type = backend.event_type(booking.event_type_id)
+    data: dict[str, Any] = {
+        "id": booking.id,
+        "uid": booking.uid,
+        "title": booking.title,
+        "description": booking.description,
+        "hosts": [host_2024_08_13(h) for h in backend.hosts_of(booking)],
+        "status": booking.status,
+    }
+    for key, value in (
+        ("cancellationReason", booking.cancellation_reason),
+        ("cancelledByEmail", booking.cancelled_by_email),
+        ("reschedulingReason", booking.rescheduling_reason),
+        ("rescheduledByEmail", booking.rescheduled_by_email),
+        ("rescheduledFromUid", booking.rescheduled_from_uid),
+        ("rescheduledToUid", booking.rescheduled_to_uid),
+    ):
+        if value is not None:
+            data[key] = value
+    attendees = []
+    for attendee in booking.attendees:
+        entry: dict[str, Any] = {
+            "name": attendee.name,
+            "email": attendee.email,
+            "timeZone": attendee.time_zone,
+            "language": attendee.language,
+            "absent": False,
+        }
+        if attendee.phone_number:
+            entry["phoneNumber"] = attendee.phone_number
+        attendees.append(entry)
+    data.update(
+        {
+            "start": iso_ms(booking.start),
+            "end": iso_ms(booking.end),
+            "duration": booking.duration_minutes,
+            "eventTypeId": booking.event_type_id,
+            "eventType": {"id": booking.event_type_id, "slug": event_type.slug if event_type else ""},
+            "meetingUrl": booking.location,
+            "location": booking.location,
+            "absentHost": False,
+            "createdAt": iso_ms(booking.created_at),
+            "updatedAt": iso_ms(booking.updated_at),
+            "metadata": booking.metadata,
+            "icsUid": f"{booking.uid}@Cal.com",
+            "attendees": attendees,
+            "guests": list(booking.guests),
+            "bookingFieldsResponses": booking.responses,
+        }
+    )
+    return data
+
+
+_LEGACY_STATUS = {"accepted": "ACCEPTED", "pending": "PENDING", "cancelled": "CANCELLED", "rejected": "REJECTED"}
+
+
+def booking_2024_04_15(booking: Booking, backend: Backend) -> dict[str, Any]:
+    """The flat booking row the 2024-04-15 controller returns (handleNewBooking's result)."""
+    hosts = backend.hosts_of(booking)
+    organizer = hosts[0] if hosts else None
+    event_type = backend.event_type(booking.event_type_id)
+    return {
+        "id": booking.id,
+        "uid": booking.uid,
+        "idempotencyKey": booking.idempotency_key,
+        "userId": organizer.id if organizer else None,
+        "userPrimaryEmail": organizer.email if organizer else None,
+        "eventTypeId": booking.event_type_id,
+        "title": booking.title,
+        "description": booking.description,
+        "customInputs": {},
+        "responses": booking.responses,
+        "startTime": iso_ms(booking.start),
+        "endTime": iso_ms(booking.end),
+        "location": booking.location,
+        "createdAt": iso_ms(booking.created_at),
+        "updatedAt": iso_ms(booking.updated_at),
+        "status": _LEGACY_STATUS[booking.status],
+        "paid": False,
+        "metadata": booking.metadata,
+        "cancellationReason": booking.cancellation_reason,
+        "rejectionReason": None,
+        "fromReschedule": booking.rescheduled_from_uid,
+        "rescheduled": bool(booking.rescheduled_to_uid) or None,
+        "recurringEventId": None,
+        "smsReminderNumber": None,
+        "iCalUID": f"{booking.uid}@Cal.com",
+        "iCalSequence": 0,
+        "rating": None,
+        "noShowHost": False,
+        "attendees": [
+            {
+                "id": a.id,
+                "email": a.email,
+                "name": a.name,
+                "timeZone": a.time_zone,
+                "locale": a.language,
+                "phoneNumber": a.phone_number,
+                "bookingId": booking.id,
+                "noShow": False,
+            }
+            for a in booking.attendees
+        ],
+        "user": None
+        if organizer is None
+        else {
+            "id": organizer.id,
+            "name": organizer.name,
+            "email": organizer.email,
+            "username": organizer.username,
+            "timeZone": organizer.time_zone,
+        },
+        "eventType": None
+        if event_type is None
+        else {
+            "id": event_type.id,
+            "slug": event_type.slug,
+            "eventName": None,
+            "price": 0,
+            "currency": "usd",
+            "metadata": {},
+            "recurringEvent": None,
+            "seatsShowAttendees": False,
+            "seatsShowAvailabilityCount": True,
+            "team": None,
+        },
+        "references": [],
+        "payment": [],
+        "isRecorded": False,
+        "seatsReferences": [],
+    }
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def slots_2024_09_04(
+    starts: list[datetime], zone: ZoneInfo | None, length: int, *, ranged: bool
+) -> dict[str, list[dict[str, str]]]:
+    """`{"2050-09-05": [{"start": "…"}]}`; keys are dates in the asked time zone."""
+    from datetime import timedelta
+
+    grouped: dict[str, list[dict[str, str]]] = {}
+    step = timedelta(minutes=length)
+    for start in starts:
+        local = start.astimezone(zone) if zone is not None else start
+        key = local.strftime("%Y-%m-%d")
+        entry = {"start": iso_in_zone(start, zone)}
+        if ranged:
+            entry["end"] = iso_in_zone(start + step, zone)
+        grouped.setdefault(key, []).append(entry)
+    return grouped
+
+
+def slots_legacy(
+    starts: list[datetime], zone: ZoneInfo | None, length: int, *, ranged: bool
+) -> dict[str, Any]:
+    """`{"slots": {"2024-09-25": [{"time": "…Z"}]}}` (times in UTC, days in the asked zone)."""
+    from datetime import timedelta
+
+    grouped: dict[str, list[dict[str, str]]] = {}
+    step = timedelta(minutes=length)
+    for start in starts:
+        local = start.astimezone(zone) if zone is not None else start
+        key = local.strftime("%Y-%m-%d")
+        if ranged:
+            entry = {"startTime": iso_ms(start), "endTime": iso_ms(start + step)}
+        else:
+            entry = {"time": iso_ms(start)}
+        grouped.setdefault(key, []).append(entry)
+    return {"slots": grouped}
+
+
+# --------------------------------------------------------------------------- event types
+
+_BOOKING_FIELDS: list[dict[str, Any]] = [
+    {"type": "name", "slug": "name", "isDefault": True, "required": True, "label": "your_name"},
+    {"type": "email", "slug": "email", "isDefault": True, "required": True, "label": "email_address"},
+    {
+        "type": "radioInput",
+        "slug": "location",
+        "isDefault": True,
+        "required": False,
+        "hidden": False,
+    },
+    {"type": "textarea", "slug": "notes", "isDefault": True, "required": False, "hidden": False},
+    {"type": "multiemail", "slug": "guests", "isDefault": True, "required": False, "hidden": False},
+    {"type": "textarea", "slug": "rescheduleReason", "isDefault": True, "required": False, "hidden": False},
+]
+
+
+def event_type_2024_06_14(event_type: EventType, backend: Backend) -> dict[str, Any]:
+    """`EventTypeOutput_2024_06_14` (team event types carry their hosts as `users`)."""
+    hosts = [backend.data.hosts[h] for h in event_type.host_ids if h in backend.data.hosts]
+    locations: list[dict[str, Any]] = (
+        [{"type": "address", "address": event_type.location, "public": True}] if event_type.location else []
+    )
+    data: dict[str, Any] = {
+        "id": event_type.id,
+        "lengthInMinutes": event_type.length,
+        "title": event_type.title,
+        "slug": event_type.slug,
+        "description": event_type.description,
+        "locations": locations,
+        "bookingFields": [dict(f) for f in _BOOKING_FIELDS],
+        "disableGuests": False,
+        "slotInterval": None,
+        "minimumBookingNotice": event_type.minimum_notice,
+        "beforeEventBuffer": 0,
+        "afterEventBuffer": 0,
+        "recurrence": None,
+        "metadata": {},
+        "price": 0,
+        "currency": "usd",
+        "lockTimeZoneToggleOnBookingPage": False,
+        "seatsPerTimeSlot": None,
+        "forwardParamsSuccessRedirect": None,
+        "successRedirectUrl": None,
+        "isInstantEvent": False,
+        "seatsShowAvailabilityCount": True,
+        "scheduleId": None,
+        "requiresConfirmation": event_type.requires_confirmation,
+        "schedulingType": event_type.scheduling_type.upper() if event_type.is_team else None,
+        "ownerId": hosts[0].id if hosts else 0,
+        "users": [h.username for h in hosts],
+    }
+    return data
+
+
+def event_type_groups_2024_04_15(owner: Host, event_types: list[EventType]) -> dict[str, Any]:
+    """The 2024-04-15 `data.eventTypeGroups[]` shape published clients read."""
+    return {
+        "eventTypeGroups": [
+            {
+                "teamId": None,
+                "bookerUrl": "https://cal.com",
+                "membershipRole": None,
+                "profile": {"slug": owner.username, "name": owner.name, "image": ""},
+                "metadata": {"membershipCount": 1, "readOnly": False},
+                "id": owner.id,
+                "eventTypes": [
+                    {
+                        "id": et.id,
+                        "title": et.title,
+                        "slug": et.slug,
+                        "length": et.length,
+                        "description": et.description,
+                        "hidden": False,
+                        "requiresConfirmation": et.requires_confirmation,
+                        "schedulingType": et.scheduling_type.upper() if et.is_team else None,
+                        "minimumBookingNotice": et.minimum_notice,
+                        "users": [{"id": h, "username": None} for h in et.host_ids],
+                    }
+                    for et in event_types
+                ],
+            }
+        ],
+        "profiles": [{"slug": owner.username, "name": owner.name, "image": ""}],
+    }
+
+
+# --------------------------------------------------------------------------- me, webhooks
+
+
+def me(host: Host) -> dict[str, Any]:
+    return {
+        "id": host.id,
+        "username": host.username,
+        "email": host.email,
+        "timeFormat": 24,
+        "defaultScheduleId": None,
+        "weekStart": "Monday",
+        "timeZone": host.time_zone,
+        "organizationId": None,
+        "name": host.name,
+    }
+
+
+def webhook(subscription: WebhookSubscription) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "payloadTemplate": subscription.payload_template,
+        "userId": subscription.owner_id,
+        "id": subscription.id,
+        "triggers": list(subscription.triggers),
+        "subscriberUrl": subscription.subscriber_url,
+        "active": subscription.active,
+    }
+    if subscription.secret is not None:
+        data["secret"] = subscription.secret
+    return data

@@ -1,0 +1,477 @@
+"""Strict request validation with Cal.com's messages (class-validator + forbidNonWhitelisted).
+
+Errors read `"<prop> property is wrong, <constraint>"`; several are joined with `", "`; an
+unknown field is `"<prop> property is wrong, property <prop> should not exist"` (the shape seen
+in real Cal.com answers, API-FACTS §1.1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fake_calcom.backend.errors import BadRequest
+from fake_calcom.backend.models import Attendee, CreateRequest
+from fake_calcom.backend.timefmt import is_time_zone, parse_iso
+from fake_calcom.backend.webhooks import TRIGGERS
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+LANGUAGES = frozenset(
+    ["ar", "ca", "de", "es", "eu", "he", "id", "ja", "lv", "pl", "ro", "sr", "th", "vi", "az", "cs", "el", "es-419", "fi", "hr", "it", "km", "nl", "pt", "ru", "sv", "tr", "zh-CN", "bg", "da", "en", "et", "fr", "hu", "iw", "ko", "no", "pt-BR", "sk", "ta", "uk", "zh-TW"]
+)
+METADATA_MESSAGE = (
+    "Metadata must have at most 50 keys, each key up to 40 characters, and string values up to "
+    "500 characters."
+)
+
+
+class Problems:
+    """Collects validation problems and raises them as one BadRequestException."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, prop: str, message: str) -> None:
+        self.items.append(f"{prop} property is wrong, {message}")
+
+    def unknown(self, body: dict[str, Any], allowed: frozenset[str], prefix: str = "") -> None:
+        for key in body:
+            if key not in allowed:
+                self.add(prefix + key, f"property {prefix + key} should not exist")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise BadRequest(", ".join(self.items))
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_email(value: Any) -> bool:
+    return isinstance(value, str) and bool(EMAIL_RE.match(value))
+
+
+def _iso(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+def check_metadata(value: Any, problems: Problems) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add("metadata", "metadata must be an object")
+        return {}
+    if len(value) > 50 or any(
+        len(k) > 40 or (isinstance(v, str) and len(v) > 500) for k, v in value.items()
+    ):
+        problems.add("metadata", METADATA_MESSAGE)
+    return value
+
+
+def require_body(body: Any) -> dict[str, Any]:
+    if body is None:
+        raise BadRequest("Body is required")
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    return body
+
+
+# --------------------------------------------------------------------------- bookings 2024-08-13
+
+CREATE_2024_08_13_FIELDS = frozenset(
+    {
+        "start",
+        "attendee",
+        "eventTypeId",
+        "eventTypeSlug",
+        "username",
+        "teamSlug",
+        "organizationSlug",
+        "lengthInMinutes",
+        "guests",
+        "location",
+        "meetingUrl",
+        "metadata",
+        "bookingFieldsResponses",
+        "routing",
+        "emailVerificationCode",
+        "instant",
+        "recurrenceCount",
+    }
+)
+ATTENDEE_FIELDS = frozenset({"name", "email", "timeZone", "phoneNumber", "language"})
+
+
+@dataclass(slots=True)
+class CreateInput:
+    """A validated create body; the event type is still to be resolved (id or slug)."""
+
+    request: CreateRequest
+    event_type_id: int | None
+    event_type_slug: str | None
+    username: str | None
+    team_slug: str | None
+    wants_length: bool
+    reschedule_uid: str | None = None
+    rescheduled_by: str | None = None
+    end: datetime | None = None
+
+
+def _location(value: Any, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        for key in ("address", "link", "phone", "integration", "location"):
+            if isinstance(value.get(key), str):
+                return value[key]
+        return value["type"]
+    problems.add("location", "location must be a string or a location object with a type")
+    return None
+
+
+def create_2024_08_13(body: Any) -> CreateInput:
+    body = require_body(body)
+    problems = Problems()
+    problems.unknown(body, CREATE_2024_08_13_FIELDS)
+    start = _iso(body.get("start"))
+    if start is None:
+        problems.add("start", "start must be a valid ISO 8601 date string")
+    attendee_raw = body.get("attendee")
+    attendee: Attendee | None = None
+    if not isinstance(attendee_raw, dict):
+        problems.add("attendee", "attendee must be an object")
+    else:
+        before = len(problems.items)
+        problems.unknown(attendee_raw, ATTENDEE_FIELDS, prefix="attendee.")
+        name = attendee_raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.add("attendee", "name must be a string")
+        email = attendee_raw.get("email")
+        phone = attendee_raw.get("phoneNumber")
+        if email is None and phone is None:
+            problems.add("attendee", "attendee email or phone property is wrong")
+        if email is not None and not _is_email(email):
+            problems.add("attendee", "email must be an email")
+        if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
+            problems.add("attendee", "phoneNumber must be a valid phone number")
+        time_zone = attendee_raw.get("timeZone")
+        if not is_time_zone(time_zone):
+            problems.add("attendee", "timeZone must be a valid IANA time-zone")
+        language = attendee_raw.get("language", "en")
+        if language not in LANGUAGES:
+            problems.add("attendee", f"language must be one of the following values: {', '.join(sorted(LANGUAGES))}")
+        if len(problems.items) == before:
+            attendee = Attendee(
+                name=name,
+                email=email or "",
+                time_zone=time_zone,
+                phone_number=phone,
+                language=language,
+            )
+    event_type_id = body.get("eventTypeId")
+    if event_type_id is not None and not is_int(event_type_id):
+        problems.add("eventTypeId", "eventTypeId must be an integer number")
+    for key in ("eventTypeSlug", "username", "teamSlug", "organizationSlug", "emailVerificationCode", "meetingUrl"):
+        if key in body and not isinstance(body[key], str):
+            problems.add(key, f"{key} must be a string")
+    if event_type_id is None and not (
+        body.get("eventTypeSlug") and (body.get("username") or body.get("teamSlug"))
+    ):
+        problems.add(
+            "eventTypeId",
+            "eventTypeId must be an integer number (or provide eventTypeSlug with username or teamSlug)",
+        )
+    length = body.get("lengthInMinutes")
+    if length is not None and (not is_int(length) or length < 1):
+        problems.add("lengthInMinutes", "lengthInMinutes must not be less than 1")
+    guests = body.get("guests", [])
+    if not isinstance(guests, list) or not all(_is_email(g) for g in guests):
+        problems.add("guests", "each value in guests must be an email")
+        guests = []
+    metadata = check_metadata(body.get("metadata"), problems)
+    responses = body.get("bookingFieldsResponses", {})
+    if not isinstance(responses, dict):
+        problems.add("bookingFieldsResponses", "bookingFieldsResponses must be an object")
+        responses = {}
+    location = _location(body.get("location"), problems)
+    if "instant" in body and not isinstance(body["instant"], bool):
+        problems.add("instant", "instant must be a boolean value")
+    if "recurrenceCount" in body and not is_int(body["recurrenceCount"]):
+        problems.add("recurrenceCount", "recurrenceCount must be an integer number")
+    problems.raise_if_any()
+    assert start is not None
+    assert attendee is not None
+    if body.get("instant"):
+        raise BadRequest("Instant bookings are only supported for team event types with instant meetings enabled.")
+    if body.get("recurrenceCount"):
+        raise BadRequest("recurrenceCount can only be provided for recurring event types.")
+    full_responses = {
+        **responses,
+        "name": attendee.name,
+        "email": attendee.email,
+        "guests": list(guests),
+    }
+    if attendee.phone_number:
+        full_responses["attendeePhoneNumber"] = attendee.phone_number
+    return CreateInput(
+        request=CreateRequest(
+            event_type_id=event_type_id or 0,
+            start=start,
+            attendee=attendee,
+            length=length,
+            metadata=metadata,
+            guests=list(guests),
+            responses=full_responses,
+            location=location,
+        ),
+        event_type_id=event_type_id,
+        event_type_slug=body.get("eventTypeSlug"),
+        username=body.get("username"),
+        team_slug=body.get("teamSlug"),
+        wants_length=length is not None,
+    )
+
+
+# --------------------------------------------------------------------------- bookings 2024-04-15
+
+# The 2024-04-15 controller uses the global ValidationPipe (whitelist without
+# forbidNonWhitelisted): unknown fields are stripped, not refused.
+RESPONSE_FIELDS = frozenset({"name", "email", "guests", "location", "notes", "attendeePhoneNumber"})
+
+
+def _booking_name(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, dict) and isinstance(value.get("firstName"), str) and value["firstName"].strip():
+        last = value.get("lastName") if isinstance(value.get("lastName"), str) else ""
+        return f"{value['firstName']} {last}".strip()
+    return None
+
+
+def create_2024_04_15(body: Any) -> CreateInput:
+    body = require_body(body)
+    problems = Problems()
+    start = _iso(body.get("start"))
+    if not isinstance(body.get("start"), str):
+        problems.add("start", "start must be a string")
+    elif start is None:
+        problems.add("start", "start must be a valid ISO 8601 date string")
+    end = None
+    if body.get("end") is not None:
+        end = _iso(body.get("end"))
+        if end is None:
+            problems.add("end", "end must be a string")
+    event_type_id = body.get("eventTypeId")
+    if not isinstance(event_type_id, int | float) or isinstance(event_type_id, bool):
+        problems.add("eventTypeId", "eventTypeId must be a number conforming to the specified constraints")
+    time_zone = body.get("timeZone")
+    if not is_time_zone(time_zone):
+        problems.add("timeZone", "timeZone must be a valid IANA time-zone")
+    if not isinstance(body.get("language"), str):
+        problems.add("language", "language must be a string")
+    if not isinstance(body.get("metadata"), dict):
+        problems.add("metadata", "metadata must be an object")
+    metadata = check_metadata(body.get("metadata"), problems) if isinstance(body.get("metadata"), dict) else {}
+    for key in ("eventTypeSlug", "rescheduleUid", "bookingUid", "orgSlug", "locationUrl"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            problems.add(key, f"{key} must be a string")
+    rescheduled_by = body.get("rescheduledBy")
+    if rescheduled_by and not _is_email(rescheduled_by):
+        problems.add("rescheduledBy", "Invalid rescheduledBy email format")
+    responses_raw = body.get("responses")
+    name = email = phone = None
+    guests: list[str] = []
+    responses: dict[str, Any] = {}
+    if not isinstance(responses_raw, dict):
+        problems.add("responses", "responses must be an object")
+    else:
+        responses = {k: v for k, v in responses_raw.items() if k in RESPONSE_FIELDS}
+        name = _booking_name(responses_raw.get("name"))
+        if name is None:
+            problems.add(
+                "responses",
+                "Name must be either a non-empty string or an object with non-empty firstName and lastName",
+            )
+        email = responses_raw.get("email")
+        if email and not _is_email(email):
+            problems.add("responses", "Invalid response email")
+        raw_guests = responses_raw.get("guests") or []
+        if not isinstance(raw_guests, list) or not all(isinstance(g, str) for g in raw_guests):
+            problems.add("responses", "each value in guests must be a string")
+        else:
+            guests = raw_guests
+        phone = responses_raw.get("attendeePhoneNumber")
+        if phone is not None and not isinstance(phone, str):
+            problems.add("responses", "attendeePhoneNumber must be a string")
+        if responses_raw.get("notes") is not None and not isinstance(responses_raw["notes"], str):
+            problems.add("responses", "notes must be a string")
+    problems.raise_if_any()
+    assert start is not None
+    assert name is not None
+    if not email and not phone:
+        raise BadRequest("Missing required booking field response: email - Email is required")
+    length = None
+    if end is not None:
+        minutes = (end - start).total_seconds() / 60
+        if minutes <= 0 or minutes != int(minutes):
+            raise BadRequest("Invalid event length", reason="invalid_event_length")
+        length = int(minutes)
+    location = responses.get("location")
+    if isinstance(location, dict):
+        location = location.get("value") if isinstance(location.get("value"), str) else None
+    elif not isinstance(location, str):
+        location = None
+    return CreateInput(
+        request=CreateRequest(
+            event_type_id=int(event_type_id),
+            start=start,
+            attendee=Attendee(
+                name=name, email=email or "", time_zone=time_zone, phone_number=phone,
+                language=body["language"] if body["language"] in LANGUAGES else "en",
+            ),
+            length=length,
+            metadata=metadata,
+            guests=list(guests),
+            responses={**responses, "name": name, "email": email or "", "guests": list(guests)},
+            location=location,
+        ),
+        event_type_id=int(event_type_id),
+        event_type_slug=body.get("eventTypeSlug"),
+        username=None,
+        team_slug=None,
+        wants_length=False,
+        reschedule_uid=body.get("rescheduleUid") or None,
+        rescheduled_by=rescheduled_by or None,
+        end=end,
+    )
+
+
+# --------------------------------------------------------------------------- cancel / reschedule
+
+CANCEL_FIELDS = frozenset({"cancellationReason", "cancelSubsequentBookings", "seatUid"})
+# 2024-04-15 clients send {uid, cancellationReason, allRemainingBookings, cancelledBy}.
+CANCEL_2024_04_15_FIELDS = frozenset(
+    {"uid", "id", "cancellationReason", "allRemainingBookings", "cancelledBy", "seatReferenceUid"}
+)
+
+
+def cancel_body(body: Any, *, legacy: bool) -> str | None:
+    """The cancellation reason (a missing body is allowed: clients POST with no body)."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    problems = Problems()
+    if not legacy:
+        problems.unknown(body, CANCEL_FIELDS)
+    reason = body.get("cancellationReason")
+    if reason is not None and not isinstance(reason, str):
+        problems.add("cancellationReason", "cancellationReason must be a string")
+    if "cancelSubsequentBookings" in body and not isinstance(body["cancelSubsequentBookings"], bool):
+        problems.add("cancelSubsequentBookings", "cancelSubsequentBookings must be a boolean value")
+    if "seatUid" in body and not legacy:
+        problems.add("seatUid", "seatUid can only be used for seated bookings")
+    problems.raise_if_any()
+    return reason
+
+
+RESCHEDULE_FIELDS = frozenset({"start", "rescheduledBy", "reschedulingReason", "seatUid"})
+
+
+@dataclass(slots=True)
+class RescheduleInput:
+    start: datetime
+    rescheduled_by: str | None
+    reason: str | None
+
+
+def reschedule_body(body: Any) -> RescheduleInput:
+    body = require_body(body)
+    problems = Problems()
+    problems.unknown(body, RESCHEDULE_FIELDS)
+    start = _iso(body.get("start"))
+    if start is None:
+        problems.add("start", "start must be a valid ISO 8601 date string")
+    by = body.get("rescheduledBy")
+    if by is not None and not _is_email(by):
+        problems.add("rescheduledBy", "rescheduledBy must be an email")
+    reason = body.get("reschedulingReason")
+    if reason is not None and not isinstance(reason, str):
+        problems.add("reschedulingReason", "reschedulingReason must be a string")
+    if "seatUid" in body:
+        problems.add("seatUid", "seatUid can only be used for seated bookings")
+    problems.raise_if_any()
+    assert start is not None
+    return RescheduleInput(start=start, rescheduled_by=by, reason=reason)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def unknown_query(query: dict[str, str], allowed: frozenset[str], problems: Problems) -> None:
+    for key in query:
+        if key not in allowed:
+            problems.add(key, f"property {key} should not exist")
+
+
+def query_int(query: dict[str, str], key: str, problems: Problems, *, minimum: int | None = None,
+              maximum: int | None = None) -> int | None:
+    if key not in query:
+        return None
+    text = query[key]
+    try:
+        value = int(text)
+    except ValueError:
+        problems.add(key, f"{key} must be an integer number")
+        return None
+    if minimum is not None and value < minimum:
+        problems.add(key, f"{key} must not be less than {minimum}")
+    if maximum is not None and value > maximum:
+        problems.add(key, f"{key} must not be greater than {maximum}")
+    return value
+
+
+def query_iso(query: dict[str, str], key: str, problems: Problems) -> datetime | None:
+    if key not in query:
+        return None
+    value = _iso(query[key])
+    if value is None:
+        problems.add(key, f"{key} must be a valid ISO 8601 date string")
+    return value
+
+
+# --------------------------------------------------------------------------- webhooks
+
+WEBHOOK_FIELDS = frozenset({"subscriberUrl", "triggers", "active", "payloadTemplate", "secret"})
+
+
+def webhook_body(body: Any, *, partial: bool = False) -> dict[str, Any]:
+    body = require_body(body)
+    problems = Problems()
+    problems.unknown(body, WEBHOOK_FIELDS)
+    url = body.get("subscriberUrl")
+    if (url is not None or not partial) and (not isinstance(url, str) or not re.match(r"^https?://", url)):
+        problems.add("subscriberUrl", "subscriberUrl must be a URL address")
+    triggers = body.get("triggers")
+    bad_triggers = not isinstance(triggers, list) or not triggers or any(t not in TRIGGERS for t in triggers)
+    if (triggers is not None or not partial) and bad_triggers:
+        problems.add("triggers", f"each value in triggers must be one of the following values: {', '.join(TRIGGERS)}")
+    active = body.get("active")
+    if (active is not None or not partial) and not isinstance(active, bool):
+        problems.add("active", "active must be a boolean value")
+    for key in ("payloadTemplate", "secret"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            problems.add(key, f"{key} must be a string")
+    problems.raise_if_any()
+    return body
