@@ -1,0 +1,175 @@
+"""The aiohttp application: routes, middlewares, start-up and shutdown.
+
+POST /api/retell/check-availability       voice agent functions: always 200 + JSON status
+POST /api/retell/collect-appointment
+POST /api/retell/cancel-appointment
+POST /api/retell/reschedule-appointment
+POST /api/webhooks/calcom                 Cal.com webhooks (200 / 401 / 400)
+GET  /api/appointments[/{id}]             tenant reads (Bearer company key)
+GET  /api/customers?search=
+POST /api/reconcile
+GET  /healthz, GET /metrics
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from booking_service import api
+from booking_service.api import CONTEXT
+from booking_service.context import ServiceContext, close_context, open_context
+from booking_service.flows.availability import check_availability
+from booking_service.flows.booking import collect_appointment
+from booking_service.flows.changes import cancel_appointment, reschedule_appointment
+from booking_service.flows.webhooks import handle_delivery
+from booking_service.messages import message
+from booking_service.metrics import PROMETHEUS_CONTENT_TYPE
+from booking_service.settings import Settings
+from booking_service.timing import UpstreamTimer, current_upstream_timer
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+SETTINGS = web.AppKey("booking_service_settings", Settings)
+Flow = Callable[[ServiceContext, object], Awaitable[dict[str, Any]]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _retell_error(reason: str) -> web.Response:
+    return web.json_response(
+        {
+            "success": False,
+            "status": "error",
+            "reason": reason,
+            "message": message("error"),
+            "alternatives": [],
+        }
+    )
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`Server-Timing: total;dur=…, calcom;dur=…` — the service's own time is the difference."""
+    timer = UpstreamTimer()
+    token = current_upstream_timer.set(timer)
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    finally:
+        current_upstream_timer.reset(token)
+    total_ms = (time.perf_counter() - started) * 1000
+    if not response.prepared:
+        response.headers["Server-Timing"] = (
+            f'total;dur={total_ms:.3f}, calcom;dur={timer.seconds * 1000:.3f};desc="{timer.calls} calls"'
+        )
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No tracebacks to clients: JSON errors, and the voice endpoints always answer 200."""
+    retell = request.path.startswith("/api/retell/")
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if retell:
+            return _retell_error("request_too_large" if exc.status == 413 else f"http_{exc.status}")
+        if exc.content_type == "application/json":
+            raise
+        return web.json_response(
+            {"error": exc.reason.lower().replace(" ", "_"), "message": exc.reason},
+            status=exc.status,
+            headers={
+                k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
+            },
+        )
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        if retell:
+            return _retell_error("internal_error")
+        return web.json_response(
+            {"error": "internal_error", "message": "internal error"}, status=500
+        )
+
+
+def _retell_handler(flow: Flow) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CONTEXT]
+        raw = await request.read()
+        try:
+            body: object = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            return _retell_error("invalid_json")
+        return web.json_response(await flow(ctx, body))
+
+    return handle
+
+
+async def webhook(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    raw = await request.read()
+    result = await handle_delivery(ctx, raw, request.headers.get("X-Cal-Signature-256"))
+    return web.json_response(result.body(), status=result.http_status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    try:
+        async with ctx.engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+    except Exception:
+        log.exception("health check: database unreachable")
+        return web.json_response({"status": "error", "database": ctx.database}, status=503)
+    return web.json_response(
+        {"status": "ok", "database": ctx.database, "calcom_circuit": ctx.calcom.circuit.state}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = ctx.metrics.render()
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    ctx = await open_context(app[SETTINGS])
+    app[CONTEXT] = ctx
+    try:
+        yield
+    finally:
+        await close_context(ctx)
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    """The booking service as an aiohttp application (connects and migrates on start-up)."""
+    app = web.Application(
+        middlewares=[timing_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[SETTINGS] = settings or Settings()
+    app.cleanup_ctx.append(_lifecycle)
+    app.router.add_post("/api/retell/check-availability", _retell_handler(check_availability))
+    app.router.add_post("/api/retell/collect-appointment", _retell_handler(collect_appointment))
+    app.router.add_post("/api/retell/cancel-appointment", _retell_handler(cancel_appointment))
+    app.router.add_post(
+        "/api/retell/reschedule-appointment", _retell_handler(reschedule_appointment)
+    )
+    app.router.add_post("/api/webhooks/calcom", webhook)
+    app.router.add_get("/api/appointments", api.list_appointments)
+    app.router.add_get("/api/appointments/{id}", api.get_appointment)
+    app.router.add_get("/api/customers", api.search_customers)
+    app.router.add_post("/api/reconcile", api.run_reconcile)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def context_of(app: web.Application) -> ServiceContext:
+    """The running service's context (for the embedded harness: DB engine, metrics, tenants)."""
+    return app[CONTEXT]

@@ -1,0 +1,492 @@
+"""HTTP client for the Cal.com API v2, speaking the real wire format (shared/calcom/API-FACTS.md).
+
+* `cal-api-version: 2024-08-13` for bookings, `2024-09-04` for slots; `Authorization: Bearer cal_…`.
+* Success bodies are `{"status":"success","data":…}`; errors come as the v2 envelope
+  (`{"status":"error","error":{"code","message"}}`) or as a bare Nest body
+  (`{"statusCode":409,"message":"booking_conflict_error"}`), gateways answer HTML.
+* 429 carries `X-RateLimit-{Limit,Remaining,Reset}-Default` and no Retry-After: the client waits
+  for the window (on the service clock) when it is near enough, and stops sending while a key's
+  window is known to be exhausted.
+* Reads are retried with exponential backoff and jitter on 5xx, timeouts and connection errors.
+  Writes (create, reschedule, cancel) are sent once per call here: after an ambiguous failure only
+  the caller can tell whether a retry is safe (it looks the booking up first).
+* Every call passes the circuit breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from booking_service.calcom.backoff import Backoff
+from booking_service.calcom.circuit import CircuitBreaker
+from booking_service.calcom.errors import (
+    CalcomBadResponse,
+    CalcomConnectionError,
+    CalcomError,
+    CalcomRequestError,
+    CalcomServerError,
+    CalcomTimeout,
+    CalcomUnavailable,
+    RateLimitedError,
+)
+from booking_service.calcom.models import UpstreamBooking, iso_z, parse_instant
+from booking_service.clock import Clock, utc_now
+from booking_service.metrics import Metrics
+from booking_service.timing import record_upstream
+
+BOOKINGS_API_VERSION = "2024-08-13"
+SLOTS_API_VERSION = "2024-09-04"
+DEFAULT_RATE_LIMIT_WINDOW_S = 60.0
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+def error_message(body: bytes) -> tuple[str, str | None]:
+    """Cal.com's message and error code from an envelope, a bare Nest body, or anything else."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return (text or "no body"), None
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+            return _message_text(message), error.get("code") if isinstance(
+                error.get("code"), str
+            ) else None
+        if "message" in parsed:
+            return _message_text(parsed.get("message")), None
+        if isinstance(error, str):
+            return error, None
+    return str(parsed)[:200], None
+
+
+def _message_text(message: object) -> str:
+    if isinstance(message, list):
+        return ", ".join(str(m) for m in message)
+    return str(message) if message is not None else ""
+
+
+def rate_limit_reset_s(headers: CIMultiDictProxy[str], now: datetime) -> float | None:
+    """Seconds until the window resets, from `X-RateLimit-Reset-Default`.
+
+    Cal.com sends seconds until reset; an epoch (seconds or milliseconds) is accepted too.
+    """
+    raw = headers.get("X-RateLimit-Reset-Default")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if value > 1e12:  # epoch milliseconds
+        value = value / 1000 - now.timestamp()
+    elif value > 1e9:  # epoch seconds
+        value = value - now.timestamp()
+    return max(0.0, value)
+
+
+class CalcomClient:
+    """One client per Cal.com base URL; the API key is given per call (one per tenant)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout_s: float,
+        retry_attempts: int,
+        backoff: Backoff,
+        clock: Clock,
+        max_rate_limit_wait_s: float,
+        circuit: CircuitBreaker,
+        metrics: Metrics,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retry_attempts = retry_attempts
+        self.backoff = backoff
+        self.clock = clock
+        self.max_rate_limit_wait_s = max_rate_limit_wait_s
+        self.circuit = circuit
+        self.metrics = metrics
+        self._session = session
+        self._owns_session = session is None
+        self._window_closed_until: dict[str, datetime] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300),
+                headers={
+                    "Accept": "application/json",
+                    "User-Agent": "calharness-booking-service/0.1",
+                },
+            )
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    # --- one exchange ------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        api_key: str,
+        api_version: str,
+        endpoint: str,
+        params: dict[str, str] | None,
+        body: dict[str, Any] | None,
+    ) -> _Answer:
+        if self._session is None:
+            await self.start()
+        assert self._session is not None
+        headers = {"Authorization": f"Bearer {api_key}", "cal-api-version": api_version}
+        self.circuit.before_call()
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            ) as response:
+                content = await response.read()
+                answer = _Answer(response.status, response.headers, content)
+        except aiohttp.ConnectionTimeoutError as exc:
+            outcome = "timeout"
+            self.circuit.record_failure()
+            raise CalcomTimeout(
+                f"connect to Cal.com timed out ({endpoint})", ambiguous=False
+            ) from exc
+        except TimeoutError as exc:
+            outcome = "timeout"
+            self.circuit.record_failure()
+            raise CalcomTimeout(
+                f"Cal.com did not answer within {self.timeout_s:g} s ({endpoint})"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            outcome = "connection"
+            self.circuit.record_failure()
+            raise CalcomConnectionError(
+                f"cannot connect to Cal.com ({endpoint})", ambiguous=False
+            ) from exc
+        except aiohttp.ClientPayloadError as exc:
+            outcome = "bad_response"
+            self.circuit.record_failure()
+            raise CalcomBadResponse(f"Cal.com answer cut short ({endpoint})") from exc
+        except aiohttp.ClientError as exc:
+            outcome = "connection"
+            self.circuit.record_failure()
+            raise CalcomConnectionError(
+                f"connection to Cal.com failed: {type(exc).__name__} ({endpoint})"
+            ) from exc
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            self.circuit.abandon()
+            raise
+        else:
+            outcome = _status_class(answer.status)
+            if answer.status >= 500:
+                self.circuit.record_failure()
+            else:
+                self.circuit.record_success()
+            return answer
+        finally:
+            elapsed = time.perf_counter() - started
+            record_upstream(elapsed)
+            self.metrics.calcom_latency.labels(endpoint=endpoint, outcome=outcome).observe(elapsed)
+
+    async def _respect_window(self, api_key: str, waited: float) -> float:
+        """Wait out a known-exhausted rate-limit window (or refuse if it is too far away)."""
+        until = self._window_closed_until.get(api_key)
+        if until is None:
+            return waited
+        remaining = (until - utc_now(self.clock)).total_seconds()
+        if remaining <= 0:
+            self._window_closed_until.pop(api_key, None)
+            return waited
+        if waited + remaining > self.max_rate_limit_wait_s:
+            raise RateLimitedError(remaining)
+        await self._wait_window(remaining)
+        self._window_closed_until.pop(api_key, None)
+        return waited + remaining
+
+    async def _wait_window(self, seconds: float) -> None:
+        self.metrics.rate_limit_waits.inc()
+        self.metrics.rate_limit_wait_seconds.inc(seconds)
+        log.info("waiting %.1f s for the Cal.com rate-limit window", seconds)
+        await self.clock.sleep(seconds)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        api_key: str,
+        api_version: str,
+        endpoint: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        """One logical attempt: send (waiting out 429 windows) and interpret the answer.
+
+        Returns the parsed JSON body of a 2xx; raises a `CalcomError` otherwise.
+        """
+        waited = 0.0
+        while True:
+            waited = await self._respect_window(api_key, waited)
+            answer = await self._exchange(
+                method,
+                path,
+                api_key=api_key,
+                api_version=api_version,
+                endpoint=endpoint,
+                params=params,
+                body=body,
+            )
+            now = utc_now(self.clock)
+            if answer.status == 429:
+                reset = rate_limit_reset_s(answer.headers, now)
+                wait = max(1.0, reset if reset is not None else DEFAULT_RATE_LIMIT_WINDOW_S)
+                self._window_closed_until[api_key] = now + _seconds(wait)
+                if waited + wait > self.max_rate_limit_wait_s:
+                    raise RateLimitedError(wait)
+                self.metrics.calcom_retries.labels(endpoint=endpoint, reason="rate_limited").inc()
+                await self._wait_window(wait)
+                self._window_closed_until.pop(api_key, None)
+                waited += wait
+                continue
+            if answer.headers.get("X-RateLimit-Remaining-Default") == "0":
+                reset = rate_limit_reset_s(answer.headers, now)
+                if reset:
+                    self._window_closed_until[api_key] = now + _seconds(reset)
+            return self._interpret(answer, endpoint)
+
+    def _interpret(self, answer: _Answer, endpoint: str) -> Any:
+        if 200 <= answer.status < 300:
+            try:
+                parsed = json.loads(answer.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CalcomBadResponse(
+                    f"Cal.com {answer.status} body is not JSON ({endpoint})"
+                ) from exc
+            if (
+                not isinstance(parsed, dict)
+                or parsed.get("status") != "success"
+                or "data" not in parsed
+            ):
+                raise CalcomBadResponse(
+                    f"Cal.com {answer.status} body is not a success envelope ({endpoint})"
+                )
+            return parsed
+        message, code = error_message(answer.body)
+        if answer.status >= 500:
+            raise CalcomServerError(answer.status, message)
+        if 400 <= answer.status < 500:
+            raise CalcomRequestError(answer.status, message, code)
+        raise CalcomBadResponse(f"unexpected HTTP {answer.status} from Cal.com ({endpoint})")
+
+    async def _retried(self, endpoint: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run a safe-to-repeat call with backoff on `CalcomUnavailable`."""
+        for number in range(self.retry_attempts + 1):
+            try:
+                return await attempt()
+            except CalcomUnavailable as exc:
+                if number == self.retry_attempts:
+                    raise
+                self.metrics.calcom_retries.labels(endpoint=endpoint, reason=exc.kind).inc()
+                await self.clock.sleep(self.backoff.delay(number))
+        raise AssertionError("unreachable")
+
+    # --- the API the service uses --------------------------------------------------------
+
+    async def create_booking(self, api_key: str, body: dict[str, Any]) -> UpstreamBooking:
+        """POST /v2/bookings once. Ambiguous failures raise `CalcomUnavailable(ambiguous=True)`."""
+        parsed = await self._call(
+            "POST",
+            "/v2/bookings",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings",
+            body=body,
+        )
+        return UpstreamBooking.from_api(parsed["data"])
+
+    async def reschedule_booking(
+        self, api_key: str, uid: str, start: datetime, reason: str | None = None
+    ) -> UpstreamBooking:
+        body: dict[str, Any] = {"start": iso_z(start)}
+        if reason:
+            body["reschedulingReason"] = reason
+        parsed = await self._call(
+            "POST",
+            f"/v2/bookings/{uid}/reschedule",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings/{uid}/reschedule",
+            body=body,
+        )
+        return UpstreamBooking.from_api(parsed["data"])
+
+    async def cancel_booking(self, api_key: str, uid: str, reason: str) -> UpstreamBooking | None:
+        parsed = await self._call(
+            "POST",
+            f"/v2/bookings/{uid}/cancel",
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint="POST /v2/bookings/{uid}/cancel",
+            body={"cancellationReason": reason},
+        )
+        data = parsed.get("data")
+        try:
+            return UpstreamBooking.from_api(data)
+        except CalcomBadResponse:
+            return None  # cancelled; the body is not needed
+
+    async def get_booking(self, api_key: str, uid: str) -> UpstreamBooking | None:
+        """GET /v2/bookings/{uid}; None when Cal.com does not know it (404)."""
+
+        async def attempt() -> UpstreamBooking | None:
+            try:
+                parsed = await self._call(
+                    "GET",
+                    f"/v2/bookings/{uid}",
+                    api_key=api_key,
+                    api_version=BOOKINGS_API_VERSION,
+                    endpoint="GET /v2/bookings/{uid}",
+                )
+            except CalcomRequestError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            data = parsed["data"]
+            if isinstance(data, list):  # a recurring series: the first occurrence is enough here
+                data = data[0] if data else None
+            return UpstreamBooking.from_api(data)
+
+        return await self._retried("GET /v2/bookings/{uid}", attempt)
+
+    async def list_bookings(
+        self,
+        api_key: str,
+        *,
+        after_start: datetime | None = None,
+        before_end: datetime | None = None,
+        attendee_email: str | None = None,
+        event_type_ids: list[int] | None = None,
+        page_size: int = 100,
+        max_pages: int = 100,
+    ) -> list[UpstreamBooking]:
+        """GET /v2/bookings, all pages (`take`/`skip`)."""
+        params: dict[str, str] = {"take": str(page_size)}
+        if after_start is not None:
+            params["afterStart"] = iso_z(after_start)
+        if before_end is not None:
+            params["beforeEnd"] = iso_z(before_end)
+        if attendee_email:
+            params["attendeeEmail"] = attendee_email
+        if event_type_ids:
+            params["eventTypeIds"] = ",".join(str(i) for i in event_type_ids)
+        bookings: list[UpstreamBooking] = []
+        for page in range(max_pages):
+            page_params = {**params, "skip": str(page * page_size)}
+
+            async def attempt(page_params: dict[str, str] = page_params) -> Any:
+                return await self._call(
+                    "GET",
+                    "/v2/bookings",
+                    api_key=api_key,
+                    api_version=BOOKINGS_API_VERSION,
+                    endpoint="GET /v2/bookings",
+                    params=page_params,
+                )
+
+            parsed = await self._retried("GET /v2/bookings", attempt)
+            items = parsed.get("data")
+            if isinstance(items, dict) and isinstance(items.get("bookings"), list):
+                items = items["bookings"]
+            if not isinstance(items, list):
+                raise CalcomBadResponse("booking list is not a list")
+            for item in items:
+                try:
+                    bookings.append(UpstreamBooking.from_api(item))
+                except CalcomBadResponse:
+                    log.warning("skipping an unreadable booking in the Cal.com list")
+            pagination = parsed.get("pagination")
+            has_next = pagination.get("hasNextPage") if isinstance(pagination, dict) else None
+            if has_next is False or (has_next is None and len(items) < page_size) or not items:
+                break
+        return bookings
+
+    async def free_slots(
+        self, api_key: str, event_type_id: int, start: datetime, end: datetime
+    ) -> list[datetime]:
+        """GET /v2/slots (2024-09-04): free slot starts in [start, end], as aware UTC, sorted."""
+        params = {"eventTypeId": str(event_type_id), "start": iso_z(start), "end": iso_z(end)}
+
+        async def attempt() -> Any:
+            return await self._call(
+                "GET",
+                "/v2/slots",
+                api_key=api_key,
+                api_version=SLOTS_API_VERSION,
+                endpoint="GET /v2/slots",
+                params=params,
+            )
+
+        parsed = await self._retried("GET /v2/slots", attempt)
+        data = parsed.get("data")
+        if not isinstance(data, dict):
+            raise CalcomBadResponse("slots data is not an object")
+        starts: set[datetime] = set()
+        for day_slots in data.values():
+            if not isinstance(day_slots, list):
+                continue
+            for slot in day_slots:
+                value = slot.get("start", slot.get("time")) if isinstance(slot, dict) else slot
+                instant = parse_instant(value)
+                if instant is not None:
+                    starts.add(instant)
+        return sorted(starts)
+
+
+def _status_class(status: int) -> str:
+    if status == 429:
+        return "429"
+    return f"{status // 100}xx"
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+__all__ = ["BOOKINGS_API_VERSION", "SLOTS_API_VERSION", "CalcomClient", "CalcomError"]

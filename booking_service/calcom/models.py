@@ -1,0 +1,128 @@
+"""Cal.com bookings as the service reads them (the 2024-08-13 output shape)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from booking_service.calcom.errors import CalcomBadResponse
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An ISO-8601 timestamp (`…Z`, `….000Z`, `+02:00`) as aware UTC; None if absent/unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso_z(instant: datetime) -> str:
+    """`2025-10-20T12:00:00Z`: how the service writes UTC instants (to Cal.com and in answers)."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Attendee:
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class UpstreamBooking:
+    uid: str
+    id: int | None
+    status: str  # accepted | pending | cancelled | rejected
+    start: datetime
+    end: datetime
+    created_at: datetime | None
+    updated_at: datetime | None
+    event_type_id: int | None
+    host_ids: list[int]
+    attendees: list[Attendee]
+    metadata: dict[str, Any]
+    rescheduled_to_uid: str | None = None
+    rescheduled_from_uid: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("accepted", "pending")
+
+    @property
+    def first_attendee(self) -> Attendee | None:
+        return self.attendees[0] if self.attendees else None
+
+    @classmethod
+    def from_api(cls, data: object) -> UpstreamBooking:
+        """Read a booking from `data` of a 2024-08-13 answer; `CalcomBadResponse` if unusable."""
+        if not isinstance(data, dict):
+            raise CalcomBadResponse("booking is not an object")
+        uid = data.get("uid")
+        start = parse_instant(data.get("start"))
+        end = parse_instant(data.get("end"))
+        if not isinstance(uid, str) or not uid or start is None:
+            raise CalcomBadResponse("booking without uid or start")
+        event_type = data.get("eventType") if isinstance(data.get("eventType"), dict) else {}
+        event_type_id = data.get("eventTypeId", event_type.get("id"))
+        hosts = data.get("hosts") if isinstance(data.get("hosts"), list) else []
+        attendees = data.get("attendees") if isinstance(data.get("attendees"), list) else []
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        booking_id = data.get("id")
+        return cls(
+            uid=uid,
+            id=booking_id if isinstance(booking_id, int) else None,
+            status=str(data.get("status") or "accepted").lower(),
+            start=start,
+            end=end or start,
+            created_at=parse_instant(data.get("createdAt")),
+            updated_at=parse_instant(data.get("updatedAt")),
+            event_type_id=event_type_id if isinstance(event_type_id, int) else None,
+            host_ids=[
+                h["id"] for h in hosts if isinstance(h, dict) and isinstance(h.get("id"), int)
+            ],
+            attendees=[
+                Attendee(
+                    name=str(a.get("name") or ""),
+                    email=a.get("email") if isinstance(a.get("email"), str) else None,
+                    phone=a.get("phoneNumber") if isinstance(a.get("phoneNumber"), str) else None,
+                )
+                for a in attendees
+                if isinstance(a, dict)
+            ],
+            metadata=metadata,
+            rescheduled_to_uid=data.get("rescheduledToUid")
+            if isinstance(data.get("rescheduledToUid"), str)
+            else None,
+            rescheduled_from_uid=data.get("rescheduledFromUid")
+            if isinstance(data.get("rescheduledFromUid"), str)
+            else None,
+            raw=data,
+        )
+
+    def details(self) -> dict[str, Any]:
+        """What the service keeps of it in `appointments.booking_details` (JSON-safe)."""
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "status": self.status,
+            "start": iso_z(self.start),
+            "end": iso_z(self.end),
+            "createdAt": iso_z(self.created_at) if self.created_at else None,
+            "updatedAt": iso_z(self.updated_at) if self.updated_at else None,
+            "eventTypeId": self.event_type_id,
+            "hostIds": self.host_ids,
+            "attendees": [
+                {"name": a.name, "email": a.email, "phoneNumber": a.phone} for a in self.attendees
+            ],
+            "metadata": self.metadata,
+        }

@@ -1,0 +1,114 @@
+"""Database URLs, the async engine and sessions.
+
+Users give ordinary URLs (`sqlite:///booking.db`, `mysql+pymysql://…`, `postgresql://…`); the
+service maps them to the asyncio driver of the same database (aiosqlite, aiomysql, asyncpg).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+class DatabaseURLError(ValueError):
+    """A database URL the service cannot use."""
+
+
+def async_url(url: str | URL) -> URL:
+    """The asyncio-driver URL for `url` (`sqlite:///x.db` → `sqlite+aiosqlite:///x.db`, …)."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseURLError(f"not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        raise DatabaseURLError(
+            f"unsupported database {backend!r}: use sqlite:///…, mysql+pymysql://… or postgresql://…"
+        )
+    if backend == "postgres":
+        backend = "postgresql"
+    return parsed.set(drivername=driver)
+
+
+def dialect_label(engine: AsyncEngine) -> str:
+    """`sqlite`, `mariadb`, `mysql` or `postgresql` (what /healthz reports)."""
+    name = engine.dialect.name
+    if name == "mysql" and getattr(engine.dialect, "is_mariadb", False):
+        return "mariadb"
+    return name
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_engine(url: str | URL, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    """An async engine tuned for this service's short transactions."""
+    target = async_url(url)
+    backend = target.get_backend_name()
+    kwargs: dict[str, Any] = {"echo": echo}
+    if backend == "sqlite":
+        if is_memory_sqlite(target):
+            raise DatabaseURLError(
+                "an in-memory SQLite database is not shared between connections; use a file "
+                "(sqlite:///booking.db)"
+            )
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(
+            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        )
+    if backend == "mysql":
+        # Each transaction sees what committed before it started its statements: the
+        # double-check after taking the slot lock must see the other holder's insert.
+        kwargs["isolation_level"] = "READ COMMITTED"
+    engine = create_async_engine(target, **kwargs)
+    if backend == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and `BEGIN IMMEDIATE` for every transaction.
+
+    SQLite has one writer at a time. A deferred transaction that reads and then writes can fail
+    at once with SQLITE_BUSY when another writer got in first (the busy timeout does not help);
+    taking the write lock at BEGIN makes transactions queue instead. That is SQLite's own
+    serialisation, which the slot lock relies on there.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver must not emit its own BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

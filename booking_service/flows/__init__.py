@@ -1,0 +1,1 @@
+"""The service's use cases: availability, booking, cancel, reschedule, webhooks, reconciliation."""

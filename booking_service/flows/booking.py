@@ -1,0 +1,388 @@
+"""`collect-appointment`: book a slot for a caller, through every duplicate-prevention layer.
+
+Order of events (each numbered step is a defense of docs/contracts.md §2.2 when switched on):
+
+    read + validate the request → record call and customer
+    (6) take the slot lock ─────────────────────────────────────────────┐
+        same call already holds this slot? → answer it again (retry)     │
+        (5) double-check: local appointment / Cal.com slots → slot_taken │
+        failpoint collect.after_double_check                             │
+        create at Cal.com (8: look up own booking after ambiguity)       │
+        (1) freshness (2) call_id_match (3) attendee_match → stale       │
+        failpoint collect.before_insert                                  │
+        (4) uid already held locally? → booked (same call) / duplicate   │
+        insert; (UNIQUE index) violation → the holder's appointment      │
+    release the lock ◄───────────────────────────────────────────────────┘
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from booking_service.calcom.errors import CalcomError
+from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.context import ServiceContext
+from booking_service.flows.common import (
+    OutcomeUnknown,
+    Refusal,
+    RetellRequest,
+    alternatives_for,
+    answer,
+    appointment_by_uid,
+    appointment_status_for,
+    audit,
+    calcom_refusal,
+    check_returned_booking,
+    clean_email,
+    clean_name,
+    clean_phone,
+    ensure_call,
+    ensure_customer,
+    find_service,
+    free_slots,
+    local_conflict,
+    parse_start,
+    resolve_tenant,
+)
+from booking_service.flows.upstream import create_booking
+from booking_service.models import ACTIVE_STATUSES, Appointment
+from booking_service.pii import mask_email
+from booking_service.slot_lock import SlotLockTimeout, slot_key
+from booking_service.tenants import CompanyInfo, ServiceInfo
+
+log = logging.getLogger(__name__)
+
+SUCCESS = {"booked", "confirmation_required"}
+
+
+class BookingRequest:
+    """A validated collect-appointment request."""
+
+    def __init__(
+        self,
+        *,
+        company: CompanyInfo,
+        branch_id: str,
+        service: ServiceInfo,
+        call_id: str,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        start: datetime,
+        confirm: bool,
+    ) -> None:
+        self.company = company
+        self.branch_id = branch_id
+        self.service = service
+        self.call_id = call_id
+        self.name = name
+        self.phone = phone
+        self.email = email
+        self.start = start
+        self.end = start + timedelta(minutes=service.duration)
+        self.confirm = confirm
+
+    @property
+    def attendee_email(self) -> str | None:
+        """The caller's e-mail, else the company's fallback address (the incident's trigger)."""
+        return self.email or self.company.fallback_email
+
+
+def read_request(ctx: ServiceContext, body: object) -> BookingRequest:
+    request = RetellRequest.parse(body)
+    datum = request.required("datum")
+    uhrzeit = request.required("uhrzeit")
+    name = request.required("name", max_len=200)
+    spoken_service = request.required("dienstleistung")
+    call_id = request.call_id()
+    company, branch = resolve_tenant(ctx, request)
+    service = find_service(branch, spoken_service, required=True)
+    start = parse_start(ctx, datum, uhrzeit)
+    booking = BookingRequest(
+        company=company,
+        branch_id=branch.id,
+        service=service,
+        call_id=call_id,
+        name=clean_name(name),
+        phone=clean_phone(request.text("telefon", max_len=64)),
+        email=clean_email(request.text("email", max_len=254)),
+        start=start,
+        confirm=request.flag("bestaetigung", default=True),
+    )
+    if booking.attendee_email is None and booking.phone is None:
+        raise Refusal("missing_required_field", "telefon", field="telefon", start=start)
+    return booking
+
+
+async def collect_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    try:
+        result = await _collect(ctx, body)
+    except Refusal as refusal:
+        result = answer(
+            ctx,
+            refusal.status,
+            success=refusal.status in SUCCESS,
+            reason=refusal.reason,
+            start=refusal.start,
+            alternatives=refusal.alternatives,
+            field=refusal.field,
+            services=refusal.services,
+            **refusal.extra,
+        )
+    ctx.metrics.bookings.labels(outcome=result["status"]).inc()
+    return result
+
+
+async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    req = read_request(ctx, body)
+    if not req.confirm:
+        return await _only_check(ctx, req)
+
+    async with ctx.sessions.begin() as session:
+        customer = await ensure_customer(session, req.company.id, req.name, req.phone, req.email)
+        customer_id = customer.id
+    await ensure_call(ctx, req.call_id, req.company.id, req.branch_id, customer_id)
+
+    waited_since = time.perf_counter()
+    try:
+        async with ctx.slot_locks.hold(slot_key(req.company.id, req.start)):
+            ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
+            return await _book_holding_slot(ctx, req, customer_id)
+    except SlotLockTimeout as exc:
+        log.warning("slot lock for %s not acquired in time", iso_z(req.start))
+        alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+        raise Refusal(
+            "race_condition_detected",
+            "slot_lock_timeout",
+            start=req.start,
+            alternatives=alternatives,
+        ) from exc
+
+
+async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any]:
+    """`bestaetigung: false`: say whether the slot is free, book nothing."""
+    try:
+        free = await free_slots(ctx, req.company, req.service, req.start)
+    except CalcomError as exc:
+        raise calcom_refusal(exc, start=req.start) from exc
+    if req.start not in free:
+        alternatives = await alternatives_for(ctx, req.company, req.service, req.start, free)
+        raise Refusal(
+            "slot_taken", "not_in_calcom_slots", start=req.start, alternatives=alternatives
+        )
+    return answer(ctx, "confirmation_required", success=True, start=req.start)
+
+
+def _booked(ctx: ServiceContext, appointment: Appointment, reason: str | None) -> dict[str, Any]:
+    pending = appointment.status == "pending"
+    return answer(
+        ctx,
+        "booked",
+        success=True,
+        reason=reason or ("pending_confirmation" if pending else None),
+        start=appointment.start,
+        pending=pending,
+        appointment_id=appointment.id,
+        booking_uid=appointment.calcom_booking_uid,
+    )
+
+
+async def _book_holding_slot(
+    ctx: ServiceContext, req: BookingRequest, customer_id: int
+) -> dict[str, Any]:
+    defenses = ctx.defenses
+    # The same call asking again for the slot it already holds (an agent retry): same answer.
+    async with ctx.sessions() as session:
+        own = (
+            await session.execute(
+                sa.select(Appointment)
+                .where(
+                    Appointment.call_id == req.call_id,
+                    Appointment.start == req.start,
+                    Appointment.event_type_id == req.service.event_type_id,
+                    Appointment.status.in_(ACTIVE_STATUSES),
+                )
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    if own is not None:
+        return _booked(ctx, own, "already_booked")
+
+    if defenses.availability_double_check:
+        async with ctx.sessions() as session:
+            conflict = await local_conflict(
+                session, req.company.id, req.service.event_type_id, req.start, req.end
+            )
+        if conflict is not None:
+            await _refuse_taken(ctx, req, "local_appointment")
+        try:
+            free = await free_slots(ctx, req.company, req.service, req.start)
+        except CalcomError as exc:
+            raise calcom_refusal(exc, start=req.start) from exc
+        if req.start not in free:
+            await _refuse_taken(ctx, req, "calcom_slot_taken", free)
+
+    await ctx.failpoint(
+        "collect.after_double_check",
+        call_id=req.call_id,
+        company_id=req.company.id,
+        start=iso_z(req.start),
+    )
+
+    idempotency_key = uuid.uuid4().hex
+    attendee: dict[str, Any] = {
+        "name": req.name,
+        "timeZone": ctx.settings.timezone,
+        "language": "de",
+    }
+    if req.attendee_email:
+        attendee["email"] = req.attendee_email
+    if req.phone:
+        attendee["phoneNumber"] = req.phone
+    body = {
+        "start": iso_z(req.start),
+        "eventTypeId": req.service.event_type_id,
+        "attendee": attendee,
+        "metadata": {
+            "call_id": req.call_id,
+            "idempotency_key": idempotency_key,
+            "company_id": str(req.company.id),
+            "source": "voice",
+        },
+    }
+    try:
+        booking = await create_booking(
+            ctx,
+            req.company.calcom_api_key,
+            body,
+            idempotency_key=idempotency_key,
+            attendee_email=req.attendee_email,
+            start=req.start,
+            end=req.end,
+        )
+    except (CalcomError, OutcomeUnknown) as exc:
+        refusal = calcom_refusal(exc, start=req.start)
+        if refusal.status in ("slot_taken", "race_condition_detected"):
+            refusal.alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+        raise refusal from exc
+
+    problem = check_returned_booking(
+        ctx,
+        booking,
+        call_id=req.call_id,
+        expected_start=req.start,
+        caller_name=req.name,
+        idempotency_key=idempotency_key,
+    )
+    if problem is not None:
+        layer, reason = problem
+        ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
+        log.error(
+            "STALE BOOKING refused by %s (%s): Cal.com answered booking %s created %s for call %s "
+            "(attendee e-mail %s)",
+            layer,
+            reason,
+            booking.uid,
+            iso_z(booking.created_at) if booking.created_at else "unknown",
+            req.call_id,
+            mask_email(req.attendee_email),
+        )
+        alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+        raise Refusal("stale_booking_data", reason, start=req.start, alternatives=alternatives)
+
+    await ctx.failpoint(
+        "collect.before_insert",
+        call_id=req.call_id,
+        company_id=req.company.id,
+        start=iso_z(req.start),
+        booking_uid=booking.uid,
+    )
+    return await _insert(ctx, req, customer_id, booking, idempotency_key)
+
+
+async def _refuse_taken(
+    ctx: ServiceContext, req: BookingRequest, reason: str, free: list[datetime] | None = None
+) -> None:
+    ctx.metrics.rejections.labels(layer="availability_double_check", reason=reason).inc()
+    alternatives = await alternatives_for(ctx, req.company, req.service, req.start, free)
+    raise Refusal("slot_taken", reason, start=req.start, alternatives=alternatives)
+
+
+async def _insert(
+    ctx: ServiceContext,
+    req: BookingRequest,
+    customer_id: int,
+    booking: UpstreamBooking,
+    idempotency_key: str,
+) -> dict[str, Any]:
+    try:
+        async with ctx.sessions.begin() as session:
+            if ctx.defenses.uid_duplicate_check:
+                holder = await appointment_by_uid(session, booking.uid)
+                if holder is not None:
+                    if holder.call_id == req.call_id:
+                        return _booked(ctx, holder, "already_booked")
+                    ctx.metrics.rejections.labels(
+                        layer="uid_duplicate_check", reason="booking_uid_exists"
+                    ).inc()
+                    log.error(
+                        "DUPLICATE BOOKING UID: Cal.com answered booking %s for call %s, but appointment %s "
+                        "already holds it",
+                        booking.uid,
+                        req.call_id,
+                        holder.id,
+                    )
+                    raise Refusal("duplicate", "booking_uid_exists", start=req.start)
+            now = ctx.now()
+            appointment = Appointment(
+                company_id=req.company.id,
+                branch_id=req.branch_id,
+                customer_id=customer_id,
+                call_id=req.call_id,
+                service_id=req.service.id,
+                event_type_id=booking.event_type_id or req.service.event_type_id,
+                host_id=booking.host_ids[0] if booking.host_ids else None,
+                start=booking.start,
+                end=booking.end,
+                status=appointment_status_for(booking),
+                calcom_booking_uid=booking.uid,
+                booking_details=booking.details(),
+                source="voice",
+                idempotency_key=idempotency_key,
+                upstream_updated_at=booking.updated_at,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(appointment)
+            await session.flush()
+            audit(
+                session,
+                ctx,
+                appointment.id,
+                "created",
+                "voice",
+                detail={"booking_uid": booking.uid},
+            )
+        return _booked(ctx, appointment, None)
+    except sa.exc.IntegrityError:
+        async with ctx.sessions() as session:
+            holder = await appointment_by_uid(session, booking.uid)
+        if holder is None:
+            raise
+        # The UNIQUE index caught it. Like the incident's fix, answer with the appointment that
+        # already holds the booking instead of failing.
+        ctx.metrics.rejections.labels(
+            layer="unique_constraint", reason="existing_appointment_returned"
+        ).inc()
+        log.error(
+            "UNIQUE violation on booking %s: returning existing appointment %s",
+            booking.uid,
+            holder.id,
+        )
+        return _booked(ctx, holder, "existing_appointment_returned")

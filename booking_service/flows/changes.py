@@ -1,0 +1,433 @@
+"""`cancel-appointment` and `reschedule-appointment`: change a caller's booking, Cal.com first.
+
+A caller may only change an appointment this call made, or one whose customer matches the name
+or phone number they give; the appointment is always looked up inside the called company.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
+from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.context import ServiceContext
+from booking_service.flows.common import (
+    OutcomeUnknown,
+    Refusal,
+    RetellRequest,
+    alternatives_for,
+    answer,
+    appointment_by_uid,
+    appointment_status_for,
+    audit,
+    calcom_refusal,
+    check_returned_booking,
+    clean_phone,
+    free_slots,
+    local_conflict,
+    parse_start,
+    resolve_tenant,
+    same_name,
+)
+from booking_service.flows.upstream import reschedule_booking
+from booking_service.german_datetime import DateTimeParseError, parse_local_datetime
+from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
+from booking_service.slot_lock import SlotLockTimeout, slot_key
+from booking_service.tenants import CompanyInfo, ServiceInfo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CANCEL_REASON = "Vom Anrufer telefonisch abgesagt"
+DEFAULT_RESCHEDULE_REASON = "Vom Anrufer telefonisch verschoben"
+
+
+def _refusal_answer(ctx: ServiceContext, refusal: Refusal) -> dict[str, Any]:
+    return answer(
+        ctx,
+        refusal.status,
+        success=False,
+        reason=refusal.reason,
+        start=refusal.start,
+        alternatives=refusal.alternatives,
+        field=refusal.field,
+        services=refusal.services,
+        **refusal.extra,
+    )
+
+
+# --- finding the caller's appointment --------------------------------------------------------
+
+
+def _is_callers(
+    appointment: Appointment,
+    customer: Customer | None,
+    call_id: str,
+    name: str | None,
+    phone: str | None,
+) -> bool:
+    if appointment.call_id == call_id:
+        return True
+    if customer is None:
+        return False
+    if phone and customer.phone == phone:
+        return True
+    return bool(name and same_name(customer.name, name))
+
+
+async def find_callers_appointment(
+    ctx: ServiceContext, request: RetellRequest, company: CompanyInfo, call_id: str
+) -> tuple[Appointment, Customer | None]:
+    """By `appointment_id`, else by `datum` + `uhrzeit`; refuses what is not the caller's."""
+    name = request.text("name", max_len=200)
+    phone = clean_phone(request.text("telefon", max_len=64))
+    raw_id = request.args.get("appointment_id")
+    async with ctx.sessions() as session:
+        if raw_id is not None and str(raw_id).strip():
+            try:
+                appointment_id = int(str(raw_id).strip())
+            except ValueError as exc:
+                raise Refusal("not_found", "unknown_appointment_id") from exc
+            row = (
+                await session.execute(
+                    sa.select(Appointment, Customer)
+                    .outerjoin(Customer, Customer.id == Appointment.customer_id)
+                    .where(Appointment.id == appointment_id, Appointment.company_id == company.id)
+                )
+            ).first()
+            if row is None or not _is_callers(row[0], row[1], call_id, name, phone):
+                raise Refusal("not_found", "unknown_appointment_id")
+            return row[0], row[1]
+        datum = request.text("datum")
+        uhrzeit = request.text("uhrzeit")
+        if datum is None:
+            raise Refusal("missing_required_field", "appointment_id", field="appointment")
+        if uhrzeit is None:
+            raise Refusal("missing_required_field", "uhrzeit", field="uhrzeit")
+        try:
+            start = parse_local_datetime(datum, uhrzeit, ctx.now(), ctx.settings.timezone)
+        except DateTimeParseError as exc:
+            raise Refusal(exc.kind, exc.kind) from exc
+        rows = (
+            await session.execute(
+                sa.select(Appointment, Customer)
+                .outerjoin(Customer, Customer.id == Appointment.customer_id)
+                .where(Appointment.company_id == company.id, Appointment.start == start)
+                .order_by(Appointment.id)
+            )
+        ).all()
+    mine = [(a, c) for a, c in rows if _is_callers(a, c, call_id, name, phone)]
+    if not mine:
+        raise Refusal("not_found", "no_matching_appointment", start=start)
+    active = [(a, c) for a, c in mine if a.status in ACTIVE_STATUSES]
+    candidates = active or mine
+    if len(candidates) > 1:
+        same_call = [(a, c) for a, c in candidates if a.call_id == call_id]
+        if len(same_call) != 1:
+            raise Refusal("missing_required_field", "name", field="name", start=start)
+        candidates = same_call
+    return candidates[0]
+
+
+def _service_of(
+    ctx: ServiceContext, company: CompanyInfo, appointment: Appointment
+) -> ServiceInfo | None:
+    for service in company.services:
+        if service.id == appointment.service_id:
+            return service
+    for service in company.services:
+        if service.event_type_id == appointment.event_type_id:
+            return service
+    return None
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+async def cancel_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    try:
+        return await _cancel(ctx, body)
+    except Refusal as refusal:
+        return _refusal_answer(ctx, refusal)
+
+
+async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    request = RetellRequest.parse(body)
+    call_id = request.call_id()
+    company, _branch = resolve_tenant(ctx, request)
+    appointment, _customer = await find_callers_appointment(ctx, request, company, call_id)
+    if appointment.status == "cancelled":
+        return answer(
+            ctx,
+            "already_cancelled",
+            success=True,
+            start=appointment.start,
+            appointment_id=appointment.id,
+        )
+    if appointment.status == "rescheduled":
+        raise Refusal("not_found", "appointment_was_rescheduled", start=appointment.start)
+    reason = request.text("grund") or DEFAULT_CANCEL_REASON
+    await ctx.failpoint("cancel.before_upstream", appointment_id=appointment.id, call_id=call_id)
+    if appointment.calcom_booking_uid:
+        try:
+            await _cancel_upstream(
+                ctx, company.calcom_api_key, appointment.calcom_booking_uid, reason
+            )
+        except CalcomError as exc:
+            raise calcom_refusal(exc, start=appointment.start) from exc
+    async with ctx.sessions.begin() as session:
+        current = await session.get(Appointment, appointment.id, with_for_update=True)
+        assert current is not None
+        if current.status != "cancelled":
+            previous = current.status
+            current.status = "cancelled"
+            current.updated_at = ctx.now()
+            audit(
+                session,
+                ctx,
+                current.id,
+                "cancelled",
+                "voice",
+                detail={"from": previous, "call_id": call_id},
+            )
+    return answer(
+        ctx, "cancelled", success=True, start=appointment.start, appointment_id=appointment.id
+    )
+
+
+async def _cancel_upstream(ctx: ServiceContext, api_key: str, uid: str, reason: str) -> None:
+    """Cancel at Cal.com; a retry after an unclear failure first checks whether it already happened."""
+    for number in range(ctx.settings.retry_attempts + 1):
+        if number:
+            await ctx.clock.sleep(ctx.backoff.delay(number - 1))
+            current = await ctx.calcom.get_booking(api_key, uid)
+            if current is None or not current.active:
+                return
+        try:
+            await ctx.calcom.cancel_booking(api_key, uid, reason)
+            return
+        except CalcomRequestError as exc:
+            if exc.status == 404:
+                log.warning("booking %s unknown at Cal.com; cancelling locally only", uid)
+                return
+            if exc.status == 400:
+                current = await ctx.calcom.get_booking(api_key, uid)
+                if current is None or not current.active:
+                    return  # already cancelled there
+            raise
+        except CalcomUnavailable as exc:
+            if number == ctx.settings.retry_attempts:
+                raise
+            ctx.metrics.calcom_retries.labels(
+                endpoint="POST /v2/bookings/{uid}/cancel", reason=exc.kind
+            ).inc()
+
+
+# --- reschedule ------------------------------------------------------------------------------
+
+
+async def reschedule_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    try:
+        return await _reschedule(ctx, body)
+    except Refusal as refusal:
+        return _refusal_answer(ctx, refusal)
+
+
+async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
+    request = RetellRequest.parse(body)
+    call_id = request.call_id()
+    new_datum = request.required("neues_datum")
+    new_uhrzeit = request.required("neue_uhrzeit")
+    company, _branch = resolve_tenant(ctx, request)
+    appointment, customer = await find_callers_appointment(ctx, request, company, call_id)
+    new_start = parse_start(ctx, new_datum, new_uhrzeit)
+    if appointment.status == "cancelled":
+        return answer(
+            ctx,
+            "already_cancelled",
+            success=False,
+            start=appointment.start,
+            appointment_id=appointment.id,
+        )
+    if appointment.status not in ACTIVE_STATUSES or not appointment.calcom_booking_uid:
+        raise Refusal("not_found", "appointment_not_active", start=appointment.start)
+    service = _service_of(ctx, company, appointment)
+    if service is None:
+        raise Refusal("unknown_service", "service_removed", start=new_start)
+    if new_start == appointment.start:
+        return _rescheduled(ctx, appointment, "unchanged")
+    waited_since = time.perf_counter()
+    try:
+        async with ctx.slot_locks.hold(slot_key(company.id, new_start)):
+            ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
+            return await _reschedule_holding_slot(
+                ctx, request, company, service, appointment, customer, new_start
+            )
+    except SlotLockTimeout as exc:
+        alternatives = await alternatives_for(ctx, company, service, new_start)
+        raise Refusal(
+            "race_condition_detected",
+            "slot_lock_timeout",
+            start=new_start,
+            alternatives=alternatives,
+        ) from exc
+
+
+def _rescheduled(
+    ctx: ServiceContext, appointment: Appointment, reason: str | None
+) -> dict[str, Any]:
+    return answer(
+        ctx,
+        "rescheduled",
+        success=True,
+        reason=reason,
+        start=appointment.start,
+        appointment_id=appointment.id,
+        booking_uid=appointment.calcom_booking_uid,
+    )
+
+
+async def _reschedule_holding_slot(
+    ctx: ServiceContext,
+    request: RetellRequest,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    appointment: Appointment,
+    customer: Customer | None,
+    new_start: datetime,
+) -> dict[str, Any]:
+    new_end = new_start + timedelta(minutes=service.duration)
+    if ctx.defenses.availability_double_check:
+        async with ctx.sessions() as session:
+            conflict = await local_conflict(
+                session,
+                company.id,
+                service.event_type_id,
+                new_start,
+                new_end,
+                exclude_id=appointment.id,
+            )
+        try:
+            free = (
+                [] if conflict is not None else await free_slots(ctx, company, service, new_start)
+            )
+        except CalcomError as exc:
+            raise calcom_refusal(exc, start=new_start) from exc
+        if conflict is not None or new_start not in free:
+            reason = "local_appointment" if conflict is not None else "calcom_slot_taken"
+            ctx.metrics.rejections.labels(layer="availability_double_check", reason=reason).inc()
+            alternatives = await alternatives_for(ctx, company, service, new_start, free)
+            raise Refusal("slot_taken", reason, start=new_start, alternatives=alternatives)
+
+    assert appointment.calcom_booking_uid is not None
+    try:
+        booking = await reschedule_booking(
+            ctx,
+            company.calcom_api_key,
+            appointment.calcom_booking_uid,
+            new_start,
+            request.text("grund") or DEFAULT_RESCHEDULE_REASON,
+        )
+    except (CalcomError, OutcomeUnknown) as exc:
+        refusal = calcom_refusal(exc, start=new_start)
+        if refusal.status in ("slot_taken", "race_condition_detected"):
+            refusal.alternatives = await alternatives_for(ctx, company, service, new_start)
+        raise refusal from exc
+
+    problem = check_returned_booking(
+        ctx,
+        booking,
+        call_id=appointment.call_id,
+        expected_start=new_start,
+        caller_name=customer.name
+        if customer
+        else (booking.first_attendee.name if booking.first_attendee else ""),
+        idempotency_key=appointment.idempotency_key,
+    )
+    if problem is not None:
+        layer, reason = problem
+        ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
+        log.error(
+            "STALE BOOKING on reschedule refused by %s (%s): booking %s", layer, reason, booking.uid
+        )
+        raise Refusal("stale_booking_data", reason, start=new_start)
+    return await _apply_reschedule(ctx, appointment, booking)
+
+
+async def _apply_reschedule(
+    ctx: ServiceContext, old: Appointment, booking: UpstreamBooking
+) -> dict[str, Any]:
+    try:
+        async with ctx.sessions.begin() as session:
+            current = await session.get(Appointment, old.id, with_for_update=True)
+            assert current is not None
+            if ctx.defenses.uid_duplicate_check:
+                holder = await appointment_by_uid(session, booking.uid)
+                if holder is not None:
+                    if holder.call_id == old.call_id and holder.customer_id == old.customer_id:
+                        if current.status in ACTIVE_STATUSES:
+                            current.status = "rescheduled"
+                            current.updated_at = ctx.now()
+                        return _rescheduled(ctx, holder, "already_rescheduled")
+                    ctx.metrics.rejections.labels(
+                        layer="uid_duplicate_check", reason="booking_uid_exists"
+                    ).inc()
+                    raise Refusal("duplicate", "booking_uid_exists", start=booking.start)
+            now = ctx.now()
+            new = Appointment(
+                company_id=old.company_id,
+                branch_id=old.branch_id,
+                customer_id=old.customer_id,
+                call_id=old.call_id,
+                service_id=old.service_id,
+                event_type_id=booking.event_type_id or old.event_type_id,
+                host_id=booking.host_ids[0] if booking.host_ids else old.host_id,
+                start=booking.start,
+                end=booking.end,
+                status=appointment_status_for(booking),
+                calcom_booking_uid=booking.uid,
+                booking_details=booking.details(),
+                source=old.source,
+                idempotency_key=old.idempotency_key,
+                upstream_updated_at=booking.updated_at,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(new)
+            previous = current.status
+            current.status = "rescheduled"
+            current.updated_at = now
+            await session.flush()
+            audit(
+                session,
+                ctx,
+                current.id,
+                "rescheduled",
+                "voice",
+                detail={"from": previous, "to_appointment": new.id, "to_uid": booking.uid},
+            )
+            audit(
+                session,
+                ctx,
+                new.id,
+                "created",
+                "voice",
+                detail={"booking_uid": booking.uid, "rescheduled_from": old.id},
+            )
+        return _rescheduled(ctx, new, None)
+    except sa.exc.IntegrityError:
+        async with ctx.sessions() as session:
+            holder = await appointment_by_uid(session, booking.uid)
+        if holder is None:
+            raise
+        ctx.metrics.rejections.labels(
+            layer="unique_constraint", reason="existing_appointment_returned"
+        ).inc()
+        return _rescheduled(ctx, holder, "existing_appointment_returned")
+
+
+__all__ = ["cancel_appointment", "find_callers_appointment", "iso_z", "reschedule_appointment"]

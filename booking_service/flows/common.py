@@ -1,0 +1,524 @@
+"""Pieces the voice flows share: request reading, answers, tenant and slot helpers, upserts."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking_service.calcom.errors import (
+    CalcomError,
+    CalcomRequestError,
+    CalcomTimeout,
+    CalcomUnavailable,
+    CircuitOpenError,
+    RateLimitedError,
+)
+from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.context import ServiceContext
+from booking_service.german_datetime import (
+    DateTimeParseError,
+    format_datum,
+    format_uhrzeit,
+    parse_local_datetime,
+)
+from booking_service.messages import message
+from booking_service.models import ACTIVE_STATUSES, Appointment, AuditLog, Call, Customer
+from booking_service.pii import mask_email
+from booking_service.tenants import (
+    BranchInfo,
+    CompanyInfo,
+    ServiceInfo,
+    TenantDirectory,
+    normalize_phone,
+)
+
+log = logging.getLogger(__name__)
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CALL_ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,100}$")
+MAX_TEXT = 500
+
+
+class Refusal(Exception):
+    """Stop a flow and answer with `status`/`reason` (never an HTTP error)."""
+
+    def __init__(
+        self,
+        status: str,
+        reason: str | None = None,
+        *,
+        start: datetime | None = None,
+        alternatives: Sequence[datetime] = (),
+        field: str | None = None,
+        services: Sequence[str] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{status} ({reason})")
+        self.status = status
+        self.reason = reason
+        self.start = start
+        self.alternatives = list(alternatives)
+        self.field = field
+        self.services = list(services)
+        self.extra = extra or {}
+
+
+class OutcomeUnknown(Exception):
+    """A write failed ambiguously and could not be resolved: Cal.com may or may not have done it."""
+
+    def __init__(self, cause: CalcomError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def slot_json(instant: datetime, zone: str) -> dict[str, str]:
+    return {
+        "start": iso_z(instant),
+        "datum": format_datum(instant, zone),
+        "uhrzeit": format_uhrzeit(instant, zone),
+    }
+
+
+def answer(
+    ctx: ServiceContext,
+    status: str,
+    *,
+    success: bool,
+    reason: str | None = None,
+    start: datetime | None = None,
+    alternatives: Sequence[datetime] = (),
+    field: str | None = None,
+    services: Sequence[str] = (),
+    pending: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    zone = ctx.settings.timezone
+    body: dict[str, Any] = {
+        "success": success,
+        "status": status,
+        "reason": reason,
+        "message": message(
+            status,
+            start=start,
+            alternatives=alternatives,
+            field=field,
+            services=services,
+            pending=pending,
+            zone=zone,
+        ),
+        "start": iso_z(start) if start else None,
+        "alternatives": [slot_json(a, zone) for a in alternatives],
+    }
+    body.update(extra)
+    return body
+
+
+# --- reading Retell requests ---------------------------------------------------------------
+
+
+@dataclass
+class RetellRequest:
+    args: dict[str, Any]
+    call: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, body: object) -> RetellRequest:
+        if not isinstance(body, dict):
+            raise Refusal("missing_required_field", "args", field="args")
+        args = body.get("args")
+        if args is None and any(
+            k in body for k in ("datum", "uhrzeit", "call_id", "appointment_id")
+        ):
+            args = body  # some agent platforms send the arguments unwrapped
+        if not isinstance(args, dict):
+            raise Refusal("missing_required_field", "args", field="args")
+        call = body.get("call") if isinstance(body.get("call"), dict) else {}
+        return cls(args=args, call=call)
+
+    def text(self, name: str, *, required: bool = False, max_len: int = MAX_TEXT) -> str | None:
+        """A text argument: numbers become text, blanks count as missing, objects are refused."""
+        value = self.args.get(name)
+        if isinstance(value, bool) or value is None:
+            value = None
+        elif isinstance(value, int | float):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise Refusal("error", f"invalid_{name}")
+        if value is not None:
+            value = value.strip()
+            if len(value) > max_len:
+                raise Refusal("error", f"invalid_{name}")
+        if not value:
+            if required:
+                raise Refusal("missing_required_field", name, field=name)
+            return None
+        return value
+
+    def required(self, name: str, *, max_len: int = MAX_TEXT) -> str:
+        value = self.text(name, required=True, max_len=max_len)
+        if value is None:  # text() raised already; this keeps type checkers informed
+            raise Refusal("missing_required_field", name, field=name)
+        return value
+
+    def call_id(self) -> str:
+        value = self.args.get("call_id")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            value = self.call.get("call_id")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise Refusal("missing_required_field", "call_id", field="call_id")
+        if not isinstance(value, str) or not CALL_ID_RE.fullmatch(value.strip()):
+            raise Refusal("error", "invalid_call_id")
+        return value.strip()
+
+    def flag(self, name: str, default: bool = True) -> bool:
+        value = self.args.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            return value != 0
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("false", "nein", "no", "0", "n", "falsch"):
+                return False
+            if text in ("true", "ja", "yes", "1", "j", "y", "wahr", ""):
+                return True
+        return default
+
+
+def resolve_tenant(ctx: ServiceContext, request: RetellRequest) -> tuple[CompanyInfo, BranchInfo]:
+    """The branch whose phone number was called, else the default company's first branch."""
+    branch = ctx.tenants.branch_for_number(request.call.get("to_number"))
+    if branch is not None:
+        company = ctx.tenants.company(branch.company_id)
+        assert company is not None
+        return company, branch
+    company = ctx.tenants.default_company
+    return company, company.branches[0]
+
+
+def find_service(branch: BranchInfo, spoken: str | None, *, required: bool) -> ServiceInfo:
+    if spoken is None and not required:
+        return branch.services[0]
+    service = TenantDirectory.find_service(branch, spoken)
+    if service is None:
+        raise Refusal(
+            "unknown_service", "unknown_service", services=[s.name for s in branch.services]
+        )
+    return service
+
+
+def parse_start(ctx: ServiceContext, datum: str, uhrzeit: str) -> datetime:
+    """The requested start as aware UTC; refuses unreadable and past times."""
+    try:
+        start = parse_local_datetime(datum, uhrzeit, ctx.now(), ctx.settings.timezone)
+    except DateTimeParseError as exc:
+        raise Refusal(exc.kind, exc.kind) from exc
+    if start <= ctx.now():
+        raise Refusal("past_date", "in_the_past", start=start)
+    return start
+
+
+def clean_name(value: str) -> str:
+    name = " ".join(value.split())
+    if not any(c.isalpha() for c in name) or len(name) > 200:
+        raise Refusal("error", "invalid_name")
+    return name
+
+
+def clean_email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    email = value.strip()
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        log.info("ignoring an unusable e-mail address from the caller (%s)", mask_email(email))
+        return None
+    return email
+
+
+def clean_phone(value: str | None) -> str | None:
+    return normalize_phone(value) if value else None
+
+
+def same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+# --- Cal.com errors → answers ----------------------------------------------------------------
+
+
+def calcom_refusal(exc: CalcomError | OutcomeUnknown, *, start: datetime | None = None) -> Refusal:
+    if isinstance(exc, OutcomeUnknown):
+        status = "timeout" if isinstance(exc.cause, CalcomTimeout) else "upstream_unavailable"
+        return Refusal(status, "outcome_unknown", start=start)
+    if isinstance(exc, CircuitOpenError):
+        return Refusal("circuit_open", "circuit_open", start=start)
+    if isinstance(exc, RateLimitedError):
+        return Refusal("rate_limited", "calcom_rate_limit", start=start)
+    if isinstance(exc, CalcomTimeout):
+        return Refusal("timeout", "calcom_timeout", start=start)
+    if isinstance(exc, CalcomUnavailable):
+        return Refusal("upstream_unavailable", exc.kind, start=start)
+    if isinstance(exc, CalcomRequestError):
+        if exc.booking_conflict:
+            return Refusal("race_condition_detected", "booking_conflict_error", start=start)
+        if exc.slot_unavailable:
+            return Refusal("slot_taken", "host_busy", start=start)
+        if exc.in_the_past:
+            return Refusal("past_date", "in_the_past", start=start)
+        if exc.out_of_bounds:
+            return Refusal("slot_taken", "outside_booking_window", start=start)
+        if exc.status == 404:
+            return Refusal("unknown_service", "event_type_not_found", start=start)
+        log.warning("Cal.com refused a request: %s", exc)
+        return Refusal("error", "calcom_rejected", start=start)
+    return Refusal("error", "calcom_error", start=start)
+
+
+# --- slots and alternatives ------------------------------------------------------------------
+
+
+def local_date_bounds(day: date, zone: str, days: int = 1) -> tuple[datetime, datetime]:
+    """UTC bounds of a local calendar day (and `days - 1` further days)."""
+    tz = ZoneInfo(zone)
+    first = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    last = datetime.combine(day + timedelta(days=days), datetime.min.time(), tzinfo=tz)
+    return first.astimezone(UTC), last.astimezone(UTC)
+
+
+def local_day_bounds(instant: datetime, zone: str, days: int = 1) -> tuple[datetime, datetime]:
+    """UTC bounds of the local calendar day of `instant` (and `days - 1` further days)."""
+    return local_date_bounds(instant.astimezone(ZoneInfo(zone)).date(), zone, days)
+
+
+async def free_slots(
+    ctx: ServiceContext, company: CompanyInfo, service: ServiceInfo, around: datetime, days: int = 1
+) -> list[datetime]:
+    start, end = local_day_bounds(around, ctx.settings.timezone, days)
+    return await ctx.calcom.free_slots(company.calcom_api_key, service.event_type_id, start, end)
+
+
+def pick_alternatives(
+    free: Sequence[datetime], wanted: datetime, now: datetime, zone: str, limit: int
+) -> list[datetime]:
+    """Nearest free slots on the same day (up to two), then the first free slot of each next day."""
+    tz = ZoneInfo(zone)
+    day = wanted.astimezone(tz).date()
+    candidates = sorted(s for s in free if s != wanted and s > now)
+    same_day = sorted(
+        (s for s in candidates if s.astimezone(tz).date() == day),
+        key=lambda s: (abs(s - wanted), s),
+    )[: min(2, limit)]
+    picks = list(same_day)
+    seen_days = {day}
+    for slot in candidates:
+        if len(picks) >= limit:
+            break
+        slot_day = slot.astimezone(tz).date()
+        if slot_day > day and slot_day not in seen_days:
+            seen_days.add(slot_day)
+            picks.append(slot)
+    return sorted(picks)
+
+
+async def alternatives_for(
+    ctx: ServiceContext,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    wanted: datetime,
+    known_free: Sequence[datetime] | None = None,
+) -> list[datetime]:
+    """Alternatives to offer; best effort (an unreachable Cal.com means none)."""
+    days = max(1, ctx.settings.alternatives_days + 1)
+    try:
+        free = await free_slots(ctx, company, service, wanted, days)
+    except CalcomError:
+        free = list(known_free or [])
+    return pick_alternatives(
+        free, wanted, ctx.now(), ctx.settings.timezone, ctx.settings.max_alternatives
+    )
+
+
+# --- database helpers ------------------------------------------------------------------------
+
+
+async def appointment_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
+    rows = await session.execute(
+        sa.select(Appointment)
+        .where(Appointment.calcom_booking_uid == uid)
+        .order_by(Appointment.id)
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+async def local_conflict(
+    session: AsyncSession,
+    company_id: int,
+    event_type_id: int,
+    start: datetime,
+    end: datetime,
+    exclude_id: int | None = None,
+) -> Appointment | None:
+    """An active local appointment overlapping [start, end) for this event type or one of its hosts.
+
+    The host of a booking is known only after Cal.com picked it, so "its hosts" are those earlier
+    bookings of this event type were made with.
+    """
+    hosts = (
+        sa.select(Appointment.host_id)
+        .where(Appointment.event_type_id == event_type_id, Appointment.host_id.is_not(None))
+        .distinct()
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(Appointment)
+        .where(
+            Appointment.company_id == company_id,
+            Appointment.status.in_(ACTIVE_STATUSES),
+            Appointment.start < end,
+            Appointment.end > start,
+            sa.or_(Appointment.event_type_id == event_type_id, Appointment.host_id.in_(hosts)),
+        )
+        .limit(1)
+    )
+    if exclude_id is not None:
+        query = query.where(Appointment.id != exclude_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def ensure_customer(
+    session: AsyncSession, company_id: int, name: str, phone: str | None, email: str | None
+) -> Customer:
+    """The company's customer with this phone (else e-mail, else name); created if new."""
+    query = sa.select(Customer).where(Customer.company_id == company_id)
+    if phone:
+        query = query.where(Customer.phone == phone)
+    elif email:
+        query = query.where(Customer.email == email)
+    else:
+        query = query.where(
+            Customer.name == name, Customer.phone.is_(None), Customer.email.is_(None)
+        )
+    customer = (await session.execute(query.order_by(Customer.id).limit(1))).scalar_one_or_none()
+    if customer is None:
+        customer = Customer(company_id=company_id, name=name, phone=phone, email=email)
+        session.add(customer)
+    else:
+        customer.name = name
+        if email and not customer.email:
+            customer.email = email
+        if phone and not customer.phone:
+            customer.phone = phone
+    await session.flush()
+    return customer
+
+
+async def ensure_call(
+    ctx: ServiceContext,
+    call_id: str,
+    company_id: int,
+    branch_id: str | None,
+    customer_id: int | None,
+) -> None:
+    """Record the voice call (once); a call id already used by another company is refused."""
+    for _ in range(2):
+        try:
+            async with ctx.sessions.begin() as session:
+                call = (
+                    await session.execute(sa.select(Call).where(Call.call_id == call_id))
+                ).scalar_one_or_none()
+                if call is None:
+                    session.add(
+                        Call(
+                            call_id=call_id,
+                            company_id=company_id,
+                            branch_id=branch_id,
+                            customer_id=customer_id,
+                            created_at=ctx.now(),
+                        )
+                    )
+                elif call.company_id != company_id:
+                    raise Refusal("error", "call_id_conflict")
+                elif customer_id is not None:
+                    call.customer_id = customer_id
+            return
+        except sa.exc.IntegrityError:
+            continue  # another request of the same call inserted it first
+    raise Refusal("error", "call_id_conflict")
+
+
+def audit(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    appointment_id: int | None,
+    action: str,
+    source: str,
+    *,
+    delivery_key: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            appointment_id=appointment_id,
+            action=action,
+            source=source,
+            delivery_key=delivery_key,
+            at=ctx.now(),
+            detail=detail,
+        )
+    )
+
+
+def check_returned_booking(
+    ctx: ServiceContext,
+    booking: UpstreamBooking,
+    *,
+    call_id: str | None,
+    expected_start: datetime,
+    caller_name: str,
+    idempotency_key: str | None,
+) -> tuple[str, str] | None:
+    """The three checks on what Cal.com answered (seeds/004 layers 1 and 2, plus attendee/start).
+
+    Returns `(defense, reason)` of the first check that refuses the booking, or None.
+    """
+    now = ctx.now()
+    age: float | None = None
+    if booking.created_at is not None:
+        age = (now - booking.created_at).total_seconds()
+        ctx.metrics.booking_age.observe(max(0.0, age))
+    else:
+        ctx.metrics.missing_created_at.inc()
+    # A booking carrying our own idempotency key is provably ours, however long the
+    # create took (a slow, retried create can be older than the freshness window).
+    ours = (
+        idempotency_key is not None and booking.metadata.get("idempotency_key") == idempotency_key
+    )
+    defenses = ctx.defenses
+    if defenses.freshness and not ours and age is not None and age > ctx.settings.freshness_seconds:
+        return "freshness", "booking_too_old"
+    if defenses.call_id_match and call_id is not None:
+        returned = booking.metadata.get("call_id")
+        if returned not in (None, "") and str(returned) != call_id:
+            return "call_id_match", "call_id_mismatch"
+    if defenses.attendee_match:
+        attendee = booking.first_attendee
+        if booking.start != expected_start or (
+            attendee is not None and not same_name(attendee.name, caller_name)
+        ):
+            return "attendee_match", "attendee_mismatch"
+    return None
+
+
+def appointment_status_for(booking: UpstreamBooking) -> str:
+    return "pending" if booking.status == "pending" else "scheduled"

@@ -1,0 +1,115 @@
+"""Turning a Cal.com booking this service did not make into a local appointment.
+
+Shared by the webhook receiver and reconciliation. Both check the uid, then insert without the
+slot lock (docs/contracts.md §2.7): when the two race for the same booking, the UNIQUE index on
+`appointments.calcom_booking_uid` is what keeps it to one appointment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking_service.context import ServiceContext
+from booking_service.flows.common import audit, ensure_customer
+from booking_service.models import Appointment, Call
+from booking_service.tenants import CompanyInfo, ServiceInfo, normalize_phone
+
+
+@dataclass(frozen=True)
+class ForeignBooking:
+    """What an import needs to know about a booking, from a webhook payload or the API."""
+
+    uid: str
+    status: str  # appointment status: scheduled | pending | cancelled
+    start: datetime
+    end: datetime
+    event_type_id: int | None
+    host_id: int | None
+    attendee_name: str
+    attendee_email: str | None
+    attendee_phone: str | None
+    call_id: str | None  # metadata.call_id, if any
+    updated_at: datetime | None
+    details: dict[str, Any]
+
+
+def service_for(
+    ctx: ServiceContext, event_type_id: int | None
+) -> tuple[CompanyInfo, ServiceInfo] | None:
+    """The tenant service booked through this event type (the first, if several share it)."""
+    for service in ctx.tenants.services_for_event_type(event_type_id):
+        company = ctx.tenants.company(service.company_id)
+        if company is not None:
+            return company, service
+    return None
+
+
+async def known_call(session: AsyncSession, call_id: str | None) -> Call | None:
+    if not call_id:
+        return None
+    return (
+        await session.execute(sa.select(Call).where(Call.call_id == call_id))
+    ).scalar_one_or_none()
+
+
+async def insert_imported(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    booking: ForeignBooking,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    *,
+    source: str,
+    delivery_key: str | None = None,
+    call: Call | None = None,
+) -> Appointment:
+    """Insert the appointment (no uid check here: the caller did that before its failpoint)."""
+    if call is not None and call.customer_id is not None:
+        customer_id: int | None = call.customer_id
+    else:
+        # The company's fallback address is shared by every caller without e-mail: never a key.
+        email = booking.attendee_email if booking.attendee_email != company.fallback_email else None
+        customer = await ensure_customer(
+            session,
+            company.id,
+            booking.attendee_name or "Unbekannt",
+            normalize_phone(booking.attendee_phone),
+            email,
+        )
+        customer_id = customer.id
+    now = ctx.now()
+    appointment = Appointment(
+        company_id=company.id,
+        branch_id=service.branch_id,
+        customer_id=customer_id,
+        call_id=call.call_id if call is not None else None,
+        service_id=service.id,
+        event_type_id=booking.event_type_id,
+        host_id=booking.host_id,
+        start=booking.start,
+        end=booking.end,
+        status=booking.status,
+        calcom_booking_uid=booking.uid,
+        booking_details=booking.details,
+        source=source,
+        upstream_updated_at=booking.updated_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(appointment)
+    await session.flush()
+    audit(
+        session,
+        ctx,
+        appointment.id,
+        "imported",
+        source,
+        delivery_key=delivery_key,
+        detail={"booking_uid": booking.uid, "call_id": appointment.call_id},
+    )
+    return appointment

@@ -1,0 +1,191 @@
+"""Writes to Cal.com that must not happen twice: create and reschedule.
+
+A create that timed out, was reset, answered 5xx or an unreadable body may have committed.
+Retrying it blindly can book the slot a second time or, for a plain event type, be refused
+because our own first booking now holds the slot — the caller is told "taken" while a booking
+for them exists (a lost booking). The `ambiguous_create_lookup` defense looks before it retries:
+it lists Cal.com's bookings for that attendee and start and adopts the one whose
+`metadata.idempotency_key` is ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
+from booking_service.calcom.models import UpstreamBooking
+from booking_service.context import ServiceContext
+from booking_service.flows.common import OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+
+async def find_own_booking(
+    ctx: ServiceContext,
+    api_key: str,
+    *,
+    idempotency_key: str,
+    attendee_email: str | None,
+    start: datetime,
+    end: datetime,
+) -> UpstreamBooking | None:
+    """The active booking at [start, end] whose metadata carries our idempotency key, if any."""
+    bookings = await ctx.calcom.list_bookings(
+        api_key,
+        after_start=start - timedelta(seconds=1),
+        before_end=end + timedelta(seconds=1),
+        attendee_email=attendee_email,
+        page_size=ctx.settings.calcom_list_page_size,
+    )
+    for booking in bookings:
+        if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
+            return booking
+    return None
+
+
+async def create_booking(
+    ctx: ServiceContext,
+    api_key: str,
+    body: dict[str, Any],
+    *,
+    idempotency_key: str,
+    attendee_email: str | None,
+    start: datetime,
+    end: datetime,
+) -> UpstreamBooking:
+    """Create once, retrying transient failures; never create twice after an ambiguous failure.
+
+    Raises `CalcomError` for definite failures and `OutcomeUnknown` when a booking may exist but
+    could not be found (the caller must not be told "not booked").
+    """
+    lookup = ctx.defenses.ambiguous_create_lookup
+    metrics = ctx.metrics
+    unresolved: CalcomUnavailable | None = None
+
+    async def adopt() -> UpstreamBooking | None:
+        assert unresolved is not None
+        try:
+            found = await find_own_booking(
+                ctx,
+                api_key,
+                idempotency_key=idempotency_key,
+                attendee_email=attendee_email,
+                start=start,
+                end=end,
+            )
+        except CalcomError as exc:
+            metrics.ambiguous_creates.labels(operation="create", resolution="lookup_failed").inc()
+            raise OutcomeUnknown(unresolved) from exc
+        if found is not None:
+            metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
+            log.info(
+                "ambiguous create resolved: adopted booking %s (ours by idempotency key)", found.uid
+            )
+        return found
+
+    last: CalcomError | None = None
+    for number in range(ctx.settings.retry_attempts + 1):
+        if number:
+            await ctx.clock.sleep(ctx.backoff.delay(number - 1))
+            if unresolved is not None and lookup:
+                found = await adopt()
+                if found is not None:
+                    return found
+                metrics.ambiguous_creates.labels(
+                    operation="create", resolution="not_found_retry"
+                ).inc()
+            elif unresolved is not None:
+                metrics.ambiguous_creates.labels(operation="create", resolution="blind_retry").inc()
+        try:
+            return await ctx.calcom.create_booking(api_key, body)
+        except CalcomUnavailable as exc:
+            last = exc
+            if exc.ambiguous:
+                unresolved = exc
+            metrics.calcom_retries.labels(endpoint="POST /v2/bookings", reason=exc.kind).inc()
+            log.warning("create booking failed (%s), attempt %d", exc.kind, number + 1)
+            continue
+        except CalcomRequestError as exc:
+            # After an ambiguous attempt, "slot taken" may mean: taken by our own first booking.
+            if unresolved is not None and lookup and (exc.slot_unavailable or exc.booking_conflict):
+                found = await adopt()
+                if found is not None:
+                    return found
+            raise
+        except CalcomError as exc:  # circuit open, rate limited
+            if unresolved is not None:
+                raise OutcomeUnknown(unresolved) from exc
+            raise
+    assert last is not None
+    if unresolved is not None:
+        if lookup:
+            found = await adopt()
+            if found is not None:
+                return found
+        metrics.ambiguous_creates.labels(operation="create", resolution="unresolved").inc()
+        raise OutcomeUnknown(unresolved)
+    raise last
+
+
+async def reschedule_booking(
+    ctx: ServiceContext, api_key: str, uid: str, new_start: datetime, reason: str | None
+) -> UpstreamBooking:
+    """Reschedule once; after an ambiguous failure, follow `rescheduledToUid` before retrying."""
+    lookup = ctx.defenses.ambiguous_create_lookup
+    metrics = ctx.metrics
+    unresolved: CalcomUnavailable | None = None
+
+    async def adopt() -> UpstreamBooking | None:
+        assert unresolved is not None
+        try:
+            old = await ctx.calcom.get_booking(api_key, uid)
+            if old is None or not old.rescheduled_to_uid:
+                return None
+            new = await ctx.calcom.get_booking(api_key, old.rescheduled_to_uid)
+        except CalcomError as exc:
+            metrics.ambiguous_creates.labels(
+                operation="reschedule", resolution="lookup_failed"
+            ).inc()
+            raise OutcomeUnknown(unresolved) from exc
+        if new is not None:
+            metrics.ambiguous_creates.labels(operation="reschedule", resolution="adopted").inc()
+        return new
+
+    last: CalcomError | None = None
+    for number in range(ctx.settings.retry_attempts + 1):
+        if number:
+            await ctx.clock.sleep(ctx.backoff.delay(number - 1))
+            if unresolved is not None and lookup:
+                found = await adopt()
+                if found is not None:
+                    return found
+        try:
+            return await ctx.calcom.reschedule_booking(api_key, uid, new_start, reason)
+        except CalcomUnavailable as exc:
+            last = exc
+            if exc.ambiguous:
+                unresolved = exc
+            metrics.calcom_retries.labels(
+                endpoint="POST /v2/bookings/{uid}/reschedule", reason=exc.kind
+            ).inc()
+            continue
+        except CalcomRequestError:
+            if unresolved is not None and lookup:
+                found = await adopt()
+                if found is not None:
+                    return found
+            raise
+        except CalcomError as exc:
+            if unresolved is not None:
+                raise OutcomeUnknown(unresolved) from exc
+            raise
+    assert last is not None
+    if unresolved is not None:
+        if lookup:
+            found = await adopt()
+            if found is not None:
+                return found
+        raise OutcomeUnknown(unresolved)
+    raise last

@@ -1,0 +1,372 @@
+"""Cal.com webhook receiver: verify, apply each delivery once, never move a booking backwards.
+
+Defenses here: `webhook_signature` (HMAC of the raw body), `webhook_dedupe` (the delivery's
+sha256 is UNIQUE in `processed_webhooks`, inserted in the same transaction as its effect) and
+`webhook_ordering` (status precedence pending < scheduled < cancelled/rescheduled, then
+`updatedAt`; a CANCELLED for an unknown booking leaves a tombstone so a late CREATED cannot
+revive it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking_service.calcom.models import iso_z, parse_instant
+from booking_service.context import ServiceContext
+from booking_service.flows.common import appointment_by_uid, audit
+from booking_service.flows.imports import ForeignBooking, insert_imported, known_call, service_for
+from booking_service.models import Appointment, BookingTombstone, ProcessedWebhook
+
+log = logging.getLogger(__name__)
+
+CREATE_EVENTS = ("BOOKING_CREATED", "BOOKING_REQUESTED")
+HANDLED_EVENTS = (*CREATE_EVENTS, "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_RESCHEDULED")
+PRECEDENCE = {"pending": 0, "scheduled": 1, "cancelled": 2, "rescheduled": 2}
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    http_status: int
+    outcome: str
+
+    def body(self) -> dict[str, Any]:
+        return {"status": "ok" if self.http_status == 200 else "error", "outcome": self.outcome}
+
+
+class UnreadableDelivery(ValueError):
+    pass
+
+
+def signature_valid(secret: str, raw: bytes, header: str | None) -> bool:
+    if not header:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.strip().lower())
+
+
+def _status_from_payload(event: str, payload: dict[str, Any]) -> str:
+    if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
+        return "cancelled"
+    raw = str(payload.get("status") or "").upper()
+    if raw in ("CANCELLED", "REJECTED"):
+        return "cancelled"
+    if event == "BOOKING_REQUESTED" or raw == "PENDING":
+        return "pending"
+    return "scheduled"
+
+
+def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) -> ForeignBooking:
+    uid = payload.get("uid")
+    start = parse_instant(payload.get("startTime"))
+    end = parse_instant(payload.get("endTime"))
+    if not isinstance(uid, str) or not uid or len(uid) > 64 or start is None:
+        raise UnreadableDelivery("payload without uid or startTime")
+    attendees = payload.get("attendees") if isinstance(payload.get("attendees"), list) else []
+    first = attendees[0] if attendees and isinstance(attendees[0], dict) else {}
+    organizer = payload.get("organizer") if isinstance(payload.get("organizer"), dict) else {}
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    event_type_id = payload.get("eventTypeId")
+    host_id = organizer.get("id")
+    call_id = metadata.get("call_id")
+    name = first.get("name") if isinstance(first.get("name"), str) else ""
+    email = first.get("email") if isinstance(first.get("email"), str) else None
+    phone = first.get("phoneNumber") if isinstance(first.get("phoneNumber"), str) else None
+    updated_at = parse_instant(payload.get("updatedAt")) or sent_at
+    return ForeignBooking(
+        uid=uid,
+        status=_status_from_payload(event, payload),
+        start=start,
+        end=end or start,
+        event_type_id=event_type_id
+        if isinstance(event_type_id, int) and not isinstance(event_type_id, bool)
+        else None,
+        host_id=host_id if isinstance(host_id, int) and not isinstance(host_id, bool) else None,
+        attendee_name=name[:200],
+        attendee_email=email[:254] if email else None,
+        attendee_phone=phone[:32] if phone else None,
+        call_id=str(call_id)[:100] if call_id not in (None, "") else None,
+        updated_at=updated_at,
+        details={
+            "uid": uid,
+            "status": str(payload.get("status") or ""),
+            "start": iso_z(start),
+            "end": iso_z(end or start),
+            "eventTypeId": event_type_id,
+            "hostIds": [host_id] if isinstance(host_id, int) else [],
+            "attendees": [{"name": name, "email": email, "phoneNumber": phone}],
+            "metadata": metadata,
+            "via": event,
+        },
+    )
+
+
+async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None) -> WebhookResult:
+    metrics = ctx.metrics
+    if ctx.defenses.webhook_signature and not signature_valid(
+        ctx.settings.webhook_secret, raw, signature
+    ):
+        metrics.webhooks.labels(event="other", result="bad_signature").inc()
+        log.warning("webhook refused: bad or missing X-Cal-Signature-256")
+        return WebhookResult(401, "invalid_signature")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        metrics.webhooks.labels(event="other", result="unreadable").inc()
+        return WebhookResult(400, "unreadable_json")
+    if not isinstance(document, dict) or not isinstance(document.get("triggerEvent"), str):
+        metrics.webhooks.labels(event="other", result="unreadable").inc()
+        return WebhookResult(400, "missing_trigger_event")
+    event = document["triggerEvent"]
+    event_label = metrics.webhook_event_label(event)
+    payload = document.get("payload")
+    delivery_key = hashlib.sha256(raw).hexdigest()
+    if event not in HANDLED_EVENTS:
+        outcome = await _record_only(ctx, delivery_key, event[:64], None, "ignored_event")
+        metrics.webhooks.labels(event=event_label, result=outcome).inc()
+        return WebhookResult(200, outcome)
+    if not isinstance(payload, dict):
+        metrics.webhooks.labels(event=event_label, result="unreadable").inc()
+        return WebhookResult(400, "missing_payload")
+    try:
+        booking = read_booking(event, payload, parse_instant(document.get("createdAt")))
+    except UnreadableDelivery:
+        metrics.webhooks.labels(event=event_label, result="unreadable").inc()
+        return WebhookResult(400, "unreadable_payload")
+    old_uid = payload.get("rescheduleUid") if event == "BOOKING_RESCHEDULED" else None
+    outcome = await _apply(
+        ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
+    )
+    metrics.webhooks.labels(event=event_label, result=outcome).inc()
+    return WebhookResult(200, outcome)
+
+
+async def _record_only(
+    ctx: ServiceContext, key: str, event: str, uid: str | None, outcome: str
+) -> str:
+    if not ctx.defenses.webhook_dedupe:
+        return outcome
+    try:
+        async with ctx.sessions.begin() as session:
+            session.add(_processed(ctx, key, event, uid, outcome))
+    except sa.exc.IntegrityError:
+        return "duplicate"
+    return outcome
+
+
+def _processed(
+    ctx: ServiceContext, key: str, event: str, uid: str | None, outcome: str
+) -> ProcessedWebhook:
+    return ProcessedWebhook(
+        delivery_key=key,
+        trigger_event=event,
+        booking_uid=uid,
+        outcome=outcome,
+        received_at=ctx.now(),
+    )
+
+
+async def _seen(ctx: ServiceContext, key: str) -> bool:
+    async with ctx.sessions() as session:
+        found = await session.execute(
+            sa.select(ProcessedWebhook.id).where(ProcessedWebhook.delivery_key == key)
+        )
+        return found.first() is not None
+
+
+async def _apply(
+    ctx: ServiceContext, key: str, event: str, booking: ForeignBooking, old_uid: str | None
+) -> str:
+    dedupe = ctx.defenses.webhook_dedupe
+    for _ in range(MAX_ATTEMPTS):
+        import_plan = None
+        if event in CREATE_EVENTS:
+            # Check the uid (and whether the booking is ours or was cancelled already) first,
+            # outside the writing transaction; the failpoint sits between check and insert.
+            import_plan = await _plan_import(ctx, booking)
+            if import_plan == "import":
+                await ctx.failpoint(
+                    "webhook.before_insert", booking_uid=booking.uid, delivery_key=key
+                )
+        try:
+            async with ctx.sessions.begin() as session:
+                processed = None
+                if dedupe:
+                    processed = _processed(ctx, key, event, booking.uid, "processing")
+                    session.add(processed)
+                    await session.flush()
+                outcome = await _execute(session, ctx, key, event, booking, old_uid, import_plan)
+                if processed is not None:
+                    processed.outcome = outcome
+            return outcome
+        except sa.exc.IntegrityError:
+            if dedupe and await _seen(ctx, key):
+                return "duplicate"
+            # Another path imported the same booking between our check and insert (the UNIQUE
+            # index said no): look again, it is an update now.
+            log.info("webhook import of %s collided with another import; re-applying", booking.uid)
+    return "conflict"
+
+
+async def _plan_import(ctx: ServiceContext, booking: ForeignBooking) -> str:
+    async with ctx.sessions() as session:
+        if await appointment_by_uid(session, booking.uid) is not None:
+            return "update"
+        if (
+            ctx.defenses.webhook_ordering
+            and await session.get(BookingTombstone, booking.uid) is not None
+        ):
+            return "tombstoned"
+        if await known_call(session, booking.call_id) is not None:
+            return "voice_flow"
+    if service_for(ctx, booking.event_type_id) is None:
+        return "unknown_event_type"
+    return "import"
+
+
+async def _execute(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    key: str,
+    event: str,
+    booking: ForeignBooking,
+    old_uid: str | None,
+    import_plan: str | None,
+) -> str:
+    if event in CREATE_EVENTS:
+        if import_plan == "tombstoned":
+            return "ignored_cancelled_earlier"
+        if import_plan == "voice_flow":
+            return "owned_by_voice_flow"
+        if import_plan == "unknown_event_type":
+            return "ignored_unknown_event_type"
+        if import_plan == "import":
+            found = service_for(ctx, booking.event_type_id)
+            assert found is not None
+            company, service = found
+            await insert_imported(
+                session, ctx, booking, company, service, source="webhook", delivery_key=key
+            )
+            return "imported"
+        appointment = await _locked_by_uid(session, booking.uid)
+        if appointment is None:
+            return "conflict"
+        return _transition(
+            session, ctx, appointment, booking.status, booking.updated_at, key, event
+        )
+
+    if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
+        appointment = await _locked_by_uid(session, booking.uid)
+        if appointment is not None:
+            return _transition(
+                session, ctx, appointment, "cancelled", booking.updated_at, key, event
+            )
+        if ctx.defenses.webhook_ordering:
+            tombstone = await session.get(BookingTombstone, booking.uid)
+            if tombstone is None:
+                session.add(
+                    BookingTombstone(
+                        booking_uid=booking.uid,
+                        status="cancelled",
+                        upstream_updated_at=booking.updated_at,
+                        delivery_key=key,
+                        created_at=ctx.now(),
+                    )
+                )
+            return "tombstoned"
+        return "ignored_unknown_booking"
+
+    # BOOKING_RESCHEDULED: the old booking is replaced by the new one (booking.uid).
+    outcome = "ignored_unknown_booking"
+    old = await _locked_by_uid(session, old_uid) if old_uid else None
+    if old is not None:
+        outcome = _transition(session, ctx, old, "rescheduled", booking.updated_at, key, event)
+    new = await _locked_by_uid(session, booking.uid)
+    if new is not None:
+        _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
+        return outcome if old is not None else "updated"
+    call = await known_call(session, old.call_id if old is not None else booking.call_id)
+    found = service_for(ctx, booking.event_type_id)
+    if old is not None and found is None:
+        company = ctx.tenants.company(old.company_id)
+        service = (
+            next((s for s in company.services if s.id == old.service_id), None) if company else None
+        )
+        found = (company, service) if company and service else None
+    if found is None:
+        return outcome
+    company, service = found
+    new_appointment = await insert_imported(
+        session,
+        ctx,
+        booking,
+        company,
+        service,
+        source=old.source if old is not None else "webhook",
+        delivery_key=key,
+        call=call,
+    )
+    if old is not None and old.customer_id is not None:
+        new_appointment.customer_id = old.customer_id
+    return "rescheduled" if old is not None else "imported"
+
+
+async def _locked_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
+    rows = await session.execute(
+        sa.select(Appointment)
+        .where(Appointment.calcom_booking_uid == uid)
+        .order_by(Appointment.id)
+        .limit(1)
+        .with_for_update()
+    )
+    return rows.scalar_one_or_none()
+
+
+def _transition(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    appointment: Appointment,
+    status: str,
+    upstream_at: datetime | None,
+    key: str,
+    event: str,
+) -> str:
+    """Apply a delivered status unless `webhook_ordering` says it would move backwards."""
+    current = appointment.status
+    if ctx.defenses.webhook_ordering:
+        if PRECEDENCE[status] < PRECEDENCE[current]:
+            return "ignored_out_of_order"
+        known = appointment.upstream_updated_at
+        if (
+            PRECEDENCE[status] == PRECEDENCE[current]
+            and known
+            and upstream_at
+            and upstream_at < known
+        ):
+            return "ignored_out_of_order"
+    appointment.status = status
+    if upstream_at is not None and (
+        appointment.upstream_updated_at is None or upstream_at > appointment.upstream_updated_at
+    ):
+        appointment.upstream_updated_at = upstream_at
+    appointment.updated_at = ctx.now()
+    action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(status, "status_changed")
+    audit(
+        session,
+        ctx,
+        appointment.id,
+        action,
+        "webhook",
+        delivery_key=key,
+        detail={"from": current, "to": status, "event": event},
+    )
+    return "applied" if current != status else "reapplied"

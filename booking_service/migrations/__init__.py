@@ -1,0 +1,1 @@
+"""Alembic migrations of the booking service (shipped inside the package)."""

@@ -1,0 +1,157 @@
+"""Configuration of the booking service: connection details, policy knobs and the defenses.
+
+`Settings` is what `create_app` takes; the CLI builds one from flags and environment variables.
+`Defenses` switches each duplicate-prevention layer of docs/contracts.md §2.2 by its stable name.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from booking_service.clock import Clock, RealClock
+
+#: Stable defense names, in the order of the contract table (harness, ablation and reports use them).
+DEFENSE_NAMES: tuple[str, ...] = (
+    "freshness",
+    "call_id_match",
+    "attendee_match",
+    "uid_duplicate_check",
+    "unique_constraint",
+    "availability_double_check",
+    "slot_lock",
+    "ambiguous_create_lookup",
+    "webhook_signature",
+    "webhook_dedupe",
+    "webhook_ordering",
+    "tenant_isolation",
+)
+
+
+@dataclass(frozen=True)
+class Defenses:
+    """Which defenses are on. All on by default; switch one off to prove a test catches its absence."""
+
+    freshness: bool = True
+    call_id_match: bool = True
+    attendee_match: bool = True
+    uid_duplicate_check: bool = True
+    unique_constraint: bool = True
+    availability_double_check: bool = True
+    slot_lock: bool = True
+    ambiguous_create_lookup: bool = True
+    webhook_signature: bool = True
+    webhook_dedupe: bool = True
+    webhook_ordering: bool = True
+    tenant_isolation: bool = True
+
+    @classmethod
+    def with_off(cls, names: Iterable[str] | str | None) -> Defenses:
+        """All on except `names` (an iterable, or a comma-separated string as on the command line)."""
+        if names is None:
+            return cls()
+        if isinstance(names, str):
+            names = [n for n in (part.strip() for part in names.split(",")) if n]
+        off = list(names)
+        unknown = sorted(set(off) - set(DEFENSE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown defense name(s): {', '.join(unknown)}; known: {', '.join(DEFENSE_NAMES)}"
+            )
+        return cls(**{name: False for name in off})
+
+    @classmethod
+    def all_off(cls) -> Defenses:
+        return cls(**{name: False for name in DEFENSE_NAMES})
+
+    def without(self, *names: str) -> Defenses:
+        """A copy with `names` switched off as well."""
+        Defenses.with_off(names)  # validates the names
+        return replace(self, **{name: False for name in names})
+
+    def is_on(self, name: str) -> bool:
+        if name not in DEFENSE_NAMES:
+            raise ValueError(f"unknown defense name: {name}")
+        return bool(getattr(self, name))
+
+    @property
+    def off(self) -> list[str]:
+        return [f.name for f in fields(self) if not getattr(self, f.name)]
+
+    def as_dict(self) -> dict[str, bool]:
+        return {name: bool(getattr(self, name)) for name in DEFENSE_NAMES}
+
+
+Failpoint = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Settings:
+    """Everything the service needs; defaults run a local demo against the fake Cal.com.
+
+    `retry_attempts` counts retries after the first attempt (3 → at most 4 calls per operation).
+    Policy waits use `clock`; `random_seed` makes the backoff jitter reproducible.
+    """
+
+    database_url: str = "sqlite:///booking.db"
+    calcom_base_url: str = "http://127.0.0.1:8787"  # the fake's default port
+    calcom_api_key: str = "cal_live_calharness_anna"
+    webhook_secret: str = "whsec_calharness"
+    defenses: Defenses = field(default_factory=Defenses)
+    freshness_seconds: float = 30.0
+    calcom_timeout_s: float = 10.0
+    retry_attempts: int = 3
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 5.0
+    max_rate_limit_wait_s: float = 65.0
+    circuit_failure_threshold: int = 5
+    circuit_open_s: float = 30.0
+    clock: Clock | None = None
+    failpoints: Mapping[str, Failpoint] | None = None
+    # Beyond the contract's list: optional knobs with safe defaults.
+    tenants: Mapping[str, Any] | str | Path | None = None  # None = the demo tenants (§2.6)
+    migrate_on_startup: bool = True
+    timezone: str = "Europe/Berlin"
+    random_seed: int | None = None
+    slot_lock_timeout_s: float = 30.0
+    alternatives_days: int = 7
+    max_alternatives: int = 3
+    calcom_list_page_size: int = 100
+    db_pool_size: int = 20
+    db_echo: bool = False
+
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = RealClock()
+        if isinstance(self.defenses, str | list | tuple | set):
+            self.defenses = Defenses.with_off(self.defenses)
+        numbers = {
+            "freshness_seconds": self.freshness_seconds,
+            "calcom_timeout_s": self.calcom_timeout_s,
+            "backoff_base_s": self.backoff_base_s,
+            "backoff_cap_s": self.backoff_cap_s,
+            "max_rate_limit_wait_s": self.max_rate_limit_wait_s,
+            "circuit_open_s": self.circuit_open_s,
+            "slot_lock_timeout_s": self.slot_lock_timeout_s,
+        }
+        for name, value in numbers.items():
+            if value < 0:
+                raise ValueError(f"{name} must not be negative (got {value})")
+        if self.calcom_timeout_s == 0:
+            raise ValueError("calcom_timeout_s must be positive")
+        if self.retry_attempts < 0:
+            raise ValueError("retry_attempts must not be negative")
+        if self.circuit_failure_threshold < 1:
+            raise ValueError("circuit_failure_threshold must be at least 1")
+
+    @property
+    def the_clock(self) -> Clock:
+        assert self.clock is not None
+        return self.clock
+
+    def rng(self) -> random.Random:
+        """The jitter source: seeded when `random_seed` is set, so backoff waits repeat exactly."""
+        return random.Random(self.random_seed)

@@ -1,0 +1,89 @@
+"""Fixtures for the booking service tests: databases (SQLite and MariaDB) and running stacks.
+
+MariaDB tests need `HARNESS_MYSQL_URL` (a server URL, e.g. mysql+pymysql://root@127.0.0.1:3306/test,
+as CI sets it). Each test session creates its own uniquely named database on that server and
+drops it at the end; without the variable those tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from service_stack import Stack, StackFactory, open_stack
+from sqlalchemy.engine import make_url
+
+MYSQL_ENV = "HARNESS_MYSQL_URL"
+SKIP_REASON = f"{MYSQL_ENV} is not set (CI sets mysql+pymysql://root@127.0.0.1:3306/test): MariaDB tests skipped"
+
+TABLES = (
+    "audit_log",
+    "booking_tombstones",
+    "processed_webhooks",
+    "appointments",
+    "calls",
+    "customers",
+    "services",
+    "branches",
+    "companies",
+)
+
+
+@pytest.fixture(scope="session")
+def mariadb_database() -> Iterator[str]:
+    """A fresh database on the HARNESS_MYSQL_URL server for this session (dropped afterwards)."""
+    server = os.environ.get(MYSQL_ENV)
+    if not server:
+        pytest.skip(SKIP_REASON)
+    name = f"service_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(make_url(server).set(database=""), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def empty_mariadb(url: str) -> None:
+    """Empty every service table (schema and migration state stay) so each test starts clean."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            existing = set(sa.inspect(connection).get_table_names())
+            connection.execute(sa.text("SET FOREIGN_KEY_CHECKS=0"))
+            for table in TABLES:
+                if table in existing:
+                    connection.execute(sa.text(f"TRUNCATE TABLE `{table}`"))
+            connection.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each DB-dependent test runs on a fresh SQLite file and on (an emptied) MariaDB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db')}/booking.db"
+    url: str = request.getfixturevalue("mariadb_database")
+    empty_mariadb(url)
+    return url
+
+
+@pytest.fixture
+def make_stack(database_url: str) -> StackFactory:
+    """`async with make_stack(defenses=…, failpoints=…) as stack:` — fake + service on `database_url`."""
+
+    def factory(**options: Any) -> contextlib.AbstractAsyncContextManager[Stack]:
+        return open_stack(database_url, **options)
+
+    return factory

@@ -1,0 +1,163 @@
+"""The Cal.com webhook receiver with real deliveries from the fake (signed, duplicated, reordered)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+import sqlalchemy as sa
+from service_stack import S_ISO, WEBHOOK_SECRET, Stack, StackFactory
+
+from booking_service.models import Customer, ProcessedWebhook
+
+
+async def outcomes(stack: Stack) -> list[str]:
+    async with stack.ctx.sessions() as session:
+        rows = await session.execute(
+            sa.select(ProcessedWebhook.outcome).order_by(ProcessedWebhook.id)
+        )
+        return list(rows.scalars())
+
+
+def signed(body: bytes) -> dict[str, str]:
+    return {
+        "X-Cal-Signature-256": hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    }
+
+
+async def test_an_outside_booking_is_imported(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        outside = await stack.control.take_slot(
+            2001, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        [appointment] = await stack.appointments()
+        assert appointment.calcom_booking_uid == outside["uid"]
+        assert (
+            appointment.source,
+            appointment.call_id,
+            appointment.status,
+            appointment.host_id,
+        ) == ("webhook", None, "scheduled", 101)
+        async with stack.ctx.sessions() as session:
+            customer = await session.get(Customer, appointment.customer_id)
+        assert customer is not None
+        assert (customer.name, customer.email) == ("Outside Booker", "outside@example.com")
+        assert await outcomes(stack) == ["imported"]
+        [delivery] = (await stack.control.state())["webhook_deliveries"]
+        assert delivery["http_status"] == 200
+
+
+async def test_the_voice_flow_owns_its_own_booking(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        booked = await stack.collect("call_a")
+        await stack.flush()
+        assert [a.calcom_booking_uid for a in await stack.appointments()] == [booked["booking_uid"]]
+        assert (await outcomes(stack))[0] in ("owned_by_voice_flow", "reapplied")
+
+
+async def test_a_requested_booking_is_imported_pending_then_cancelled(
+    make_stack: StackFactory,
+) -> None:
+    async with make_stack() as stack:
+        outside = await stack.control.take_slot(
+            2003, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        assert [a.status for a in await stack.appointments()] == ["pending"]
+        status, _ = await stack.calcom(
+            "POST", f"/v2/bookings/{outside['uid']}/cancel", {"cancellationReason": "no"}
+        )
+        assert status == 200
+        await stack.flush()
+        assert [a.status for a in await stack.appointments()] == ["cancelled"]
+        assert await outcomes(stack) == ["imported", "applied"]
+
+
+async def test_duplicate_deliveries_are_applied_once(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        await stack.control.add_fault(
+            {
+                "name": "thrice",
+                "match": {"webhook": "*"},
+                "trigger": {"kind": "always"},
+                "action": {"kind": "webhook_duplicate", "copies": 3},
+            }
+        )
+        await stack.control.take_slot(
+            2001, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        assert len(await stack.appointments()) == 1
+        assert await outcomes(stack) == ["imported"]
+        sent = (await stack.control.state())["webhook_deliveries"]
+        assert [d["http_status"] for d in sent] == [200, 200, 200]
+
+
+async def test_a_delivery_with_a_bad_signature_is_refused(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        await stack.control.add_fault(
+            {
+                "name": "forged",
+                "match": {"webhook": "BOOKING_CREATED"},
+                "trigger": {"kind": "always"},
+                "action": {"kind": "webhook_bad_signature"},
+            }
+        )
+        await stack.control.take_slot(
+            2001, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        assert await stack.appointments() == []
+        assert [d["http_status"] for d in (await stack.control.state())["webhook_deliveries"]] == [
+            401
+        ]
+
+
+async def test_unknown_event_types_are_ignored(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        await stack.control.take_slot(
+            2005, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        assert await stack.appointments() == []
+        assert await outcomes(stack) == ["ignored_unknown_event_type"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "outcome"),
+    [
+        (b"not json at all", 400, "unreadable_json"),
+        (b"[1, 2, 3]", 400, "missing_trigger_event"),
+        (json.dumps({"triggerEvent": "BOOKING_CREATED"}).encode(), 400, "missing_payload"),
+        (
+            json.dumps({"triggerEvent": "BOOKING_CREATED", "payload": {"uid": 5}}).encode(),
+            400,
+            "unreadable_payload",
+        ),
+        (
+            json.dumps({"triggerEvent": "MEETING_ENDED", "payload": {}}).encode(),
+            200,
+            "ignored_event",
+        ),
+        (b"\xff\xfe\x00", 400, "unreadable_json"),
+    ],
+)
+async def test_unreadable_or_foreign_deliveries(
+    make_stack: StackFactory, body: bytes, status: int, outcome: str
+) -> None:
+    async with make_stack(webhooks=False) as stack:
+        got, answer = await stack.post("/api/webhooks/calcom", raw=body, headers=signed(body))
+        assert (got, answer["outcome"]) == (status, outcome)
+
+
+@pytest.mark.parametrize("header", [None, "", "sha256=abc", "no-secret-provided"])
+async def test_missing_or_wrong_signatures(make_stack: StackFactory, header: str | None) -> None:
+    async with make_stack(webhooks=False) as stack:
+        body = json.dumps({"triggerEvent": "MEETING_ENDED", "payload": {}}).encode()
+        headers = {"X-Cal-Signature-256": header} if header is not None else {}
+        status, answer = await stack.post("/api/webhooks/calcom", raw=body, headers=headers)
+        assert status == 401
+        assert answer["outcome"] == "invalid_signature"
