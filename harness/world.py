@@ -71,6 +71,7 @@ class World:
     companies: dict[str, Company]
     check_options: CheckOptions = field(default_factory=CheckOptions)
     judged: bool = False
+    last_verdicts: list[Verdict] = field(default_factory=list)
 
     # -- the target ----------------------------------------------------------------------------
 
@@ -131,9 +132,9 @@ class World:
     def judge(self, options: CheckOptions | None = None) -> list[Verdict]:
         """Run every invariant checker; fail with the evidence if any is violated."""
         self.judged = True
-        verdicts = self.verdicts(options)
-        assert_ok(verdicts)
-        return verdicts
+        self.last_verdicts = self.verdicts(options)
+        assert_ok(self.last_verdicts)
+        return self.last_verdicts
 
 
 async def _service_view(stack: EmbeddedStack) -> ServiceView:

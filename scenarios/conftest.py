@@ -11,6 +11,7 @@ the stack says which database it used.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -73,8 +74,14 @@ def world(stack: EmbeddedStack, request: pytest.FixtureRequest) -> Iterator[Worl
 def pytest_runtest_call(item: pytest.Item) -> object:
     """Judge every scenario that used a world: the invariant checkers run as part of the test,
     so a broken invariant fails the scenario (with the evidence), not its teardown."""
-    result = yield
     world = getattr(item, "funcargs", {}).get("world")
-    if isinstance(world, World) and not world.judged:
-        world.judge()
-    return result
+    try:
+        result = yield
+        if isinstance(world, World) and not world.judged:
+            world.judge()
+        return result
+    finally:
+        if isinstance(world, World) and world.last_verdicts:
+            # The report reads these from the JUnit XML (per-scenario checker verdicts).
+            item.user_properties.append(
+                ("checks", json.dumps([v.to_json() for v in world.last_verdicts], default=str)))
