@@ -1,0 +1,1 @@
+"""`calharness` subcommands owned by the harness core (verify, ablate, serve)."""

@@ -1,0 +1,184 @@
+"""A scenario's world: the stack, a fresh history, the driver, and the judge.
+
+    def test_something(world):
+        slot = world.slot(hour=10)
+        answer = world.driver.collect(slot, name="Hans Schuster", call_id="call_1")
+        assert answer.status == "booked"
+        # on teardown the scenario fixture calls world.judge(): every invariant checker runs over
+        # the history, the service's appointments and the fake's ground truth, and the test
+        # fails with the evidence if any invariant is broken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from booking_service.tenants import demo_tenants
+from harness.checks import CheckOptions, GroundTruth, ServiceView, Verdict, assert_ok, run_all
+from harness.driver import Driver
+from harness.history import History, HistoryRecorder
+from harness.slots import Slot, workday_slot
+from harness.stack import EmbeddedStack
+
+
+@dataclass(frozen=True)
+class Company:
+    id: int
+    name: str
+    api_key: str
+    fallback_email: str
+    calcom_api_key: str
+    phone: str
+
+
+class FailpointBarrier:
+    """Hold whoever reaches it until `parties` have arrived, or until `timeout_s` passes.
+
+    The timeout is a liveness fallback for the case where the defense under test *prevents* the
+    others from arriving (a slot lock): then the first one through carries on alone and
+    `timed_out` says so. It never decides an outcome by racing the scheduler."""
+
+    def __init__(self, parties: int, timeout_s: float) -> None:
+        self.parties = parties
+        self.timeout_s = timeout_s
+        self.arrived: list[dict[str, Any]] = []
+        self.timed_out = False
+        self._all_here = asyncio.Event()
+
+    async def __call__(self, context: dict[str, Any]) -> None:
+        self.arrived.append(context)
+        if len(self.arrived) >= self.parties:
+            self._all_here.set()
+        try:
+            await asyncio.wait_for(self._all_here.wait(), self.timeout_s)
+        except TimeoutError:
+            self.timed_out = True
+
+    @property
+    def tripped(self) -> bool:
+        return self._all_here.is_set()
+
+
+@dataclass
+class World:
+    stack: EmbeddedStack
+    recorder: HistoryRecorder
+    driver: Driver
+    companies: dict[str, Company]
+    check_options: CheckOptions = field(default_factory=CheckOptions)
+    judged: bool = False
+    last_verdicts: list[Verdict] = field(default_factory=list)
+
+    # -- the target ----------------------------------------------------------------------------
+
+    @property
+    def fake(self) -> Any:
+        """The fake Cal.com's control plane (blocking client)."""
+        return self.stack.control
+
+    @property
+    def clock(self) -> Any:
+        return self.stack.clock
+
+    @property
+    def berlin(self) -> Company:
+        return self.companies["Praxis Berlin"]
+
+    @property
+    def hamburg(self) -> Company:
+        return self.companies["Praxis Hamburg"]
+
+    def slot(self, days_ahead: int = 1, hour: int = 10, minute: int = 0) -> Slot:
+        """A bookable slot `days_ahead` working days from the shared clock's today."""
+        return workday_slot(self.clock.now(), days_ahead, hour, minute)
+
+    def barrier(self, failpoints: str | Iterable[str], parties: int = 2,
+                timeout_s: float = 1.0) -> FailpointBarrier:
+        """Register one barrier at one or more service failpoints (contract §2.5)."""
+        names = [failpoints] if isinstance(failpoints, str) else list(failpoints)
+        barrier = FailpointBarrier(parties, timeout_s)
+        for name in names:
+            self.stack.failpoints[name] = barrier
+        return barrier
+
+    def arm(self, *faults: dict[str, Any]) -> list[str]:
+        """Add faults to the fake's plan (docs/contracts.md §1.5); returns their names."""
+        return [self.fake.add_fault(f) for f in faults]
+
+    def settle(self) -> None:
+        """Wait until the fake has attempted every queued webhook delivery."""
+        self.fake.flush_webhooks()
+
+    # -- judging -------------------------------------------------------------------------------
+
+    def history(self) -> History:
+        return self.recorder.history()
+
+    def service_view(self) -> ServiceView:
+        return self.stack.run(_service_view(self.stack))
+
+    def ground_truth(self) -> GroundTruth:
+        return GroundTruth.from_json(self.fake.state())
+
+    def verdicts(self, options: CheckOptions | None = None) -> list[Verdict]:
+        self.settle()
+        return run_all(self.history(), self.service_view(), self.ground_truth(),
+                       options=options or self.check_options)
+
+    def judge(self, options: CheckOptions | None = None) -> list[Verdict]:
+        """Run every invariant checker; fail with the evidence if any is violated."""
+        self.judged = True
+        self.last_verdicts = self.verdicts(options)
+        assert_ok(self.last_verdicts)
+        return self.last_verdicts
+
+
+async def _service_view(stack: EmbeddedStack) -> ServiceView:
+    from booking_service.api import _appointments_query, appointment_json
+    from harness.embedded_service import context_of, table_rows
+
+    assert stack.service_app is not None
+    ctx = context_of(stack.service_app)
+    async with ctx.sessions() as session:
+        rows = (await session.execute(_appointments_query())).all()
+    appointments = [appointment_json(a, s, c) for a, s, c in rows]
+    audit = await table_rows(stack.service_app, "audit_log")
+    processed = await table_rows(stack.service_app, "processed_webhooks")
+    return ServiceView.from_json(appointments, audit_log=audit, processed_webhooks=processed)
+
+
+def demo_companies(stack: EmbeddedStack) -> dict[str, Company]:
+    """The demo tenants (contract §2.6) with their database ids."""
+    from harness.embedded_service import table_rows
+
+    assert stack.service_app is not None
+    ids = {row["name"]: row["id"] for row in stack.run(table_rows(stack.service_app, "companies"))}
+    companies = {}
+    for doc in demo_tenants()["companies"]:
+        companies[doc["name"]] = Company(
+            id=ids[doc["name"]], name=doc["name"], api_key=doc["api_key"],
+            fallback_email=doc["fallback_email"], calcom_api_key=doc["calcom_api_key"],
+            phone=doc["branches"][0]["phone"])
+    return companies
+
+
+@contextlib.contextmanager
+def world_for(stack: EmbeddedStack, *, defenses_off: Iterable[str] | None = None,
+              judge: bool = True) -> Any:
+    """A clean world on `stack` for one scenario; judges it at the end unless told not to (or
+    unless the scenario already did)."""
+    stack.reset(defenses_off)
+    recorder = HistoryRecorder()
+    driver = Driver(stack.service_url, recorder, stack.run, fake_url=stack.fake_url)
+    world = World(stack=stack, recorder=recorder, driver=driver, companies=demo_companies(stack))
+    try:
+        yield world
+        if judge and not world.judged:
+            world.judge()
+    finally:
+        driver.close()
+        recorder.close()

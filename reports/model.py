@@ -1,0 +1,297 @@
+"""The report of one ``calharness`` run, as plain data.
+
+The CLI fills a :class:`RunReport` (scenario results from pytest's JUnit XML, checker verdicts,
+an ablation matrix, a load summary) and hands it to :func:`reports.render.write_reports`. Every
+class round-trips through JSON (``to_json``/``from_json``), so a run split over processes (an
+ablation run per defense) can pass its part along as ``summary.json``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from reports.incidents import BY_ID, CATALOGUE, Incident
+
+SCHEMA = "calharness.report/1"
+
+Outcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+#: Outcomes that make a run fail (a strict xpass reaches JUnit as a failure).
+BAD_OUTCOMES = frozenset({"failed", "error"})
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """One test/scenario: where it belongs, what it covers and how it went."""
+
+    nodeid: str
+    outcome: str
+    area: str = "other"
+    incidents: list[str] = field(default_factory=list)
+    defenses: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    failure: str | None = None          # failure/error/skip text (shortened)
+    hypothesis: HypothesisStat | None = None
+
+    @property
+    def name(self) -> str:
+        return self.nodeid.rsplit("::", 1)[-1]
+
+    @property
+    def bad(self) -> bool:
+        return self.outcome in BAD_OUTCOMES
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["hypothesis"] = self.hypothesis.to_json() if self.hypothesis else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
+        hyp = data.get("hypothesis")
+        return cls(nodeid=data["nodeid"], outcome=data["outcome"], area=data.get("area", "other"),
+                   incidents=list(data.get("incidents", [])),
+                   defenses=list(data.get("defenses", [])),
+                   duration_s=float(data.get("duration_s", 0.0)), failure=data.get("failure"),
+                   hypothesis=HypothesisStat.from_json(hyp) if hyp else None)
+
+
+@dataclass(slots=True)
+class HypothesisStat:
+    """What Hypothesis reported for one property/state-machine test."""
+
+    nodeid: str
+    passing: int | None = None
+    failing: int | None = None
+    invalid: int | None = None
+    seconds: float | None = None
+    text: str = ""                      # Hypothesis's own statistics description
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HypothesisStat:
+        return cls(**{k: data.get(k) for k in ("nodeid", "passing", "failing", "invalid",
+                                                "seconds")}, text=data.get("text", ""))
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """One checker's verdict (``harness.checks.Verdict``) in report form; ``scope`` says what it
+    judged (``"run"``, a scenario's node id, ``"load"``…)."""
+
+    name: str
+    ok: bool
+    scope: str = "run"
+    checked: int = 0
+    skipped: str | None = None
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_verdict(cls, verdict: Any, scope: str = "run") -> CheckResult:
+        """From a ``harness.checks.Verdict`` (anything with ``to_json()`` in that shape)."""
+        data = verdict.to_json()
+        return cls(name=data["name"], ok=data["ok"], scope=scope, checked=data["checked"],
+                   skipped=data["skipped"], violations=data["violations"])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(name=data["name"], ok=bool(data["ok"]), scope=data.get("scope", "run"),
+                   checked=int(data.get("checked", 0)), skipped=data.get("skipped"),
+                   violations=list(data.get("violations", [])))
+
+
+@dataclass(slots=True)
+class AblationRow:
+    """One defense switched off: the scenarios that failed (beyond the baseline's failures).
+
+    ``tagged`` are the scenarios marked ``defense(<name>)``; a tagged scenario that still passed
+    is listed, and a defense with no failing scenario at all is *undetected*.
+    """
+
+    defense: str
+    failed: list[str] = field(default_factory=list)
+    tagged: list[str] = field(default_factory=list)
+    incidents: list[str] = field(default_factory=list)
+    violation_kinds: list[str] = field(default_factory=list)
+    error: str | None = None            # the ablation run itself broke (counts as undetected)
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.failed) and self.error is None
+
+    @property
+    def tagged_still_passing(self) -> list[str]:
+        failed = set(self.failed)
+        return [t for t in self.tagged if t not in failed]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["detected"] = self.detected
+        data["tagged_still_passing"] = self.tagged_still_passing
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AblationRow:
+        return cls(defense=data["defense"], failed=list(data.get("failed", [])),
+                   tagged=list(data.get("tagged", [])), incidents=list(data.get("incidents", [])),
+                   violation_kinds=list(data.get("violation_kinds", [])), error=data.get("error"))
+
+
+@dataclass(slots=True)
+class LoadSummary:
+    """A load run in a few numbers (Locust's totals), and whether it met its targets."""
+
+    users: int
+    duration_s: float
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    passed: bool = True
+    notes: list[str] = field(default_factory=list)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)  # per-endpoint rows, as given
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoadSummary:
+        return cls(**{k: data[k] for k in ("users", "duration_s", "requests", "failures", "rps")},
+                   p50_ms=data.get("p50_ms"), p95_ms=data.get("p95_ms"),
+                   p99_ms=data.get("p99_ms"), passed=bool(data.get("passed", True)),
+                   notes=list(data.get("notes", [])), endpoints=list(data.get("endpoints", [])))
+
+
+@dataclass(slots=True)
+class IncidentCoverage:
+    incident: Incident
+    scenarios: list[ScenarioResult]
+
+    @property
+    def status(self) -> str:
+        """``uncovered`` · ``failing`` · ``skipped`` (every scenario skipped) · ``passing``."""
+        if not self.scenarios:
+            return "uncovered"
+        if any(s.bad for s in self.scenarios):
+            return "failing"
+        if all(s.outcome == "skipped" for s in self.scenarios):
+            return "skipped"
+        return "passing"
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Everything one run found. ``database`` says which database the stack used."""
+
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    ablation: list[AblationRow] | None = None
+    load: LoadSummary | None = None
+    database: str | None = None
+    target: str = "embedded"
+    title: str = "calharness verify"
+    command: str | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # -- derived views -------------------------------------------------------------------------
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = Counter(s.outcome for s in self.scenarios)
+        return {o: counts.get(o, 0) for o in OUTCOMES}
+
+    @property
+    def failed_scenarios(self) -> list[ScenarioResult]:
+        return [s for s in self.scenarios if s.bad]
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def undetected_defenses(self) -> list[str]:
+        return [r.defense for r in self.ablation or () if not r.detected]
+
+    @property
+    def ok(self) -> bool:
+        """Exit code 0 only if every scenario and checker passed, every ablated defense was
+        detected and the load run (if any) met its targets."""
+        return (not self.failed_scenarios and not self.failed_checks
+                and not self.undetected_defenses and (self.load is None or self.load.passed))
+
+    def by_area(self) -> dict[str, dict[str, int]]:
+        """area → outcome → count, areas sorted, outcomes in OUTCOMES order."""
+        table: dict[str, Counter[str]] = {}
+        for s in self.scenarios:
+            table.setdefault(s.area, Counter())[s.outcome] += 1
+        return {area: {o: table[area].get(o, 0) for o in OUTCOMES} for area in sorted(table)}
+
+    def coverage(self) -> list[IncidentCoverage]:
+        """Every catalogued incident with the scenarios that name it."""
+        by_incident: dict[str, list[ScenarioResult]] = {i.id: [] for i in CATALOGUE}
+        for s in self.scenarios:
+            for incident_id in s.incidents:
+                if incident_id in by_incident:
+                    by_incident[incident_id].append(s)
+        return [IncidentCoverage(i, by_incident[i.id]) for i in CATALOGUE]
+
+    def unknown_incidents(self) -> dict[str, list[str]]:
+        """Marker ids not in the catalogue (typos would otherwise look like coverage)."""
+        unknown: dict[str, list[str]] = {}
+        for s in self.scenarios:
+            for incident_id in s.incidents:
+                if incident_id not in BY_ID:
+                    unknown.setdefault(incident_id, []).append(s.nodeid)
+        return unknown
+
+    def hypothesis_stats(self) -> list[HypothesisStat]:
+        return [s.hypothesis for s in self.scenarios if s.hypothesis is not None]
+
+    # -- JSON ------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """``summary.json``: the inputs, plus the derived views a reader would compute."""
+        return {
+            "schema": SCHEMA, "ok": self.ok, "title": self.title, "command": self.command,
+            "started_at": self.started_at, "duration_s": self.duration_s,
+            "database": self.database, "target": self.target, "seed": self.seed,
+            "notes": self.notes, "counts": self.counts, "by_area": self.by_area(),
+            "coverage": [{"incident": c.incident.id, "title": c.incident.title,
+                          "seeds": list(c.incident.seeds), "status": c.status,
+                          "scenarios": [{"nodeid": s.nodeid, "outcome": s.outcome}
+                                        for s in c.scenarios]} for c in self.coverage()],
+            "unknown_incidents": self.unknown_incidents(),
+            "undetected_defenses": self.undetected_defenses,
+            "scenarios": [s.to_json() for s in self.scenarios],
+            "checks": [c.to_json() for c in self.checks],
+            "ablation": None if self.ablation is None else [r.to_json() for r in self.ablation],
+            "load": self.load.to_json() if self.load else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunReport:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} summary (schema {data.get('schema')!r})")
+        ablation = data.get("ablation")
+        return cls(
+            scenarios=[ScenarioResult.from_json(s) for s in data.get("scenarios", [])],
+            checks=[CheckResult.from_json(c) for c in data.get("checks", [])],
+            ablation=None if ablation is None else [AblationRow.from_json(r) for r in ablation],
+            load=LoadSummary.from_json(data["load"]) if data.get("load") else None,
+            database=data.get("database"), target=data.get("target", "embedded"),
+            title=data.get("title", "calharness verify"), command=data.get("command"),
+            started_at=data.get("started_at"), duration_s=data.get("duration_s"),
+            seed=data.get("seed"), notes=list(data.get("notes", [])),
+        )
