@@ -150,6 +150,14 @@ class CalcomClient:
             await self._session.close()
         self._session = None
 
+    def reset(self) -> None:
+        """Forget runtime state: close the circuit and drop known-closed rate-limit windows.
+
+        For the embedded harness between scenarios (the fake resets its limiter and clock too).
+        """
+        self.circuit.reset()
+        self._window_closed_until.clear()
+
     # --- one exchange ------------------------------------------------------------------
 
     async def _exchange(

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
-from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
 from booking_service.flows.common import (
     OutcomeUnknown,
@@ -133,9 +133,7 @@ async def find_callers_appointment(
     return candidates[0]
 
 
-def _service_of(
-    ctx: ServiceContext, company: CompanyInfo, appointment: Appointment
-) -> ServiceInfo | None:
+def _service_of(company: CompanyInfo, appointment: Appointment) -> ServiceInfo | None:
     for service in company.services:
         if service.id == appointment.service_id:
             return service
@@ -255,7 +253,7 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
         )
     if appointment.status not in ACTIVE_STATUSES or not appointment.calcom_booking_uid:
         raise Refusal("not_found", "appointment_not_active", start=appointment.start)
-    service = _service_of(ctx, company, appointment)
+    service = _service_of(company, appointment)
     if service is None:
         raise Refusal("unknown_service", "service_removed", start=new_start)
     if new_start == appointment.start:
@@ -428,6 +426,3 @@ async def _apply_reschedule(
             layer="unique_constraint", reason="existing_appointment_returned"
         ).inc()
         return _rescheduled(ctx, holder, "existing_appointment_returned")
-
-
-__all__ = ["cancel_appointment", "find_callers_appointment", "iso_z", "reschedule_appointment"]
