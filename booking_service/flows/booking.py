@@ -1,18 +1,19 @@
 """`collect-appointment`: book a slot for a caller, through every duplicate-prevention layer.
 
-Order of events (each numbered step is a defense of docs/contracts.md §2.2 when switched on):
+The order of events, with the defense (docs/contracts.md §2.2) guarding each step:
 
     read + validate the request → record call and customer
-    (6) take the slot lock ─────────────────────────────────────────────┐
-        same call already holds this slot? → answer it again (retry)     │
-        (5) double-check: local appointment / Cal.com slots → slot_taken │
-        failpoint collect.after_double_check                             │
-        create at Cal.com (8: look up own booking after ambiguity)       │
-        (1) freshness (2) call_id_match (3) attendee_match → stale       │
-        failpoint collect.before_insert                                  │
-        (4) uid already held locally? → booked (same call) / duplicate   │
-        insert; (UNIQUE index) violation → the holder's appointment      │
-    release the lock ◄───────────────────────────────────────────────────┘
+    take the slot lock ........................................ slot_lock
+    │  same call already holds this slot? → answer it again (an agent retry)
+    │  local appointment / Cal.com slots say taken → slot_taken  availability_double_check
+    │  failpoint collect.after_double_check
+    │  create at Cal.com; unknown outcome → look up our own ... ambiguous_create_lookup
+    │  answer too old / other call / other attendee → stale ... freshness, call_id_match,
+    │                                                           attendee_match
+    │  failpoint collect.before_insert
+    │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
+    │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
+    release the lock
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,32 +62,23 @@ log = logging.getLogger(__name__)
 SUCCESS = {"booked", "confirmation_required"}
 
 
+@dataclass(frozen=True)
 class BookingRequest:
     """A validated collect-appointment request."""
 
-    def __init__(
-        self,
-        *,
-        company: CompanyInfo,
-        branch_id: str,
-        service: ServiceInfo,
-        call_id: str,
-        name: str,
-        phone: str | None,
-        email: str | None,
-        start: datetime,
-        confirm: bool,
-    ) -> None:
-        self.company = company
-        self.branch_id = branch_id
-        self.service = service
-        self.call_id = call_id
-        self.name = name
-        self.phone = phone
-        self.email = email
-        self.start = start
-        self.end = start + timedelta(minutes=service.duration)
-        self.confirm = confirm
+    company: CompanyInfo
+    branch_id: str
+    service: ServiceInfo
+    call_id: str
+    name: str
+    phone: str | None
+    email: str | None
+    start: datetime
+    confirm: bool
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.service.duration)
 
     @property
     def attendee_email(self) -> str | None:
@@ -177,6 +170,30 @@ async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any
     return answer(ctx, "confirmation_required", success=True, start=req.start)
 
 
+def create_body(ctx: ServiceContext, req: BookingRequest, idempotency_key: str) -> dict[str, Any]:
+    """`POST /v2/bookings` (2024-08-13): start in UTC, the caller as attendee, our metadata."""
+    attendee: dict[str, Any] = {
+        "name": req.name,
+        "timeZone": ctx.settings.timezone,
+        "language": "de",
+    }
+    if req.attendee_email:
+        attendee["email"] = req.attendee_email
+    if req.phone:
+        attendee["phoneNumber"] = req.phone
+    return {
+        "start": iso_z(req.start),
+        "eventTypeId": req.service.event_type_id,
+        "attendee": attendee,
+        "metadata": {
+            "call_id": req.call_id,
+            "idempotency_key": idempotency_key,
+            "company_id": str(req.company.id),
+            "source": "voice",
+        },
+    }
+
+
 def _booked(ctx: ServiceContext, appointment: Appointment, reason: str | None) -> dict[str, Any]:
     pending = appointment.status == "pending"
     return answer(
@@ -234,32 +251,12 @@ async def _book_holding_slot(
         start=iso_z(req.start),
     )
 
-    idempotency_key = uuid.uuid4().hex
-    attendee: dict[str, Any] = {
-        "name": req.name,
-        "timeZone": ctx.settings.timezone,
-        "language": "de",
-    }
-    if req.attendee_email:
-        attendee["email"] = req.attendee_email
-    if req.phone:
-        attendee["phoneNumber"] = req.phone
-    body = {
-        "start": iso_z(req.start),
-        "eventTypeId": req.service.event_type_id,
-        "attendee": attendee,
-        "metadata": {
-            "call_id": req.call_id,
-            "idempotency_key": idempotency_key,
-            "company_id": str(req.company.id),
-            "source": "voice",
-        },
-    }
+    idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
     try:
         booking = await create_booking(
             ctx,
             req.company.calcom_api_key,
-            body,
+            create_body(ctx, req, idempotency_key),
             list_keys=req.company.calcom_list_keys,
             idempotency_key=idempotency_key,
             attendee_email=req.attendee_email,
