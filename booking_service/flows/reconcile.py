@@ -210,6 +210,7 @@ async def _import_missing(
                 session, ctx, foreign, company, service, source="reconcile", call=call
             )
     except sa.exc.IntegrityError:
+        ctx.metrics.rejections.labels(layer="unique_constraint", reason="concurrent_import").inc()
         log.info("reconcile: booking %s was imported by someone else meanwhile", booking.uid)
         return False
     log.warning(

@@ -32,6 +32,12 @@ CREATE_EVENTS = ("BOOKING_CREATED", "BOOKING_REQUESTED")
 HANDLED_EVENTS = (*CREATE_EVENTS, "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_RESCHEDULED")
 PRECEDENCE = {"pending": 0, "scheduled": 1, "cancelled": 2, "rescheduled": 2}
 MAX_ATTEMPTS = 3
+#: Outcomes that are a defense saying no (counted in the rejections metric).
+REFUSING_LAYER = {
+    "duplicate": "webhook_dedupe",
+    "ignored_out_of_order": "webhook_ordering",
+    "ignored_cancelled_earlier": "webhook_ordering",
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         ctx.settings.webhook_secret, raw, signature
     ):
         metrics.webhooks.labels(event="other", result="bad_signature").inc()
+        metrics.rejections.labels(layer="webhook_signature", reason="bad_signature").inc()
         log.warning("webhook refused: bad or missing X-Cal-Signature-256")
         return WebhookResult(401, "invalid_signature")
     try:
@@ -147,6 +154,9 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
     )
     metrics.webhooks.labels(event=event_label, result=outcome).inc()
+    layer = REFUSING_LAYER.get(outcome)
+    if layer is not None:
+        metrics.rejections.labels(layer=layer, reason=outcome).inc()
     return WebhookResult(200, outcome)
 
 
@@ -213,6 +223,9 @@ async def _apply(
                 return "duplicate"
             # Another path imported the same booking between our check and insert (the UNIQUE
             # index said no): look again, it is an update now.
+            ctx.metrics.rejections.labels(
+                layer="unique_constraint", reason="concurrent_import"
+            ).inc()
             log.info("webhook import of %s collided with another import; re-applying", booking.uid)
     return "conflict"
 

@@ -94,6 +94,11 @@ async def test_duplicate_deliveries_are_applied_once(make_stack: StackFactory) -
         assert await outcomes(stack) == ["imported"]
         sent = (await stack.control.state())["webhook_deliveries"]
         assert [d["http_status"] for d in sent] == [200, 200, 200]
+        rejected = stack.ctx.metrics.registry.get_sample_value(
+            "booking_service_duplicate_prevention_rejections_total",
+            {"layer": "webhook_dedupe", "reason": "duplicate"},
+        )
+        assert rejected == 2
 
 
 async def test_a_delivery_with_a_bad_signature_is_refused(make_stack: StackFactory) -> None:
