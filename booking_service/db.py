@@ -82,9 +82,10 @@ def create_engine(url: str | URL, *, pool_size: int = 20, echo: bool = False) ->
             raise DatabaseURLError(f"the folder of the SQLite database does not exist: {folder}")
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(
-            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
-        )
+        # No pre-ping: it costs a round trip per checkout (a third of the throughput on
+        # MariaDB). Connections are recycled well inside the server's idle timeout, and a
+        # connection found dead mid-request makes SQLAlchemy drop the whole pool at once.
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     if backend == "mysql":
         # Each transaction sees what committed before it started its statements: the
         # double-check after taking the slot lock must see the other holder's insert.
