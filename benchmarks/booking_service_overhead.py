@@ -248,8 +248,14 @@ async def run(
         "--seed-data",
         str(seed_file),
     ]
+    profile = (
+        ["-m", "cProfile", "-o", str(args.profile.with_suffix(f".{database}.prof"))]
+        if args.profile
+        else []
+    )
     service_cmd = [
         python,
+        *profile,
         "-m",
         "booking_service",
         "--log-level",
@@ -392,6 +398,12 @@ def main() -> int:
         help="concurrent callers under load, comma list (default 8,32)",
     )
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run the service under cProfile, stats to FILE.<database>.prof (pstats format)",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bs-bench-") as tmp:
