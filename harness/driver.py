@@ -41,12 +41,19 @@ class Driver:
     """Drives one target (service + optional fake control plane) and records what it does."""
 
     def __init__(self, service_url: str, recorder: HistoryRecorder, run: Runner, *,
-                 fake_url: str | None = None, timeout_s: float = 30.0) -> None:
+                 fake_url: str | None = None, timeout_s: float = 30.0,
+                 call_id_prefix: str = "",
+                 service_factory: Callable[[], ServiceClient] | None = None,
+                 to_number: str | None = None) -> None:
         self.recorder = recorder
         self._run = run
         self._service_url = service_url
         self._fake_url = fake_url
         self._timeout_s = timeout_s
+        # Against a shared deployment every call id carries the run's id (safety rail).
+        self._prefix = call_id_prefix
+        self._service_factory = service_factory
+        self._to_number = to_number
         self._service: ServiceClient | None = None
         self._fake: AsyncFakeControl | None = None
         self._calls = itertools.count(1)
@@ -55,8 +62,13 @@ class Driver:
     @property
     def service(self) -> ServiceClient:
         if self._service is None:
-            self._service = ServiceClient(self._service_url, timeout_s=self._timeout_s)
+            self._service = (self._service_factory() if self._service_factory is not None
+                             else ServiceClient(self._service_url, timeout_s=self._timeout_s))
         return self._service
+
+    def _cid(self, call_id: str) -> str:
+        return call_id if not self._prefix or call_id.startswith(self._prefix) \
+            else f"{self._prefix}{call_id}"
 
     @property
     def fake(self) -> AsyncFakeControl:
@@ -85,6 +97,8 @@ class Driver:
     async def acheck(self, slot: Slot, *, call_id: str, service: str | None = "Beratung",
                      process: str | None = None, to_number: str | None = None,
                      args: dict[str, Any] | None = None) -> Answer:
+        call_id = self._cid(call_id)
+        to_number = to_number or self._to_number
         body = {"datum": slot.datum, "uhrzeit": slot.uhrzeit, "call_id": call_id}
         if service is not None:
             body["dienstleistung"] = service
@@ -98,6 +112,8 @@ class Driver:
                        process: str | None = None, to_number: str | None = None,
                        args: dict[str, Any] | None = None,
                        timeout_s: float | None = None) -> Answer:
+        call_id = self._cid(call_id)
+        to_number = to_number or self._to_number
         body: dict[str, Any] = {"datum": slot.datum, "uhrzeit": slot.uhrzeit, "name": name,
                                 "dienstleistung": service, "call_id": call_id}
         for key, value in (("telefon", telefon), ("email", email), ("bestaetigung", bestaetigung)):
@@ -112,6 +128,7 @@ class Driver:
     async def acancel(self, *, call_id: str, appointment_id: int | None = None,
                       slot: Slot | None = None, grund: str | None = None,
                       process: str | None = None, args: dict[str, Any] | None = None) -> Answer:
+        call_id = self._cid(call_id)
         body: dict[str, Any] = {"call_id": call_id}
         if appointment_id is not None:
             body["appointment_id"] = appointment_id
@@ -122,11 +139,13 @@ class Driver:
         body.update(args or {})
         pending = self.recorder.invoke(process or call_id, "cancel", call_id,
                                        slot.start if slot else None, body)
-        return _finish(pending, await self.service.cancel_appointment(body))
+        return _finish(pending, await self.service.cancel_appointment(body,
+                                                                      to_number=self._to_number))
 
     async def areschedule(self, *, call_id: str, new_slot: Slot, appointment_id: int | None = None,
                           old_slot: Slot | None = None, process: str | None = None,
                           args: dict[str, Any] | None = None) -> Answer:
+        call_id = self._cid(call_id)
         body: dict[str, Any] = {"call_id": call_id, "neues_datum": new_slot.datum,
                                 "neue_uhrzeit": new_slot.uhrzeit}
         if appointment_id is not None:
@@ -137,7 +156,8 @@ class Driver:
         # The history's slot for a reschedule is the *new* start (what it tries to take).
         pending = self.recorder.invoke(process or call_id, "reschedule", call_id,
                                        new_slot.start, body)
-        return _finish(pending, await self.service.reschedule_appointment(body))
+        return _finish(pending, await self.service.reschedule_appointment(
+            body, to_number=self._to_number))
 
     # outside world ------------------------------------------------------------------------------
 

@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
               for nodeid, verdicts in checks_by_test(out / "junit.xml").items()
               for verdict in verdicts if not verdict.get("ok", True)]
     notes = []
+    nothing_ran = main_run.outcomes.get("passed", 0) + main_run.outcomes.get("failed", 0) == 0
+    if nothing_ran:
+        notes.append("no scenario ran (all skipped or none selected): nothing was verified")
     if main_run.collected_nothing:
         notes.append("pytest collected no scenarios (exit 5): that is not a pass")
     elif main_run.exit_code not in (0, 1):
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         started_at=started_at.isoformat(timespec="seconds"),
         duration_s=round(time.perf_counter() - started, 1), notes=notes)
     paths = write_reports(report, out)
-    ok = report.ok and main_run.exit_code == 0
+    ok = report.ok and main_run.exit_code == 0 and not nothing_ran
     print_summary(console, report, paths, ok)
     return 0 if ok else 1
 
