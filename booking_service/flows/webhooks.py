@@ -181,7 +181,7 @@ def _processed(
         trigger_event=event,
         booking_uid=uid,
         outcome=outcome,
-        received_at=ctx.now(),
+        processed_at=ctx.now(),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from booking_service import DEFENSE_NAMES, cli
+from booking_service import DEFENSE_NAMES, cli, migrate
 from booking_service.app import SETTINGS
 from fake_calcom import FakeConfig, ThreadedFakeServer
 from fake_calcom.client import FakeControl
@@ -77,7 +77,7 @@ def test_serve_refuses_unknown_defenses(capsys: pytest.CaptureFixture[str]) -> N
 def test_migrate_up_and_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/cli.db"
     assert cli.main(["migrate", "upgrade", "--database-url", url]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert f"revision {migrate.head_revision()}" in capsys.readouterr().out
     assert cli.main(["migrate", "downgrade", "--database-url", url]) == 0
     assert "base (empty)" in capsys.readouterr().out
 
