@@ -290,7 +290,11 @@ async def run(
             for concurrency in args.concurrency:
                 loads.append(
                     await load(
-                        http, service_url, [next(plan) for _ in range(args.bookings)], concurrency
+                        http,
+                        service_url,
+                        [next(plan) for _ in range(args.bookings)],
+                        concurrency,
+                        service.pid,
                     )
                 )
     not_booked = sorted(
@@ -310,8 +314,21 @@ async def run(
     }
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(
-    http: aiohttp.ClientSession, url: str, plan: list[tuple[int, str, str]], concurrency: int
+    http: aiohttp.ClientSession,
+    url: str,
+    plan: list[tuple[int, str, str]],
+    concurrency: int,
+    service_pid: int,
 ) -> dict[str, Any]:
     """`concurrency` callers booking the planned slots as fast as the service answers."""
     pending = list(reversed(plan))
@@ -321,12 +338,18 @@ async def load(
         while pending:
             samples.append(await book(http, url, *pending.pop()))
 
+    cpu_before = cpu_seconds(service_pid)
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(service_pid)
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None and samples:
+        cpu_ms = (cpu_after - cpu_before) * 1000 / len(samples)
     return {
         "bookings": len(samples),
         "concurrency": concurrency,
+        "service_cpu_ms_per_booking": cpu_ms,
         "bookings_per_s": sum(1 for s in samples if s.status == "booked") / elapsed,
         "overhead_p95_ms": percentile([s.overhead_ms for s in samples], 0.95),
         "end_to_end_p95_ms": percentile([s.client_ms for s in samples], 0.95),
@@ -355,6 +378,12 @@ def report(result: dict[str, Any]) -> None:
             f"    throughput         {load['bookings_per_s']:6.1f} bookings/s   "
             f"(target > {TARGET_RATE:.0f}: {ok_rate})"
         )
+        if load["service_cpu_ms_per_booking"]:
+            cpu = load["service_cpu_ms_per_booking"]
+            print(
+                f"    service CPU        {cpu:6.2f} ms per booking   "
+                f"(one core's worth: {1000 / cpu:.0f} bookings/s; the fake and the callers share the box)"
+            )
         print(
             f"    service time p95   {load['overhead_p95_ms']:6.1f} ms   "
             f"end to end p95 {load['end_to_end_p95_ms']:.1f} ms   (includes queueing behind the other callers)"
