@@ -219,6 +219,8 @@ async def run_reconcile(request: web.Request) -> web.Response:
             if instant is None:
                 return error(400, "bad_request", f"{name} must be an ISO-8601 timestamp")
             window[name] = instant
+    if "from" in window and "to" in window and window["from"] >= window["to"]:
+        return error(400, "bad_request", "from must be before to")
     try:
         report = await reconcile(
             ctx,

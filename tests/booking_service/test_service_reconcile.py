@@ -129,3 +129,12 @@ async def test_reconcile_endpoint_needs_a_company_key(make_stack: StackFactory) 
             "/api/reconcile", raw=b"{", headers={"Authorization": f"Bearer {BERLIN_KEY}"}
         )
         assert status == 400
+        for body in (
+            [],
+            {"from": 5},
+            {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        ):
+            status, answer = await stack.post(
+                "/api/reconcile", body, headers={"Authorization": f"Bearer {BERLIN_KEY}"}
+            )
+            assert (status, answer["error"]) == (400, "bad_request"), body
