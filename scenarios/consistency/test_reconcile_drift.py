@@ -14,7 +14,7 @@ import pytest
 
 from harness.checks import CheckOptions
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, fault, freeze, upstream
+from scenarios.rca._support import HANS, HANSI, appointments, fault, freeze, nth, upstream
 from scenarios.webhooks._support import outside_cancel, outside_reschedule
 
 pytestmark = [pytest.mark.area("consistency"), pytest.mark.embedded_only,
@@ -138,7 +138,7 @@ def test_an_ambiguous_create_for_the_second_host_is_not_lost(world: World) -> No
     freeze(world)
     slot = world.slot(days_ahead=2, hour=9)
     world.arm(fault("reset-after", {"kind": "reset", "phase": "after"},
-                    trigger={"kind": "nth", "n": 1}))
+                    trigger=nth(1)))
 
     answer = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",
                                   call_id="call_a", service="Haarschnitt")

@@ -14,7 +14,6 @@ from harness.slots import Slot
 from harness.world import Company, World
 
 CREATE = {"method": "POST", "path": "/v2/bookings"}
-LIST = {"method": "GET", "path": "/v2/bookings"}
 
 # Names the RCA reviews use (seeds/004): Call 687 was Hansi Sputer, Call 688 Hans Schuster.
 HANSI = "Hansi Sputer"
@@ -35,7 +34,7 @@ def fault(name: str, action: dict[str, Any], *, match: dict[str, Any] | None = N
             "trigger": trigger or {"kind": "always"}, "action": action}
 
 
-def first(n: int = 1) -> dict[str, Any]:
+def nth(n: int = 1) -> dict[str, Any]:
     """A trigger for only the n-th matching request."""
     return {"kind": "nth", "n": n}
 

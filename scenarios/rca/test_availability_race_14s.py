@@ -17,7 +17,7 @@ import pytest
 from harness.clients.service import Answer
 from harness.slots import BERLIN, Slot
 from harness.world import World
-from scenarios.rca._support import fault, freeze, upstream
+from scenarios.rca._support import fault, freeze, nth, upstream
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
               pytest.mark.rca("availability-race-14s")]
@@ -92,7 +92,7 @@ def test_the_slot_goes_between_the_last_check_and_the_create(world: World) -> No
     slot = _check_then_think(world)
     world.arm(fault("steal", {"kind": "slot_steal",
                               "attendee": {"name": "Schneller Sepp", "email": "sepp@example.com"}},
-                    trigger={"kind": "nth", "n": 1}))
+                    trigger=nth(1)))
 
     answer = _caller_a_confirms(world, slot)
 
