@@ -1,0 +1,70 @@
+"""What Cal.com hands back is checked against the request (seeds/003 Layer 2; seeds/000 TC-008).
+
+Contract §2.8 `call_id_match` and `attendee_match`. Both use Cal.com's round-robin dedupe: an
+outside booking at S with the company's fallback e-mail (the address every caller without one is
+booked with) comes back to a new caller who has no e-mail either. The booking is only 5 s old, so
+the freshness layer lets it through, and no webhook imported it (`webhooks: false`), so neither
+the local double-check nor the uid lookup knows it: exactly one layer is left to refuse it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.world import World
+from scenarios.rca._support import HANS, HANSI, appointments, freeze, upstream
+
+pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only]
+
+
+def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | None = None):
+    freeze(world)
+    slot = world.slot(days_ahead=2, hour=14)
+    outside = world.driver.take_slot(2004, slot, name=name, email=world.berlin.fallback_email,
+                                     metadata=metadata, age_s=5, webhooks=False)
+    answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin")
+    world.judge()  # with the defense off: no-stolen-booking (call_688 holds the outside booking)
+    return slot, outside, answer
+
+
+@pytest.mark.rca("call-id-mismatch", "tc-008")
+@pytest.mark.defense("call_id_match")
+def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
+    """Same name, fresh, but `metadata.call_id` names call 687: it was not made for 688."""
+    slot, outside, answer = _outside_booking_then_caller(
+        world, name=HANS, metadata={"call_id": "call_687"})
+    assert answer.status == "stale_booking_data", answer.body
+    assert answer.body["reason"] == "call_id_mismatch"
+    assert answer.body["alternatives"]
+    assert [b["uid"] for b in upstream(world, start=slot)] == [outside["uid"]]
+    assert appointments(world) == []
+
+
+@pytest.mark.rca("duplicate-stale-booking", "tc-008")
+@pytest.mark.defense("attendee_match")
+def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
+    """Fresh, no call_id to compare (the incident's fix lets that pass), but the attendee is
+    Hansi Sputer, not the caller Hans Schuster."""
+    _, _, answer = _outside_booking_then_caller(world, name=HANSI)
+    assert answer.status == "stale_booking_data", answer.body
+    assert answer.body["reason"] == "attendee_mismatch"
+    assert answer.body["alternatives"]
+    assert appointments(world) == []
+
+
+@pytest.mark.rca("call-id-mismatch")
+def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_layer(
+        world: World) -> None:
+    """The other side of the call_id rule: a missing `call_id` passes (as in the incident's fix),
+    so a fresh own booking coming back without metadata is not refused for it. Built from the
+    caller's own booking whose create answer lost its metadata (the `rewrite` fault)."""
+    freeze(world)
+    slot = world.slot(days_ahead=2, hour=14)
+    world.arm({"name": "no-metadata", "match": {"method": "POST", "path": "/v2/bookings"},
+               "trigger": {"kind": "always"},
+               "action": {"kind": "rewrite", "set": {"data.metadata": {}}}})
+    answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
+    assert answer.status == "booked", answer.body
+    [booking] = upstream(world, start=slot)
+    assert booking["metadata"]["call_id"] == "call_688"  # Cal.com stored it; the answer hid it
+    assert answer.body["booking_uid"] == booking["uid"]
