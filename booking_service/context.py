@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from booking_service import migrate
 from booking_service.calcom.backoff import Backoff
 from booking_service.calcom.circuit import CircuitBreaker
 from booking_service.calcom.client import CalcomClient
+from booking_service.calcom.models import EventTypeShape
 from booking_service.clock import Clock, utc_now
 from booking_service.db import Database, create_engine, dialect_label
 from booking_service.metrics import Metrics
@@ -35,6 +36,7 @@ class ServiceContext:
     tenants: TenantDirectory
     slot_locks: SlotLocks
     backoff: Backoff
+    event_types: dict[int, EventTypeShape] = field(default_factory=dict)  # Cal.com's, cached
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -44,6 +44,7 @@ from booking_service.flows.common import (
     clean_email,
     clean_name,
     clean_phone,
+    event_type_shape,
     find_service,
     free_slots,
     local_conflict,
@@ -212,6 +213,9 @@ async def _book_holding_slot(
     ctx: ServiceContext, req: BookingRequest, customer_id: int
 ) -> dict[str, Any]:
     defenses = ctx.defenses
+    shape = None
+    if defenses.availability_double_check:
+        shape = await event_type_shape(ctx, req.company, req.service.event_type_id)
     # The same call asking again for the slot it already holds (an agent retry): same answer.
     async with ctx.db.read() as session:
         own = (
@@ -229,7 +233,12 @@ async def _book_holding_slot(
         conflict = None
         if own is None and defenses.availability_double_check:
             conflict = await local_conflict(
-                session, req.company.id, req.service.event_type_id, req.start, req.end
+                session,
+                req.company.id,
+                req.service.event_type_id,
+                req.start,
+                req.end,
+                shape=shape,
             )
     if own is not None:
         return _booked(ctx, own, "already_booked")

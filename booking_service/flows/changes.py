@@ -28,6 +28,7 @@ from booking_service.flows.common import (
     calcom_refusal,
     check_returned_booking,
     clean_phone,
+    event_type_shape,
     free_slots,
     local_conflict,
     parse_start,
@@ -300,6 +301,7 @@ async def _reschedule_holding_slot(
 ) -> dict[str, Any]:
     new_end = new_start + timedelta(minutes=service.duration)
     if ctx.defenses.availability_double_check:
+        shape = await event_type_shape(ctx, company, service.event_type_id)
         async with ctx.db.read() as session:
             conflict = await local_conflict(
                 session,
@@ -308,6 +310,7 @@ async def _reschedule_holding_slot(
                 new_start,
                 new_end,
                 exclude_id=appointment.id,
+                shape=shape,
             )
         try:
             free = (

@@ -307,6 +307,12 @@ async def _execute(
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
+    if (
+        ctx.defenses.webhook_ordering
+        and await session.get(BookingTombstone, booking.uid) is not None
+    ):
+        # The new booking's CANCELLED overtook this delivery: importing it would revive it.
+        return outcome if old is not None else "ignored_cancelled_earlier"
     call = await known_call(session, old.call_id if old is not None else booking.call_id)
     found = service_for(ctx, booking.event_type_id)
     if old is not None and found is None:

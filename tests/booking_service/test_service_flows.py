@@ -487,3 +487,38 @@ async def test_a_refusal_or_corrupted_answer_after_the_commit_is_not_a_lost_book
         else:  # told no while Cal.com holds a booking for this call: lost
             assert answer["status"] != "booked", answer
             assert await stack.appointments() == []
+
+
+async def test_round_robin_gives_two_customers_the_two_hosts(make_stack: StackFactory) -> None:
+    async with make_stack(webhooks=False) as stack:
+        answers = [
+            await stack.collect(call, name=name, email=email, service="Teamtermin")
+            for call, name, email in (
+                ("call_a", "Anna Alt", "anna.alt@example.com"),
+                ("call_b", "Bernd Brot", "bernd.brot@example.com"),
+                ("call_c", "Carla Dritt", "carla@example.com"),
+            )
+        ]
+        assert [a["status"] for a in answers] == ["booked", "booked", "slot_taken"], answers
+        assert answers[2]["reason"] == "local_appointment"  # both hosts busy, known locally
+        assert sorted(b["hostIds"][0] for b in await stack.active_upstream_at()) == [101, 102]
+
+
+async def test_callers_sharing_a_phone_keep_their_own_names(make_stack: StackFactory) -> None:
+    async with make_stack(webhooks=False) as stack:
+        first = await stack.collect(
+            "call_687", name="Hansi Sputer", telefon="+493012345678", uhrzeit="09:00"
+        )
+        second = await stack.collect(
+            "call_688", name="Hans Schuster", telefon="+493012345678", uhrzeit="11:00"
+        )
+        assert (first["status"], second["status"]) == ("booked", "booked")
+        _, listed = await stack.get("/api/appointments", "bs_demo_berlin")
+        assert {a["call_id"]: a["customer"]["name"] for a in listed["appointments"]} == {
+            "call_687": "Hansi Sputer",
+            "call_688": "Hans Schuster",
+        }
+        status, report = await stack.post(
+            "/api/reconcile", {}, headers={"Authorization": "Bearer bs_demo_berlin"}
+        )
+        assert (status, report["mismatches"]) == (200, [])
