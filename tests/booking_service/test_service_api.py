@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from service_stack import BERLIN_KEY, HAMBURG_KEY, S_ISO, Stack, StackFactory
+
+from booking_service.app import AccessLogger
 
 
 async def book_two(stack: Stack) -> tuple[dict, dict]:
@@ -247,3 +251,15 @@ async def test_server_timing_separates_the_service_from_calcom(make_stack: Stack
             assert 0 < calcom <= total
         # The first booking also learns the event type's shape (cached); then slots and create.
         assert [p["calcom"].split("desc=")[1] for p in timings] == ['"3 calls"', '"2 calls"']
+
+
+def test_the_access_log_shows_paths_not_query_strings(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    request = make_mocked_request("GET", "/api/customers?search=%2B491701234567")
+    AccessLogger(logging.getLogger("aiohttp.access"), "").log(
+        request, web.Response(status=200), 0.004
+    )
+    [line] = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert '"GET /api/customers" 200 4.0ms' in line
+    assert "search" not in line
+    assert "1701234567" not in line

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from booking_service import DEFENSE_NAMES, cli, migrate
-from booking_service.app import SETTINGS
+from booking_service.app import SETTINGS, AccessLogger
 from fake_calcom import FakeConfig, ThreadedFakeServer
 from fake_calcom.client import FakeControl
 
@@ -67,6 +67,7 @@ def test_serve_reads_flags_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert settings.calcom_api_key == "cal_env_key"
     assert settings.webhook_secret == "whsec_env"
     assert settings.defenses.off == ["freshness", "slot_lock"]
+    assert captured["access_log_class"] is AccessLogger  # no query strings in the access log
 
 
 def test_serve_refuses_unknown_defenses(capsys: pytest.CaptureFixture[str]) -> None:
