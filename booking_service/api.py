@@ -127,7 +127,7 @@ async def list_appointments(request: web.Request) -> web.Response:
         query = query.where(Appointment.call_id == call_id)
     limit = _int_param(request, "limit", 100, 1, 1000)
     offset = _int_param(request, "offset", 0, 0, 10**9)
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         rows = (
             await session.execute(
                 query.order_by(Appointment.start, Appointment.id).limit(limit).offset(offset)
@@ -146,7 +146,7 @@ async def get_appointment(request: web.Request) -> web.Response:
     query = _appointments_query().where(Appointment.id == appointment_id)
     if ctx.defenses.tenant_isolation:
         query = query.where(Appointment.company_id == company.id)
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         row = (await session.execute(query)).first()
     if row is None:
         return error(404, "not_found", "no such appointment")
@@ -177,7 +177,7 @@ async def search_customers(request: web.Request) -> web.Response:
             )
         )
     limit = _int_param(request, "limit", 50, 1, 500)
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         customers = (
             (await session.execute(query.order_by(Customer.id).limit(limit))).scalars().all()
         )
@@ -219,6 +219,8 @@ async def run_reconcile(request: web.Request) -> web.Response:
             if instant is None:
                 return error(400, "bad_request", f"{name} must be an ISO-8601 timestamp")
             window[name] = instant
+    if "from" in window and "to" in window and window["from"] >= window["to"]:
+        return error(400, "bad_request", "from must be before to")
     try:
         report = await reconcile(
             ctx,

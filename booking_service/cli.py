@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from booking_service import migrate
-from booking_service.app import create_app
+from booking_service.app import AccessLogger, create_app
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import parse_instant
 from booking_service.context import close_context, open_context
@@ -230,6 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     web.run_app(
         create_app(settings),
+        access_log_class=AccessLogger,
         host=args.host,
         port=args.port,
         print=lambda text: logging.info("%s", text),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +14,9 @@ from booking_service import migrate
 from booking_service.calcom.backoff import Backoff
 from booking_service.calcom.circuit import CircuitBreaker
 from booking_service.calcom.client import CalcomClient
+from booking_service.calcom.models import EventTypeShape
 from booking_service.clock import Clock, utc_now
-from booking_service.db import create_engine, dialect_label, session_factory
+from booking_service.db import Database, create_engine, dialect_label
 from booking_service.metrics import Metrics
 from booking_service.models import PLAIN_BOOKING_UID_INDEX, UNIQUE_BOOKING_UID_INDEX
 from booking_service.settings import Defenses, Settings
@@ -29,12 +30,18 @@ log = logging.getLogger(__name__)
 class ServiceContext:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
     calcom: CalcomClient
     metrics: Metrics
     tenants: TenantDirectory
     slot_locks: SlotLocks
     backoff: Backoff
+    event_types: dict[int, EventTypeShape] = field(default_factory=dict)  # Cal.com's, cached
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Plain sessions (for tests and tools); flows use `db.read()` / `db.write()`."""
+        return self.db.sessions
 
     @property
     def clock(self) -> Clock:
@@ -116,9 +123,9 @@ async def open_context(settings: Settings) -> ServiceContext:
         if settings.migrate_on_startup:
             await migrate.upgrade(engine)
         await apply_unique_constraint_mode(engine, settings.defenses.unique_constraint)
-        sessions = session_factory(engine)
+        db = Database(engine)
         tenants = await sync_tenants(
-            sessions, load_tenants(settings.tenants), settings.calcom_api_key
+            db.sessions, load_tenants(settings.tenants), settings.calcom_api_key
         )
     except BaseException:
         await engine.dispose()
@@ -149,7 +156,7 @@ async def open_context(settings: Settings) -> ServiceContext:
     return ServiceContext(
         settings=settings,
         engine=engine,
-        sessions=sessions,
+        db=db,
         calcom=calcom,
         metrics=metrics,
         tenants=tenants,

@@ -160,7 +160,7 @@ class ProcessedWebhook(Base):
     trigger_event: Mapped[str | None] = mapped_column(sa.String(64))
     booking_uid: Mapped[str | None] = mapped_column(sa.String(64))
     outcome: Mapped[str] = mapped_column(sa.String(32))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BookingTombstone(Base):

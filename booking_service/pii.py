@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-# International (+49…) or national (0…) numbers with at least 6 digits, spaces/dashes/slashes allowed.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|00|0)[1-9][\d\s/\-]{4,}\d(?![\w.])")
+# Plain, or URL-encoded as in an access log's query string (max%40example.com, %2B4915…).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# International (+49…) or national (0…) numbers; spaces, dashes, slashes (and their URL forms).
+_PHONE = re.compile(r"(?<![\w.])(?:\+|%2[Bb]|00|0)[1-9](?:[\d\s/\-+]|%20){4,}\d(?![\w.])")
 
 
 def mask_email(email: str | None) -> str | None:
@@ -32,7 +34,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def redact(text: str) -> str:
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
+    text = _EMAIL.sub(lambda m: mask_email(unquote(m.group(0))) or "***", text)
     return _PHONE.sub(_mask_phone_match, text)
 
 

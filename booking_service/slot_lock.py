@@ -72,11 +72,16 @@ class InProcessSlotLocks:
 
 
 class MySQLSlotLocks:
-    """`GET_LOCK` on a connection of its own, held for the whole flow."""
+    """`GET_LOCK` on a connection of its own, held for the whole flow.
 
-    def __init__(self, engine: AsyncEngine, timeout_s: float) -> None:
+    At most `max_holders` flows hold a lock connection at once, so lock holders can never take
+    every pooled connection and starve their own queries.
+    """
+
+    def __init__(self, engine: AsyncEngine, timeout_s: float, max_holders: int = 10) -> None:
         self.engine = engine
         self.timeout_s = timeout_s
+        self._holders = asyncio.Semaphore(max_holders)
         # Lock names are server-wide: include the database so two databases do not collide.
         self._namespace = f"{engine.url.host}:{engine.url.port}/{engine.url.database}"
 
@@ -86,7 +91,7 @@ class MySQLSlotLocks:
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         name = self._name(key)
-        async with self.engine.connect() as connection:
+        async with self._holders, self.engine.connect() as connection:
             got = (
                 await connection.execute(
                     sa.text("SELECT GET_LOCK(:name, :timeout)"),
@@ -108,11 +113,12 @@ class MySQLSlotLocks:
 
 
 class PostgresSlotLocks:
-    """Session-level advisory lock on a connection of its own."""
+    """Session-level advisory lock on a connection of its own (holders capped as for MySQL)."""
 
-    def __init__(self, engine: AsyncEngine, timeout_s: float) -> None:
+    def __init__(self, engine: AsyncEngine, timeout_s: float, max_holders: int = 10) -> None:
         self.engine = engine
         self.timeout_s = timeout_s
+        self._holders = asyncio.Semaphore(max_holders)
 
     @staticmethod
     def _id(key: str) -> int:
@@ -121,7 +127,7 @@ class PostgresSlotLocks:
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         lock_id = self._id(key)
-        async with self.engine.connect() as connection:
+        async with self._holders, self.engine.connect() as connection:
             await connection.execute(sa.text(f"SET lock_timeout = {int(self.timeout_s * 1000)}"))
             try:
                 await connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
@@ -139,8 +145,10 @@ def slot_locks_for(engine: AsyncEngine, *, enabled: bool, timeout_s: float) -> S
     if not enabled:
         return NoSlotLocks()
     name = engine.dialect.name
+    # The pool allows pool_size + max_overflow connections; lock holders get at most half.
+    pool_size = getattr(engine.pool, "size", lambda: 10)()
     if name == "mysql":
-        return MySQLSlotLocks(engine, timeout_s)
+        return MySQLSlotLocks(engine, timeout_s, max_holders=max(1, pool_size))
     if name == "postgresql":
-        return PostgresSlotLocks(engine, timeout_s)
+        return PostgresSlotLocks(engine, timeout_s, max_holders=max(1, pool_size))
     return InProcessSlotLocks(timeout_s)

@@ -94,6 +94,13 @@ class CompanyInfo:
     calcom_api_key: str
     fallback_email: str | None
     branches: tuple[BranchInfo, ...]
+    calcom_read_api_keys: tuple[str, ...] = ()
+
+    @property
+    def calcom_list_keys(self) -> tuple[str, ...]:
+        """Keys to list bookings with: Cal.com lists only bookings the key's owner hosts, so a
+        practice with several hosts needs each host's key to see all of its bookings."""
+        return tuple(dict.fromkeys((self.calcom_api_key, *self.calcom_read_api_keys)))
 
     @property
     def services(self) -> tuple[ServiceInfo, ...]:
@@ -135,6 +142,12 @@ def validate_tenants(doc: object) -> list[dict[str, Any]]:
         )
         _require(key not in keys, where, "api_key used twice")
         keys.add(key)
+        read_keys = company.get("calcom_read_api_keys", [])
+        _require(
+            isinstance(read_keys, list) and all(isinstance(k, str) and k for k in read_keys),
+            where,
+            "calcom_read_api_keys must be a list of Cal.com API keys",
+        )
         for field in ("calcom_api_key", "fallback_email"):
             _require(
                 company.get(field) is None or isinstance(company.get(field), str),
@@ -297,6 +310,7 @@ async def _directory(
                 name=company_doc["name"],
                 calcom_api_key=company_doc.get("calcom_api_key") or default_key,
                 fallback_email=company_doc.get("fallback_email"),
+                calcom_read_api_keys=tuple(company_doc.get("calcom_read_api_keys", [])),
                 branches=tuple(branches),
             )
         )

@@ -84,3 +84,10 @@ class CircuitBreaker:
     def abandon(self) -> None:
         """A call was cancelled before it told us anything: free the probe slot."""
         self._probe_in_flight = False
+
+    def reset(self) -> None:
+        """Closed, no failures counted (a fresh start, e.g. between harness scenarios)."""
+        self._failures = 0
+        self._opened_at = None
+        self._probe_in_flight = False
+        self._set("closed")

@@ -39,13 +39,14 @@ from booking_service.calcom.errors import (
     CalcomUnavailable,
     RateLimitedError,
 )
-from booking_service.calcom.models import UpstreamBooking, iso_z, parse_instant
+from booking_service.calcom.models import EventTypeShape, UpstreamBooking, iso_z, parse_instant
 from booking_service.clock import Clock, utc_now
 from booking_service.metrics import Metrics
 from booking_service.timing import record_upstream
 
 BOOKINGS_API_VERSION = "2024-08-13"
 SLOTS_API_VERSION = "2024-09-04"
+EVENT_TYPES_API_VERSION = "2024-06-14"
 DEFAULT_RATE_LIMIT_WINDOW_S = 60.0
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,14 @@ class CalcomClient:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+    def reset(self) -> None:
+        """Forget runtime state: close the circuit and drop known-closed rate-limit windows.
+
+        For the embedded harness between scenarios (the fake resets its limiter and clock too).
+        """
+        self.circuit.reset()
+        self._window_closed_until.clear()
 
     # --- one exchange ------------------------------------------------------------------
 
@@ -446,6 +455,26 @@ class CalcomClient:
             if has_next is False or (has_next is None and len(items) < page_size) or not items:
                 break
         return bookings
+
+    async def get_event_type(self, api_key: str, event_type_id: int) -> EventTypeShape | None:
+        """GET /v2/event-types/{id} (2024-06-14): its scheduling type and host count; None if unknown."""
+
+        async def attempt() -> EventTypeShape | None:
+            try:
+                parsed = await self._call(
+                    "GET",
+                    f"/v2/event-types/{event_type_id}",
+                    api_key=api_key,
+                    api_version=EVENT_TYPES_API_VERSION,
+                    endpoint="GET /v2/event-types/{id}",
+                )
+            except CalcomRequestError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return EventTypeShape.from_api(parsed.get("data"))
+
+        return await self._retried("GET /v2/event-types/{id}", attempt)
 
     async def free_slots(
         self, api_key: str, event_type_id: int, start: datetime, end: datetime

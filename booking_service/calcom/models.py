@@ -31,6 +31,23 @@ def iso_z(instant: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class EventTypeShape:
+    """How Cal.com assigns hosts for an event type (`GET /v2/event-types/{id}`)."""
+
+    scheduling: str  # individual | round_robin | collective
+    host_count: int
+
+    @classmethod
+    def from_api(cls, data: object) -> EventTypeShape | None:
+        if not isinstance(data, dict):
+            return None
+        raw = str(data.get("schedulingType") or "").lower()
+        scheduling = raw if raw in ("round_robin", "collective") else "individual"
+        hosts = data.get("hosts") if isinstance(data.get("hosts"), list) else data.get("users")
+        return cls(scheduling, len(hosts) if isinstance(hosts, list) and hosts else 1)
+
+
+@dataclass(frozen=True)
 class Attendee:
     name: str
     email: str | None

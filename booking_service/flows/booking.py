@@ -1,18 +1,19 @@
 """`collect-appointment`: book a slot for a caller, through every duplicate-prevention layer.
 
-Order of events (each numbered step is a defense of docs/contracts.md §2.2 when switched on):
+The order of events, with the defense (docs/contracts.md §2.2) guarding each step:
 
     read + validate the request → record call and customer
-    (6) take the slot lock ─────────────────────────────────────────────┐
-        same call already holds this slot? → answer it again (retry)     │
-        (5) double-check: local appointment / Cal.com slots → slot_taken │
-        failpoint collect.after_double_check                             │
-        create at Cal.com (8: look up own booking after ambiguity)       │
-        (1) freshness (2) call_id_match (3) attendee_match → stale       │
-        failpoint collect.before_insert                                  │
-        (4) uid already held locally? → booked (same call) / duplicate   │
-        insert; (UNIQUE index) violation → the holder's appointment      │
-    release the lock ◄───────────────────────────────────────────────────┘
+    take the slot lock ........................................ slot_lock
+    │  same call already holds this slot? → answer it again (an agent retry)
+    │  local appointment / Cal.com slots say taken → slot_taken  availability_double_check
+    │  failpoint collect.after_double_check
+    │  create at Cal.com; unknown outcome → look up our own ... ambiguous_create_lookup
+    │  answer too old / other call / other attendee → stale ... freshness, call_id_match,
+    │                                                           attendee_match
+    │  failpoint collect.before_insert
+    │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
+    │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
+    release the lock
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,15 +44,15 @@ from booking_service.flows.common import (
     clean_email,
     clean_name,
     clean_phone,
-    ensure_call,
-    ensure_customer,
+    event_type_shape,
     find_service,
     free_slots,
     local_conflict,
     parse_start,
+    record_caller,
     resolve_tenant,
 )
-from booking_service.flows.upstream import create_booking
+from booking_service.flows.upstream import create_booking, own_booking_after_refusal
 from booking_service.models import ACTIVE_STATUSES, Appointment
 from booking_service.pii import mask_email
 from booking_service.slot_lock import SlotLockTimeout, slot_key
@@ -61,32 +63,23 @@ log = logging.getLogger(__name__)
 SUCCESS = {"booked", "confirmation_required"}
 
 
+@dataclass(frozen=True)
 class BookingRequest:
     """A validated collect-appointment request."""
 
-    def __init__(
-        self,
-        *,
-        company: CompanyInfo,
-        branch_id: str,
-        service: ServiceInfo,
-        call_id: str,
-        name: str,
-        phone: str | None,
-        email: str | None,
-        start: datetime,
-        confirm: bool,
-    ) -> None:
-        self.company = company
-        self.branch_id = branch_id
-        self.service = service
-        self.call_id = call_id
-        self.name = name
-        self.phone = phone
-        self.email = email
-        self.start = start
-        self.end = start + timedelta(minutes=service.duration)
-        self.confirm = confirm
+    company: CompanyInfo
+    branch_id: str
+    service: ServiceInfo
+    call_id: str
+    name: str
+    phone: str | None
+    email: str | None
+    start: datetime
+    confirm: bool
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.service.duration)
 
     @property
     def attendee_email(self) -> str | None:
@@ -144,10 +137,9 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
     if not req.confirm:
         return await _only_check(ctx, req)
 
-    async with ctx.sessions.begin() as session:
-        customer = await ensure_customer(session, req.company.id, req.name, req.phone, req.email)
-        customer_id = customer.id
-    await ensure_call(ctx, req.call_id, req.company.id, req.branch_id, customer_id)
+    customer_id = await record_caller(
+        ctx, req.call_id, req.company.id, req.branch_id, req.name, req.phone, req.email
+    )
 
     waited_since = time.perf_counter()
     try:
@@ -179,6 +171,30 @@ async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any
     return answer(ctx, "confirmation_required", success=True, start=req.start)
 
 
+def create_body(ctx: ServiceContext, req: BookingRequest, idempotency_key: str) -> dict[str, Any]:
+    """`POST /v2/bookings` (2024-08-13): start in UTC, the caller as attendee, our metadata."""
+    attendee: dict[str, Any] = {
+        "name": req.name,
+        "timeZone": ctx.settings.timezone,
+        "language": "de",
+    }
+    if req.attendee_email:
+        attendee["email"] = req.attendee_email
+    if req.phone:
+        attendee["phoneNumber"] = req.phone
+    return {
+        "start": iso_z(req.start),
+        "eventTypeId": req.service.event_type_id,
+        "attendee": attendee,
+        "metadata": {
+            "call_id": req.call_id,
+            "idempotency_key": idempotency_key,
+            "company_id": str(req.company.id),
+            "source": "voice",
+        },
+    }
+
+
 def _booked(ctx: ServiceContext, appointment: Appointment, reason: str | None) -> dict[str, Any]:
     pending = appointment.status == "pending"
     return answer(
@@ -197,8 +213,11 @@ async def _book_holding_slot(
     ctx: ServiceContext, req: BookingRequest, customer_id: int
 ) -> dict[str, Any]:
     defenses = ctx.defenses
+    shape = None
+    if defenses.availability_double_check:
+        shape = await event_type_shape(ctx, req.company, req.service.event_type_id)
     # The same call asking again for the slot it already holds (an agent retry): same answer.
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         own = (
             await session.execute(
                 sa.select(Appointment)
@@ -211,14 +230,20 @@ async def _book_holding_slot(
                 .limit(1)
             )
         ).scalar_one_or_none()
+        conflict = None
+        if own is None and defenses.availability_double_check:
+            conflict = await local_conflict(
+                session,
+                req.company.id,
+                req.service.event_type_id,
+                req.start,
+                req.end,
+                shape=shape,
+            )
     if own is not None:
         return _booked(ctx, own, "already_booked")
 
     if defenses.availability_double_check:
-        async with ctx.sessions() as session:
-            conflict = await local_conflict(
-                session, req.company.id, req.service.event_type_id, req.start, req.end
-            )
         if conflict is not None:
             await _refuse_taken(ctx, req, "local_appointment")
         try:
@@ -235,32 +260,13 @@ async def _book_holding_slot(
         start=iso_z(req.start),
     )
 
-    idempotency_key = uuid.uuid4().hex
-    attendee: dict[str, Any] = {
-        "name": req.name,
-        "timeZone": ctx.settings.timezone,
-        "language": "de",
-    }
-    if req.attendee_email:
-        attendee["email"] = req.attendee_email
-    if req.phone:
-        attendee["phoneNumber"] = req.phone
-    body = {
-        "start": iso_z(req.start),
-        "eventTypeId": req.service.event_type_id,
-        "attendee": attendee,
-        "metadata": {
-            "call_id": req.call_id,
-            "idempotency_key": idempotency_key,
-            "company_id": str(req.company.id),
-            "source": "voice",
-        },
-    }
+    idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
     try:
         booking = await create_booking(
             ctx,
             req.company.calcom_api_key,
-            body,
+            create_body(ctx, req, idempotency_key),
+            list_keys=req.company.calcom_list_keys,
             idempotency_key=idempotency_key,
             attendee_email=req.attendee_email,
             start=req.start,
@@ -280,6 +286,25 @@ async def _book_holding_slot(
         caller_name=req.name,
         idempotency_key=idempotency_key,
     )
+    if problem is not None:
+        own = await own_booking_after_refusal(
+            ctx,
+            req.company.calcom_list_keys,
+            idempotency_key=idempotency_key,
+            attendee_email=req.attendee_email,
+            start=req.start,
+            end=req.end,
+        )
+        if own is not None:  # ours by idempotency key: the answer was corrupted, not stale
+            booking = own
+            problem = check_returned_booking(
+                ctx,
+                booking,
+                call_id=req.call_id,
+                expected_start=req.start,
+                caller_name=req.name,
+                idempotency_key=idempotency_key,
+            )
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
@@ -322,7 +347,7 @@ async def _insert(
     idempotency_key: str,
 ) -> dict[str, Any]:
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             if ctx.defenses.uid_duplicate_check:
                 holder = await appointment_by_uid(session, booking.uid)
                 if holder is not None:
@@ -371,7 +396,7 @@ async def _insert(
             )
         return _booked(ctx, appointment, None)
     except sa.exc.IntegrityError:
-        async with ctx.sessions() as session:
+        async with ctx.db.read() as session:
             holder = await appointment_by_uid(session, booking.uid)
         if holder is None:
             raise

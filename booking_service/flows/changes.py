@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
-from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
 from booking_service.flows.common import (
     OutcomeUnknown,
@@ -28,6 +28,7 @@ from booking_service.flows.common import (
     calcom_refusal,
     check_returned_booking,
     clean_phone,
+    event_type_shape,
     free_slots,
     local_conflict,
     parse_start,
@@ -86,7 +87,7 @@ async def find_callers_appointment(
     name = request.text("name", max_len=200)
     phone = clean_phone(request.text("telefon", max_len=64))
     raw_id = request.args.get("appointment_id")
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         if raw_id is not None and str(raw_id).strip():
             try:
                 appointment_id = int(str(raw_id).strip())
@@ -133,9 +134,7 @@ async def find_callers_appointment(
     return candidates[0]
 
 
-def _service_of(
-    ctx: ServiceContext, company: CompanyInfo, appointment: Appointment
-) -> ServiceInfo | None:
+def _service_of(company: CompanyInfo, appointment: Appointment) -> ServiceInfo | None:
     for service in company.services:
         if service.id == appointment.service_id:
             return service
@@ -179,7 +178,7 @@ async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
             )
         except CalcomError as exc:
             raise calcom_refusal(exc, start=appointment.start) from exc
-    async with ctx.sessions.begin() as session:
+    async with ctx.db.write() as session:
         current = await session.get(Appointment, appointment.id, with_for_update=True)
         assert current is not None
         if current.status != "cancelled":
@@ -255,7 +254,7 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
         )
     if appointment.status not in ACTIVE_STATUSES or not appointment.calcom_booking_uid:
         raise Refusal("not_found", "appointment_not_active", start=appointment.start)
-    service = _service_of(ctx, company, appointment)
+    service = _service_of(company, appointment)
     if service is None:
         raise Refusal("unknown_service", "service_removed", start=new_start)
     if new_start == appointment.start:
@@ -302,7 +301,8 @@ async def _reschedule_holding_slot(
 ) -> dict[str, Any]:
     new_end = new_start + timedelta(minutes=service.duration)
     if ctx.defenses.availability_double_check:
-        async with ctx.sessions() as session:
+        shape = await event_type_shape(ctx, company, service.event_type_id)
+        async with ctx.db.read() as session:
             conflict = await local_conflict(
                 session,
                 company.id,
@@ -310,6 +310,7 @@ async def _reschedule_holding_slot(
                 new_start,
                 new_end,
                 exclude_id=appointment.id,
+                shape=shape,
             )
         try:
             free = (
@@ -362,7 +363,7 @@ async def _apply_reschedule(
     ctx: ServiceContext, old: Appointment, booking: UpstreamBooking
 ) -> dict[str, Any]:
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             current = await session.get(Appointment, old.id, with_for_update=True)
             assert current is not None
             if ctx.defenses.uid_duplicate_check:
@@ -420,7 +421,7 @@ async def _apply_reschedule(
             )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
-        async with ctx.sessions() as session:
+        async with ctx.db.read() as session:
             holder = await appointment_by_uid(session, booking.uid)
         if holder is None:
             raise
@@ -428,6 +429,3 @@ async def _apply_reschedule(
             layer="unique_constraint", reason="existing_appointment_returned"
         ).inc()
         return _rescheduled(ctx, holder, "existing_appointment_returned")
-
-
-__all__ = ["cancel_appointment", "find_callers_appointment", "iso_z", "reschedule_appointment"]

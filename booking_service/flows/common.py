@@ -21,7 +21,7 @@ from booking_service.calcom.errors import (
     CircuitOpenError,
     RateLimitedError,
 )
-from booking_service.calcom.models import UpstreamBooking, iso_z
+from booking_service.calcom.models import EventTypeShape, UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
 from booking_service.german_datetime import (
     DateTimeParseError,
@@ -361,6 +361,23 @@ async def appointment_by_uid(session: AsyncSession, uid: str) -> Appointment | N
     return rows.scalar_one_or_none()
 
 
+async def event_type_shape(
+    ctx: ServiceContext, company: CompanyInfo, event_type_id: int
+) -> EventTypeShape:
+    """Cached per app; when Cal.com cannot say, `individual` (the cautious reading)."""
+    known = ctx.event_types.get(event_type_id)
+    if known is not None:
+        return known
+    try:
+        shape = await ctx.calcom.get_event_type(company.calcom_api_key, event_type_id)
+    except CalcomError:
+        shape = None
+    if shape is None:
+        return EventTypeShape("individual", 1)
+    ctx.event_types[event_type_id] = shape
+    return shape
+
+
 async def local_conflict(
     session: AsyncSession,
     company_id: int,
@@ -368,11 +385,13 @@ async def local_conflict(
     start: datetime,
     end: datetime,
     exclude_id: int | None = None,
+    shape: EventTypeShape | None = None,
 ) -> Appointment | None:
-    """An active local appointment overlapping [start, end) for this event type or one of its hosts.
+    """An active local appointment overlapping [start, end) that leaves no host for this booking.
 
-    The host of a booking is known only after Cal.com picked it, so "its hosts" are those earlier
-    bookings of this event type were made with.
+    Its hosts are those earlier bookings of this event type were made with (Cal.com picks the
+    host). Individual and collective event types: any overlap of the event type or one of its
+    hosts. Round robin: only when as many of its hosts are busy as it has hosts.
     """
     hosts = (
         sa.select(Appointment.host_id)
@@ -389,32 +408,38 @@ async def local_conflict(
             Appointment.end > start,
             sa.or_(Appointment.event_type_id == event_type_id, Appointment.host_id.in_(hosts)),
         )
-        .limit(1)
+        .order_by(Appointment.id)
     )
     if exclude_id is not None:
         query = query.where(Appointment.id != exclude_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    if shape is None or shape.scheduling != "round_robin":
+        return (await session.execute(query.limit(1))).scalar_one_or_none()
+    overlapping = list((await session.execute(query.limit(100))).scalars())
+    busy_hosts = {a.host_id if a.host_id is not None else f"unknown:{a.id}" for a in overlapping}
+    return overlapping[0] if len(busy_hosts) >= shape.host_count else None
 
 
 async def ensure_customer(
     session: AsyncSession, company_id: int, name: str, phone: str | None, email: str | None
 ) -> Customer:
-    """The company's customer with this phone (else e-mail, else name); created if new."""
+    """The company's customer with this name and phone (else e-mail); created if new.
+
+    Two people calling from one landline are two customers: a customer is never renamed, or an
+    earlier appointment would show another attendee than its Cal.com booking.
+    """
     query = sa.select(Customer).where(Customer.company_id == company_id)
     if phone:
         query = query.where(Customer.phone == phone)
     elif email:
         query = query.where(Customer.email == email)
     else:
-        query = query.where(
-            Customer.name == name, Customer.phone.is_(None), Customer.email.is_(None)
-        )
-    customer = (await session.execute(query.order_by(Customer.id).limit(1))).scalar_one_or_none()
+        query = query.where(Customer.phone.is_(None), Customer.email.is_(None))
+    candidates = (await session.execute(query.order_by(Customer.id).limit(50))).scalars()
+    customer = next((c for c in candidates if same_name(c.name, name)), None)
     if customer is None:
         customer = Customer(company_id=company_id, name=name, phone=phone, email=email)
         session.add(customer)
     else:
-        customer.name = name
         if email and not customer.email:
             customer.email = email
         if phone and not customer.phone:
@@ -423,17 +448,23 @@ async def ensure_customer(
     return customer
 
 
-async def ensure_call(
+async def record_caller(
     ctx: ServiceContext,
     call_id: str,
     company_id: int,
     branch_id: str | None,
-    customer_id: int | None,
-) -> None:
-    """Record the voice call (once); a call id already used by another company is refused."""
+    name: str,
+    phone: str | None,
+    email: str | None,
+) -> int:
+    """Upsert the customer and the voice call in one transaction; returns the customer id.
+
+    A call id already used by another company is refused.
+    """
     for _ in range(2):
         try:
-            async with ctx.sessions.begin() as session:
+            async with ctx.db.write() as session:
+                customer = await ensure_customer(session, company_id, name, phone, email)
                 call = (
                     await session.execute(sa.select(Call).where(Call.call_id == call_id))
                 ).scalar_one_or_none()
@@ -443,15 +474,15 @@ async def ensure_call(
                             call_id=call_id,
                             company_id=company_id,
                             branch_id=branch_id,
-                            customer_id=customer_id,
+                            customer_id=customer.id,
                             created_at=ctx.now(),
                         )
                     )
                 elif call.company_id != company_id:
                     raise Refusal("error", "call_id_conflict")
-                elif customer_id is not None:
-                    call.customer_id = customer_id
-            return
+                else:
+                    call.customer_id = customer.id
+                return customer.id
         except sa.exc.IntegrityError:
             continue  # another request of the same call inserted it first
     raise Refusal("error", "call_id_conflict")

@@ -98,14 +98,13 @@ async def _reconcile_company(
     report: ReconcileReport,
 ) -> None:
     services = {s.event_type_id: s for s in reversed(company.services)}
-    listed = await ctx.calcom.list_bookings(
-        company.calcom_api_key,
-        after_start=start,
-        before_end=end,
-        page_size=ctx.settings.calcom_list_page_size,
-    )
-    upstream = {b.uid: b for b in listed if b.event_type_id in services}
-    async with ctx.sessions() as session:
+    upstream: dict[str, UpstreamBooking] = {}
+    for key in company.calcom_list_keys:  # each key shows only its owner's bookings
+        listed = await ctx.calcom.list_bookings(
+            key, after_start=start, before_end=end, page_size=ctx.settings.calcom_list_page_size
+        )
+        upstream.update((b.uid, b) for b in listed if b.event_type_id in services)
+    async with ctx.db.read() as session:
         rows = (
             await session.execute(
                 sa.select(Appointment, Customer)
@@ -200,17 +199,18 @@ async def _import_missing(
     ctx: ServiceContext, company: CompanyInfo, service: Any, booking: UpstreamBooking
 ) -> bool:
     foreign = _foreign(booking)
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         call = await known_call(session, foreign.call_id)
         if call is not None and call.company_id != company.id:
             call = None
     await ctx.failpoint("reconcile.before_insert", booking_uid=booking.uid)
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             await insert_imported(
                 session, ctx, foreign, company, service, source="reconcile", call=call
             )
     except sa.exc.IntegrityError:
+        ctx.metrics.rejections.labels(layer="unique_constraint", reason="concurrent_import").inc()
         log.info("reconcile: booking %s was imported by someone else meanwhile", booking.uid)
         return False
     log.warning(
@@ -222,7 +222,7 @@ async def _import_missing(
 
 
 async def _cancel_orphan(ctx: ServiceContext, appointment_id: int, reason: str) -> bool:
-    async with ctx.sessions.begin() as session:
+    async with ctx.db.write() as session:
         appointment = await session.get(Appointment, appointment_id, with_for_update=True)
         if appointment is None or appointment.status not in ACTIVE_STATUSES:
             return False

@@ -5,7 +5,8 @@ Retrying it blindly can book the slot a second time or, for a plain event type, 
 because our own first booking now holds the slot — the caller is told "taken" while a booking
 for them exists (a lost booking). The `ambiguous_create_lookup` defense looks before it retries:
 it lists Cal.com's bookings for that attendee and start and adopts the one whose
-`metadata.idempotency_key` is ours.
+`metadata.idempotency_key` is ours. It looks, too, before believing a refusal (or an answer the
+service refuses): those can arrive after Cal.com committed.
 """
 
 from __future__ import annotations
@@ -24,24 +25,29 @@ log = logging.getLogger(__name__)
 
 async def find_own_booking(
     ctx: ServiceContext,
-    api_key: str,
+    list_keys: tuple[str, ...],
     *,
     idempotency_key: str,
     attendee_email: str | None,
     start: datetime,
     end: datetime,
 ) -> UpstreamBooking | None:
-    """The active booking at [start, end] whose metadata carries our idempotency key, if any."""
-    bookings = await ctx.calcom.list_bookings(
-        api_key,
-        after_start=start - timedelta(seconds=1),
-        before_end=end + timedelta(seconds=1),
-        attendee_email=attendee_email,
-        page_size=ctx.settings.calcom_list_page_size,
-    )
-    for booking in bookings:
-        if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
-            return booking
+    """The active booking at [start, end] whose metadata carries our idempotency key, if any.
+
+    Listed with each of the company's keys: Cal.com shows a key only its owner's bookings, and
+    the host (round robin) is Cal.com's choice.
+    """
+    for key in list_keys:
+        bookings = await ctx.calcom.list_bookings(
+            key,
+            after_start=start - timedelta(seconds=1),
+            before_end=end + timedelta(seconds=1),
+            attendee_email=attendee_email,
+            page_size=ctx.settings.calcom_list_page_size,
+        )
+        for booking in bookings:
+            if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
+                return booking
     return None
 
 
@@ -50,6 +56,7 @@ async def create_booking(
     api_key: str,
     body: dict[str, Any],
     *,
+    list_keys: tuple[str, ...],
     idempotency_key: str,
     attendee_email: str | None,
     start: datetime,
@@ -64,12 +71,11 @@ async def create_booking(
     metrics = ctx.metrics
     unresolved: CalcomUnavailable | None = None
 
-    async def adopt() -> UpstreamBooking | None:
-        assert unresolved is not None
+    async def own_booking() -> UpstreamBooking | None:
         try:
             found = await find_own_booking(
                 ctx,
-                api_key,
+                list_keys,
                 idempotency_key=idempotency_key,
                 attendee_email=attendee_email,
                 start=start,
@@ -77,11 +83,13 @@ async def create_booking(
             )
         except CalcomError as exc:
             metrics.ambiguous_creates.labels(operation="create", resolution="lookup_failed").inc()
-            raise OutcomeUnknown(unresolved) from exc
+            if unresolved is not None:
+                raise OutcomeUnknown(unresolved) from exc
+            return None
         if found is not None:
             metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
             log.info(
-                "ambiguous create resolved: adopted booking %s (ours by idempotency key)", found.uid
+                "create resolved by lookup: adopted booking %s (ours by idempotency key)", found.uid
             )
         return found
 
@@ -90,7 +98,7 @@ async def create_booking(
         if number:
             await ctx.clock.sleep(ctx.backoff.delay(number - 1))
             if unresolved is not None and lookup:
-                found = await adopt()
+                found = await own_booking()
                 if found is not None:
                     return found
                 metrics.ambiguous_creates.labels(
@@ -107,10 +115,11 @@ async def create_booking(
             metrics.calcom_retries.labels(endpoint="POST /v2/bookings", reason=exc.kind).inc()
             log.warning("create booking failed (%s), attempt %d", exc.kind, number + 1)
             continue
-        except CalcomRequestError as exc:
-            # After an ambiguous attempt, "slot taken" may mean: taken by our own first booking.
-            if unresolved is not None and lookup and (exc.slot_unavailable or exc.booking_conflict):
-                found = await adopt()
+        except CalcomRequestError:
+            # Cal.com said no. After an ambiguous attempt "taken" may mean: taken by our own first
+            # booking; and a refusal can come back after a commit. Look before believing it.
+            if lookup:
+                found = await own_booking()
                 if found is not None:
                     return found
             raise
@@ -121,12 +130,44 @@ async def create_booking(
     assert last is not None
     if unresolved is not None:
         if lookup:
-            found = await adopt()
+            found = await own_booking()
             if found is not None:
                 return found
         metrics.ambiguous_creates.labels(operation="create", resolution="unresolved").inc()
         raise OutcomeUnknown(unresolved)
     raise last
+
+
+async def own_booking_after_refusal(
+    ctx: ServiceContext,
+    list_keys: tuple[str, ...],
+    *,
+    idempotency_key: str,
+    attendee_email: str | None,
+    start: datetime,
+    end: datetime,
+) -> UpstreamBooking | None:
+    """After refusing what Cal.com answered: did our create commit anyway (a corrupted answer)?
+
+    Part of `ambiguous_create_lookup`; only a booking carrying our idempotency key is adopted, so
+    an answer about someone else's booking (the stale cases) never is.
+    """
+    if not ctx.defenses.ambiguous_create_lookup:
+        return None
+    try:
+        found = await find_own_booking(
+            ctx,
+            list_keys,
+            idempotency_key=idempotency_key,
+            attendee_email=attendee_email,
+            start=start,
+            end=end,
+        )
+    except CalcomError:
+        return None
+    if found is not None:
+        ctx.metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
+    return found
 
 
 async def reschedule_booking(

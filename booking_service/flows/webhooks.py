@@ -32,6 +32,12 @@ CREATE_EVENTS = ("BOOKING_CREATED", "BOOKING_REQUESTED")
 HANDLED_EVENTS = (*CREATE_EVENTS, "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_RESCHEDULED")
 PRECEDENCE = {"pending": 0, "scheduled": 1, "cancelled": 2, "rescheduled": 2}
 MAX_ATTEMPTS = 3
+#: Outcomes that are a defense saying no (counted in the rejections metric).
+REFUSING_LAYER = {
+    "duplicate": "webhook_dedupe",
+    "ignored_out_of_order": "webhook_ordering",
+    "ignored_cancelled_earlier": "webhook_ordering",
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         ctx.settings.webhook_secret, raw, signature
     ):
         metrics.webhooks.labels(event="other", result="bad_signature").inc()
+        metrics.rejections.labels(layer="webhook_signature", reason="bad_signature").inc()
         log.warning("webhook refused: bad or missing X-Cal-Signature-256")
         return WebhookResult(401, "invalid_signature")
     try:
@@ -147,6 +154,9 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
     )
     metrics.webhooks.labels(event=event_label, result=outcome).inc()
+    layer = REFUSING_LAYER.get(outcome)
+    if layer is not None:
+        metrics.rejections.labels(layer=layer, reason=outcome).inc()
     return WebhookResult(200, outcome)
 
 
@@ -156,7 +166,7 @@ async def _record_only(
     if not ctx.defenses.webhook_dedupe:
         return outcome
     try:
-        async with ctx.sessions.begin() as session:
+        async with ctx.db.write() as session:
             session.add(_processed(ctx, key, event, uid, outcome))
     except sa.exc.IntegrityError:
         return "duplicate"
@@ -171,12 +181,12 @@ def _processed(
         trigger_event=event,
         booking_uid=uid,
         outcome=outcome,
-        received_at=ctx.now(),
+        processed_at=ctx.now(),
     )
 
 
 async def _seen(ctx: ServiceContext, key: str) -> bool:
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         found = await session.execute(
             sa.select(ProcessedWebhook.id).where(ProcessedWebhook.delivery_key == key)
         )
@@ -198,7 +208,7 @@ async def _apply(
                     "webhook.before_insert", booking_uid=booking.uid, delivery_key=key
                 )
         try:
-            async with ctx.sessions.begin() as session:
+            async with ctx.db.write() as session:
                 processed = None
                 if dedupe:
                     processed = _processed(ctx, key, event, booking.uid, "processing")
@@ -213,12 +223,15 @@ async def _apply(
                 return "duplicate"
             # Another path imported the same booking between our check and insert (the UNIQUE
             # index said no): look again, it is an update now.
+            ctx.metrics.rejections.labels(
+                layer="unique_constraint", reason="concurrent_import"
+            ).inc()
             log.info("webhook import of %s collided with another import; re-applying", booking.uid)
     return "conflict"
 
 
 async def _plan_import(ctx: ServiceContext, booking: ForeignBooking) -> str:
-    async with ctx.sessions() as session:
+    async with ctx.db.read() as session:
         if await appointment_by_uid(session, booking.uid) is not None:
             return "update"
         if (
@@ -294,6 +307,12 @@ async def _execute(
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
+    if (
+        ctx.defenses.webhook_ordering
+        and await session.get(BookingTombstone, booking.uid) is not None
+    ):
+        # The new booking's CANCELLED overtook this delivery: importing it would revive it.
+        return outcome if old is not None else "ignored_cancelled_earlier"
     call = await known_call(session, old.call_id if old is not None else booking.call_id)
     found = service_for(ctx, booking.event_type_id)
     if old is not None and found is None:

@@ -7,6 +7,7 @@ drops it at the end; without the variable those tests are skipped with the reaso
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -17,6 +18,9 @@ import pytest
 import sqlalchemy as sa
 from service_stack import Stack, StackFactory, open_stack
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from booking_service.db import async_url
 
 MYSQL_ENV = "HARNESS_MYSQL_URL"
 SKIP_REASON = f"{MYSQL_ENV} is not set (CI sets mysql+pymysql://root@127.0.0.1:3306/test): MariaDB tests skipped"
@@ -69,12 +73,64 @@ def empty_mariadb(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+POSTGRES_ENV = "HARNESS_POSTGRES_URL"  # optional, e.g. postgresql://postgres@127.0.0.1:5432/test
+DATABASES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+if os.environ.get(POSTGRES_ENV):
+    DATABASES.append("postgresql")
+
+
+async def _postgres_admin(server: str, statement: str) -> None:
+    engine = create_async_engine(async_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """Like `mariadb_database`, on the HARNESS_POSTGRES_URL server (asyncpg needed)."""
+    server = os.environ[POSTGRES_ENV]
+    pytest.importorskip(
+        "asyncpg", reason="PostgreSQL tests need asyncpg (pip install -e '.[postgres]')"
+    )
+    name = f"service_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(_postgres_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def empty_postgres(url: str) -> None:
+    async def truncate() -> None:
+        engine = create_async_engine(async_url(url))
+        try:
+            async with engine.begin() as connection:
+                existing = set(await connection.run_sync(lambda c: sa.inspect(c).get_table_names()))
+                tables = ", ".join(f'"{t}"' for t in TABLES if t in existing)
+                if tables:
+                    await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(truncate())
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Each DB-dependent test runs on a fresh SQLite file and on (an emptied) MariaDB."""
+    """Each DB-dependent test runs on a fresh SQLite file and on (an emptied) MariaDB.
+
+    With HARNESS_POSTGRES_URL set, on PostgreSQL as well.
+    """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db')}/booking.db"
-    url: str = request.getfixturevalue("mariadb_database")
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database")
+        empty_postgres(url)
+        return url
+    url = request.getfixturevalue("mariadb_database")
     empty_mariadb(url)
     return url
 

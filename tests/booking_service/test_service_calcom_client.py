@@ -468,3 +468,18 @@ def test_4xx_and_429_count_as_a_living_server(clock: ManualClock) -> None:
     breaker.record_success()  # e.g. a 400 or a 429: Cal.com answers
     breaker.record_failure()
     assert breaker.state == "closed"
+
+
+async def test_reset_closes_the_circuit_and_forgets_rate_limit_windows(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    stub.script("GET /v2/bookings/u1", throttled("60"), success(booking_data(uid="u1")))
+    client = make_client(max_wait=10, threshold=1)
+    with pytest.raises(RateLimitedError):
+        await client.get_booking(KEY, "u1")
+    client.circuit.record_failure()
+    assert client.circuit.state == "open"
+    client.reset()
+    assert client.circuit.state == "closed"
+    assert await client.get_booking(KEY, "u1") is not None  # sent at once, no wait
+    assert clock.sleeps == []

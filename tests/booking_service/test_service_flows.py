@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from service_stack import FALLBACK_EMAIL, S_ISO, S, StackFactory
 
+from booking_service import Defenses
+
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
@@ -371,10 +373,19 @@ async def test_transient_failures_before_the_create_are_retried(
         {"kind": "empty"},
     ],
 )
+@pytest.mark.parametrize(
+    "service", ["Beratung", "Haarschnitt", "Teamtermin"]
+)  # host 101, 102, either
 async def test_ambiguous_create_outcomes_never_book_twice(
-    make_stack: StackFactory, action: dict[str, object]
+    make_stack: StackFactory, action: dict[str, object], service: str
 ) -> None:
     async with make_stack() as stack:
+        if (
+            service == "Teamtermin"
+        ):  # round robin must pick Ben (102), whose bookings Anna's key cannot list
+            await stack.control.take_slot(
+                2001, S_ISO, {"name": "Outside", "email": "o@example.com"}, webhooks=False
+            )
         await stack.control.add_fault(
             {
                 "name": "ambiguous",
@@ -383,10 +394,11 @@ async def test_ambiguous_create_outcomes_never_book_twice(
                 "action": action,
             }
         )
-        answer = await stack.collect("call_a")
+        answer = await stack.collect("call_a", service=service)
         assert answer["status"] == "booked", answer
-        [booking] = await stack.upstream()
+        [booking] = [b for b in await stack.upstream() if b["metadata"].get("call_id") == "call_a"]
         assert booking["uid"] == answer["booking_uid"]
+        assert len(await stack.active_upstream_at()) == (2 if service == "Teamtermin" else 1)
 
 
 async def test_unresolvable_outcome_is_reported_as_unknown_and_reconcile_recovers_it(
@@ -440,3 +452,73 @@ async def test_unreachable_calcom_is_upstream_unavailable(database_url: str) -> 
         answer = await stack.collect("call_a")
         assert answer["status"] == "upstream_unavailable"
         assert answer["reason"] == "connection"
+
+
+@pytest.mark.parametrize("lookup", [True, False], ids=["lookup-on", "lookup-off"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"kind": "status", "status": 409, "phase": "after"},
+        {"kind": "status", "status": 400, "phase": "after"},
+        {"kind": "rewrite", "set": {"data.metadata.call_id": "call_other"}},
+        {"kind": "rewrite", "set": {"data.attendees.0.name": "Somebody Else"}},
+    ],
+)
+async def test_a_refusal_or_corrupted_answer_after_the_commit_is_not_a_lost_booking(
+    make_stack: StackFactory, action: dict[str, object], lookup: bool
+) -> None:
+    """Cal.com committed, then answered no (or garbled): ambiguous_create_lookup finds the booking."""
+    defenses = Defenses() if lookup else Defenses().without("ambiguous_create_lookup")
+    async with make_stack(defenses=defenses) as stack:
+        await stack.control.add_fault(
+            {
+                "name": "after-commit",
+                "match": {"method": "POST", "path": "/v2/bookings"},
+                "trigger": {"kind": "nth", "n": 1},
+                "action": action,
+            }
+        )
+        answer = await stack.collect("call_a")
+        [booking] = await stack.active_upstream_at()
+        assert booking["metadata"]["call_id"] == "call_a"
+        if lookup:
+            assert answer["status"] == "booked", answer
+            assert answer["booking_uid"] == booking["uid"]
+        else:  # told no while Cal.com holds a booking for this call: lost
+            assert answer["status"] != "booked", answer
+            assert await stack.appointments() == []
+
+
+async def test_round_robin_gives_two_customers_the_two_hosts(make_stack: StackFactory) -> None:
+    async with make_stack(webhooks=False) as stack:
+        answers = [
+            await stack.collect(call, name=name, email=email, service="Teamtermin")
+            for call, name, email in (
+                ("call_a", "Anna Alt", "anna.alt@example.com"),
+                ("call_b", "Bernd Brot", "bernd.brot@example.com"),
+                ("call_c", "Carla Dritt", "carla@example.com"),
+            )
+        ]
+        assert [a["status"] for a in answers] == ["booked", "booked", "slot_taken"], answers
+        assert answers[2]["reason"] == "local_appointment"  # both hosts busy, known locally
+        assert sorted(b["hostIds"][0] for b in await stack.active_upstream_at()) == [101, 102]
+
+
+async def test_callers_sharing_a_phone_keep_their_own_names(make_stack: StackFactory) -> None:
+    async with make_stack(webhooks=False) as stack:
+        first = await stack.collect(
+            "call_687", name="Hansi Sputer", telefon="+493012345678", uhrzeit="09:00"
+        )
+        second = await stack.collect(
+            "call_688", name="Hans Schuster", telefon="+493012345678", uhrzeit="11:00"
+        )
+        assert (first["status"], second["status"]) == ("booked", "booked")
+        _, listed = await stack.get("/api/appointments", "bs_demo_berlin")
+        assert {a["call_id"]: a["customer"]["name"] for a in listed["appointments"]} == {
+            "call_687": "Hansi Sputer",
+            "call_688": "Hans Schuster",
+        }
+        status, report = await stack.post(
+            "/api/reconcile", {}, headers={"Authorization": "Bearer bs_demo_berlin"}
+        )
+        assert (status, report["mismatches"]) == (200, [])

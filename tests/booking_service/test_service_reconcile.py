@@ -52,6 +52,15 @@ async def test_missing_booking_is_reported_then_imported(make_stack: StackFactor
         assert (await run(stack))["missing"] == []
 
 
+async def test_bookings_of_every_host_are_seen(make_stack: StackFactory) -> None:
+    async with make_stack() as stack:
+        haarschnitt = await stack.control.take_slot(
+            2002, S_ISO, {"name": "Outside", "email": "o@example.com"}, webhooks=False
+        )
+        report = await run(stack)  # Ben's booking: listed with his key, not Anna's
+        assert [m["booking_uid"] for m in report["missing"]] == [haarschnitt["uid"]]
+
+
 async def test_orphan_after_a_dropped_cancellation_is_cancelled_locally(
     make_stack: StackFactory,
 ) -> None:
@@ -120,3 +129,12 @@ async def test_reconcile_endpoint_needs_a_company_key(make_stack: StackFactory) 
             "/api/reconcile", raw=b"{", headers={"Authorization": f"Bearer {BERLIN_KEY}"}
         )
         assert status == 400
+        for body in (
+            [],
+            {"from": 5},
+            {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        ):
+            status, answer = await stack.post(
+                "/api/reconcile", body, headers={"Authorization": f"Bearer {BERLIN_KEY}"}
+            )
+            assert (status, answer["error"]) == (400, "bad_request"), body

@@ -297,11 +297,16 @@ def test_masking() -> None:
         "phone +49 170 1234567 booked",
         "phone 0170/1234567 booked",
         "phone 004917012345678 booked",
+        '"GET /api/customers?search=%2B491701234567 HTTP/1.1" 200',
+        '"GET /api/customers?search=%2B49+170+1234567 HTTP/1.1" 200',
+        '"GET /api/customers?search=0170%201234567 HTTP/1.1" 200',
+        '"GET /api/customers?search=hans.schuster%40example.com HTTP/1.1" 200',
     ],
 )
 def test_redact_removes_contact_details(text: str) -> None:
     redacted = redact(text)
     assert "hans.schuster@" not in redacted
+    assert "hans.schuster%40" not in redacted
     assert "1234567" not in redacted
 
 

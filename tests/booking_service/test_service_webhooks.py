@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from service_stack import S_ISO, WEBHOOK_SECRET, Stack, StackFactory
 
+from booking_service import Defenses
 from booking_service.models import Customer, ProcessedWebhook
 
 
@@ -94,6 +95,11 @@ async def test_duplicate_deliveries_are_applied_once(make_stack: StackFactory) -
         assert await outcomes(stack) == ["imported"]
         sent = (await stack.control.state())["webhook_deliveries"]
         assert [d["http_status"] for d in sent] == [200, 200, 200]
+        rejected = stack.ctx.metrics.registry.get_sample_value(
+            "booking_service_duplicate_prevention_rejections_total",
+            {"layer": "webhook_dedupe", "reason": "duplicate"},
+        )
+        assert rejected == 2
 
 
 async def test_a_delivery_with_a_bad_signature_is_refused(make_stack: StackFactory) -> None:
@@ -161,3 +167,39 @@ async def test_missing_or_wrong_signatures(make_stack: StackFactory, header: str
         status, answer = await stack.post("/api/webhooks/calcom", raw=body, headers=headers)
         assert status == 401
         assert answer["outcome"] == "invalid_signature"
+
+
+@pytest.mark.parametrize("ordering", [True, False], ids=["ordering-on", "ordering-off"])
+async def test_a_late_rescheduled_does_not_revive_a_cancelled_new_booking(
+    make_stack: StackFactory, ordering: bool
+) -> None:
+    """Moved in Cal.com, the new booking then cancelled; RESCHEDULED arrives after that CANCELLED."""
+    defenses = Defenses() if ordering else Defenses().without("webhook_ordering")
+    async with make_stack(defenses=defenses) as stack:
+        outside = await stack.control.take_slot(
+            2001, S_ISO, {"name": "Outside Booker", "email": "outside@example.com"}
+        )
+        await stack.flush()
+        await stack.control.add_fault(
+            {
+                "name": "late",
+                "match": {"webhook": "BOOKING_RESCHEDULED"},
+                "trigger": {"kind": "always"},
+                "action": {"kind": "webhook_reorder"},
+            }
+        )
+        status, moved = await stack.calcom(
+            "POST", f"/v2/bookings/{outside['uid']}/reschedule", {"start": "2026-01-07T14:00:00Z"}
+        )
+        assert status == 201
+        status, _ = await stack.calcom(
+            "POST", f"/v2/bookings/{moved['data']['uid']}/cancel", {"cancellationReason": "no"}
+        )
+        assert status == 200
+        await stack.flush()
+        statuses = {a.calcom_booking_uid: a.status for a in await stack.appointments()}
+        assert statuses[outside["uid"]] == "rescheduled"
+        if ordering:
+            assert moved["data"]["uid"] not in statuses
+        else:
+            assert statuses[moved["data"]["uid"]] == "scheduled"  # revived
