@@ -13,8 +13,6 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from booking_service.api import CONTEXT
-from booking_service.calcom.circuit import CircuitBreaker
-from booking_service.clock import utc_now
 from booking_service.context import ServiceContext, apply_unique_constraint_mode
 from booking_service.models import Base
 from booking_service.settings import Defenses
@@ -35,12 +33,7 @@ async def reset_service(app: web.Application, defenses: Defenses) -> None:
             if table.name not in TENANT_TABLES:
                 await connection.execute(sa.delete(table))
     await apply_defenses(ctx, defenses)
-    settings = ctx.settings
-    clock = settings.the_clock
-    ctx.calcom.circuit = CircuitBreaker(
-        failure_threshold=settings.circuit_failure_threshold, open_s=settings.circuit_open_s,
-        now=lambda: utc_now(clock), on_change=ctx.metrics.set_circuit_state)
-    ctx.metrics.set_circuit_state("closed")
+    ctx.calcom.reset()  # circuit closed, rate-limit windows forgotten
 
 
 async def apply_defenses(ctx: ServiceContext, defenses: Defenses) -> None:

@@ -92,11 +92,6 @@ def test_drift_is_found_only_by_a_reconciliation_of_the_right_tenant(world: Worl
     assert imported["booking_uid"] == outside["uid"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service: booking_service/flows/common.py ensure_customer overwrites customer.name with the "
-    "latest caller's name for a customer matched by phone, so an earlier appointment of that "
-    "customer shows another name than its Cal.com attendee (reconcile reports a mismatch, nothing "
-    "repairs it)"))
 def test_two_callers_sharing_a_phone_keep_their_own_names(world: World) -> None:
     """Hansi Sputer and Hans Schuster call from the same landline, one after the other, for two
     different times. Each appointment must go on showing its own attendee, as Cal.com does."""
@@ -113,11 +108,6 @@ def test_two_callers_sharing_a_phone_keep_their_own_names(world: World) -> None:
     assert names == {"call_687": HANSI, "call_688": HANS}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service/tenants: a company has one Cal.com API key (Praxis Berlin: Anna's, host 101), and "
-    "GET /v2/bookings with a user's key lists only that user's bookings, so reconciliation "
-    "(booking_service/flows/reconcile.py _reconcile_company) never sees bookings hosted by Ben "
-    "(host 102: Haarschnitt, Teamtermin assigned to Ben)"))
 def test_a_missed_booking_of_the_second_host_is_found(world: World) -> None:
     world.arm(NO_WEBHOOKS)
     slot = world.slot(days_ahead=2, hour=9)
@@ -128,11 +118,6 @@ def test_a_missed_booking_of_the_second_host_is_found(world: World) -> None:
 
 
 @pytest.mark.rca("tc-010")
-@pytest.mark.xfail(strict=True, reason=(
-    "service/tenants: booking_service/flows/upstream.py find_own_booking lists Cal.com bookings "
-    "with the company's key (Anna's), which cannot see a booking hosted by Ben; after an "
-    "ambiguous Haarschnitt create the lookup finds nothing, the retry hits Ben's own new booking "
-    "(host busy) and the caller is told slot_taken while Cal.com holds their booking"))
 def test_an_ambiguous_create_for_the_second_host_is_not_lost(world: World) -> None:
     """The TC-010 network retry, for Haarschnitt (host Ben): Cal.com books, the answer is lost."""
     freeze(world)

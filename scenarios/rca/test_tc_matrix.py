@@ -23,7 +23,6 @@ from scenarios.rca._support import (
     appointments,
     calcom_requests,
     creates,
-    defense_on,
     fault,
     freeze,
     journal_seq,
@@ -114,10 +113,6 @@ def test_tc004_different_customers_for_one_slot_of_one_host_only_one_gets_it(
 
 @pytest.mark.rca("tc-004")
 @pytest.mark.embedded_only
-@pytest.mark.xfail(defense_on("availability_double_check"), strict=True, reason=(
-    "service: local double-check treats a round-robin event type as one resource "
-    "(booking_service/flows/common.py local_conflict matches any active appointment of the same "
-    "event_type_id), so a second customer is refused although Cal.com has a free host"))
 def test_tc004_different_customers_for_one_round_robin_slot_both_get_a_host(
         world: World) -> None:
     """Same, for round-robin Teamtermin (hosts Anna and Ben): the seed's "allowed" holds — Cal.com

@@ -67,10 +67,6 @@ def test_a_late_created_does_not_revive_a_booking_the_caller_cancelled(world: Wo
     assert appointment["status"] == "cancelled"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service: booking_service/flows/webhooks.py _execute, BOOKING_RESCHEDULED branch: when the "
-    "new booking is unknown it imports it with the payload's status without consulting the "
-    "BookingTombstone a BOOKING_CANCELLED left for that uid, so a cancelled booking is revived"))
 def test_a_late_rescheduled_does_not_revive_a_booking_cancelled_after_the_move(
         world: World) -> None:
     """An outside booking is moved in Cal.com and the new booking is then cancelled; the
