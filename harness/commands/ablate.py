@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from booking_service import DEFENSE_NAMES
+from harness.commands.console import make_console
 from harness.commands.pytest_run import PytestRun, checks_by_test, run_pytest
 from harness.commands.run_env import choose_run_database, default_workers
 from reports import AblationRow, ablation_matrix, read_junit, write_reports
@@ -47,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     db = choose_run_database(args.database_url)
     console.print(f"[bold]calharness ablate[/bold] — database: {db.description}")
     try:
@@ -112,7 +113,7 @@ def run_ablation(console: Console, out: Path, *, base_env: Mapping[str, str],
 
 def print_matrix(console: Console, rows: list[AblationRow]) -> None:
     table = Table(title="Defense ablation: each defense off, the scenarios that caught it")
-    table.add_column("defense")
+    table.add_column("defense", no_wrap=True)
     table.add_column("detected")
     table.add_column("scenarios that failed")
     table.add_column("violations")

@@ -6,9 +6,8 @@ import argparse
 import json
 import threading
 
-from rich.console import Console
-
 from booking_service.tenants import demo_tenants
+from harness.commands.console import make_console
 from harness.stack import EmbeddedStack, StackOptions
 
 
@@ -23,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     off = tuple(n for n in args.defense_off.split(",") if n)
     options = StackOptions(database_url=args.database_url, defenses_off=off, seed=args.seed,
                            rate_limit=args.rate_limit, calcom_timeout_s=10.0, label="serve",

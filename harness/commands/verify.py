@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.commands import ablate
+from harness.commands.console import make_console
 from harness.commands.pytest_run import ProgressDisplay, checks_by_test, run_pytest
 from harness.commands.run_env import RunDatabase, choose_run_database, default_workers
 from reports import CheckResult, build_report, write_reports
@@ -49,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=False)
+    console = make_console()
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     out: Path = args.out
