@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import secrets
 import sys
 import time
@@ -260,20 +261,44 @@ class Prepared:
 
 
 @contextlib.contextmanager
+def stack_log(path: Path) -> Iterator[None]:
+    """Under load the embedded service and fake log per request (slot-lock and rate-limit waits,
+    errors with tracebacks): send their logs to a file in the run directory, not the console."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("booking_service", "fake_calcom", "aiohttp")]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO if lg.name == "booking_service" else logging.WARNING)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+        handler.close()
+
+
+@contextlib.contextmanager
 def prepared_target(args: argparse.Namespace, profile: LoadProfile,
-                    defenses_off: tuple[str, ...]) -> Iterator[Prepared]:
+                    defenses_off: tuple[str, ...], log_path: Path) -> Iterator[Prepared]:
     if args.target is not None:
         yield _external_target(args.target)
         return
     from harness.load_support.view_server import ViewServer
     from harness.stack import EmbeddedStack, StackOptions
 
+
     settings = profile.service_settings()
     options = StackOptions(database_url=args.database_url, defenses_off=defenses_off,
                            seed=profile.seed, rate_limit=profile.upstream.rate_limit,
                            journal=False, calcom_timeout_s=settings.pop("calcom_timeout_s"),
                            service_settings=settings, label="load")
-    with EmbeddedStack(options) as stack:
+    with stack_log(log_path), EmbeddedStack(options) as stack:
         view = ViewServer(stack).start()
         try:
             prepared = Prepared(
@@ -381,7 +406,7 @@ def print_summary(summary: dict[str, Any], run_dir: Path, code: int) -> None:
         out += [f"      {m}" for m in v["examples"][:3]]
     out += [f"  not judged: {p}" for p in summary["not_judged"]]
     out.append(f"  reports: {run_dir}/ (summary.json, locust.html, locust_stats.csv, "
-               f"history.jsonl, verdicts.json)")
+               f"history.jsonl, verdicts.json, stack.log)")
     print("\n".join(out))
 
 
@@ -402,9 +427,7 @@ def _steps(text: str | None) -> list[int]:
 
 
 def find_capacity(profile: LoadProfile, prepared: Prepared, args: argparse.Namespace,
-                  defenses_off: tuple[str, ...]) -> int:
-    steps = _steps(args.capacity_steps)
-    base_dir = run_dir_for(args.out, profile, "-capacity")
+                  defenses_off: tuple[str, ...], base_dir: Path, steps: list[int]) -> int:
     curve: list[dict[str, Any]] = []
     capacity: int | None = None
     violated = False
@@ -464,10 +487,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--workers and --remote-workers must not be negative")
         if args.target is not None and defenses_off:
             raise UsageError("--defense-off needs the embedded stack (not --target)")
-        with prepared_target(args, profile, defenses_off) as prepared:
+        steps = _steps(args.capacity_steps) if args.find_capacity else []
+        run_dir = run_dir_for(args.out, profile, "-capacity" if args.find_capacity else "")
+        with prepared_target(args, profile, defenses_off, run_dir / "stack.log") as prepared:
             if args.find_capacity:
-                return find_capacity(profile, prepared, args, defenses_off)
-            run_dir = run_dir_for(args.out, profile)
+                return find_capacity(profile, prepared, args, defenses_off, run_dir, steps)
             code, summary = run_once(profile, prepared, run_dir, args, defenses_off)
             if summary:
                 print_summary(summary, run_dir.resolve(), code)

@@ -25,15 +25,17 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.checks import GroundTruth, ServiceView, run_all
 from harness.history import History, HistoryError, merge_history_files
 from loadtests.caller import BOOKED, ERROR, GAVE_UP, OutcomeCounter
 from loadtests.profile import LoadProfile
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_INVARIANT, EXIT_UNJUDGED = 0, 1, 3, 4
 FLOW = "booking_flow"
@@ -171,8 +173,23 @@ class Judgement:
         return [v for v in self.verdicts if not v["ok"]]
 
 
-def judge_invariants(run_dir: Path, target: Target,
-                     expected_workers: Iterable[str] = ()) -> Judgement:
+def patiently(read: Callable[[], T], settle_s: float) -> T:
+    """``read()``, retried with growing pauses on transport errors and 5xx until ``settle_s``
+    has passed (then the last error propagates)."""
+    deadline = time.monotonic() + settle_s
+    pause = 0.5
+    while True:
+        try:
+            return read()
+        except OSError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def judge_invariants(run_dir: Path, target: Target, expected_workers: Iterable[str] = (),
+                     settle_s: float = 60.0) -> Judgement:
     """Merge the histories, read the service and Cal.com, run every checker."""
     judgement = Judgement()
     histories = run_dir / "histories"
@@ -190,8 +207,10 @@ def judge_invariants(run_dir: Path, target: Target,
         judgement.problems.append(f"history unreadable: {exc}")
         return judgement
     try:
-        view = service_view(target)  # first the service, then Cal.com (see the module doc)
-        truth = ground_truth(target)
+        # First the service, then Cal.com (see the module doc). Requests abandoned by the killed
+        # users may still hold the service's database connections for a while: retry, bounded.
+        view = patiently(lambda: service_view(target), settle_s)
+        truth = patiently(lambda: ground_truth(target), settle_s)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         judgement.problems.append(f"could not read the target's state: {exc}")
         return judgement

@@ -291,7 +291,7 @@ REALISTIC = LoadProfile(
                 "latency lognormal (median 400 ms, sigma 0.6), rate limiting on, no faults.",
     demand=Demand(services=(ServiceDemand("Beratung", 0.75, 30),
                             ServiceDemand("Haarschnitt", 0.25, 60)),
-                  horizon_days=20, to_number=BERLIN_NUMBER),
+                  horizon_days=60, day_decay=0.96, to_number=BERLIN_NUMBER),
     users=10, duration_s=120.0,
 )
 

@@ -199,6 +199,6 @@ def test_the_judge_refuses_to_pass_a_run_with_a_missing_worker_history(
     assert not judgement.judged
     assert "w1" in judgement.problems[0]
     unreachable = judge_invariants(tmp_path, Target(service_url="http://127.0.0.1:9",
-                                                    company_keys=("k",)), {"w0"})
+                                                    company_keys=("k",)), {"w0"}, settle_s=0)
     assert not unreachable.judged
     assert "could not read" in unreachable.problems[0]

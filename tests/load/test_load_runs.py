@@ -129,8 +129,9 @@ def test_double_check_off_fails_the_run(tmp_path: Path) -> None:
     (["--fault-mix", "429"], "--fault-mix: expected KIND=P"),
     (["--profile", "nope"], "neither a named profile"),
     (["--users", "0"], "users must be >= 1"),
-    (["--capacity-steps", "5,x", "--find-capacity", "--target", "missing.json"],
-     "--target missing.json"),
+    (["--capacity-steps", "5,x", "--find-capacity"], "--capacity-steps"),
+    (["--capacity-steps", "10,5", "--find-capacity"], "ascending"),
+    (["--target", "missing.json"], "--target missing.json"),
     (["--worker"], "--worker needs --master-host"),
 ])
 def test_bad_options_are_usage_errors_without_a_traceback(
