@@ -426,10 +426,20 @@ def _steps(text: str | None) -> list[int]:
     return steps
 
 
+def capacity_of(curve: list[dict[str, Any]]) -> int | None:
+    """The largest user count of the steps, taken in order from the smallest, that all met the
+    target (a later step that meets it again after a miss does not count: noise, not capacity)."""
+    capacity = None
+    for point in curve:
+        if not point["meets_target"]:
+            break
+        capacity = point["users"]
+    return capacity
+
+
 def find_capacity(profile: LoadProfile, prepared: Prepared, args: argparse.Namespace,
                   defenses_off: tuple[str, ...], base_dir: Path, steps: list[int]) -> int:
     curve: list[dict[str, Any]] = []
-    capacity: int | None = None
     violated = False
     for users in steps:
         step_profile = profile.with_changes(users=users, spawn_rate=profile.spawn_rate)
@@ -455,10 +465,9 @@ def find_capacity(profile: LoadProfile, prepared: Prepared, args: argparse.Names
               f"bookings/min {point['bookings_per_min']} 429s {point['status_429_seen']} "
               f"{'ok' if meets else 'MISSED'}"
               + (f" INVARIANTS {bad_invariants}" if bad_invariants else ""), flush=True)
-        if meets and all(p["meets_target"] for p in curve):
-            capacity = users  # the largest count of the passing run of steps from the start
         if not meets and not args.keep_going:
             break
+    capacity = capacity_of(curve)
     result = {"profile": profile.name, "time_factor": profile.time_factor,
               "target_p95_s": profile.thresholds.p95_flow_s,
               "scaled_target_p95_s": profile.flow_target_s, "capacity": capacity,

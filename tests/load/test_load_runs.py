@@ -22,7 +22,6 @@ from reports.model import LoadSummary
 
 RUN_S = "6"
 LIMIT_S = 120  # the whole subprocess, start to exit
-pytestmark = pytest.mark.slow
 
 
 def calharness(*args: str) -> list[str]:
@@ -51,6 +50,7 @@ def explain(result: subprocess.CompletedProcess[str], run: Path | None = None) -
     return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}"
 
 
+@pytest.mark.slow
 def test_one_master_and_two_local_workers_pass_with_every_defense_on(tmp_path: Path) -> None:
     result = subprocess.run(smoke(tmp_path, "--workers", "2"), capture_output=True, text=True,
                             timeout=LIMIT_S, check=False)
@@ -80,6 +80,7 @@ def test_one_master_and_two_local_workers_pass_with_every_defense_on(tmp_path: P
     assert "PASSED (exit 0)" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_worker_started_on_its_own_joins_the_master_and_slot_lock_off_fails(
         tmp_path: Path) -> None:
     """`--worker --master-host` (the mode for another machine) against a master expecting one
@@ -113,6 +114,7 @@ def test_a_worker_started_on_its_own_joins_the_master_and_slot_lock_off_fails(
     assert "INVARIANT VIOLATED (exit 3)" in out
 
 
+@pytest.mark.slow
 def test_double_check_off_fails_the_run(tmp_path: Path) -> None:
     result = subprocess.run(smoke(tmp_path, "--defense-off", "availability_double_check"),
                             capture_output=True, text=True, timeout=LIMIT_S, check=False)
@@ -151,3 +153,41 @@ def test_help_explains_profiles_exit_codes_and_distributed_mode(
     for needle in ("smoke", "realistic", "--find-capacity", "--workers", "--worker",
                    "--time-factor", "exit codes", "lognormal:MEDIAN:SIGMA"):
         assert needle in text
+
+
+def test_capacity_is_the_last_step_of_the_passing_run_from_the_start() -> None:
+    from harness.load import capacity_of
+
+    def curve(*meets: bool) -> list[dict[str, Any]]:
+        return [{"users": 5 * (i + 1), "meets_target": m} for i, m in enumerate(meets)]
+
+    assert capacity_of(curve(True, True, False)) == 10
+    assert capacity_of(curve(True, False, True)) == 5  # a later lucky step is not capacity
+    assert capacity_of(curve(False, True)) is None
+    assert capacity_of([]) is None
+
+
+@pytest.mark.slow
+def test_find_capacity_runs_each_step_on_a_clean_stack_and_writes_the_curve(
+        tmp_path: Path) -> None:
+    result = subprocess.run(calharness("--profile", "smoke", "--find-capacity",
+                                       "--capacity-steps", "2,6", "--duration", "3",
+                                       "--target-p95", "600", "--timeout", "60",
+                                       "--out", str(tmp_path)),
+                            capture_output=True, text=True, timeout=LIMIT_S, check=False)
+    base = only_run(tmp_path)
+    assert result.returncode == 0, explain(result)
+    capacity = json.loads((base / "capacity.json").read_text())
+    assert capacity["capacity"] == 6
+    assert [p["users"] for p in capacity["curve"]] == [2, 6]
+    for point in capacity["curve"]:
+        assert point["meets_target"]
+        assert point["invariants_violated"] == []
+        assert point["p95_s"] is not None
+        assert point["flows"] > 0
+    assert capacity["time_factor"] == 10
+    # every step is judged on its own (the stack is reset between steps)
+    steps = sorted(p.name for p in base.iterdir() if p.is_dir())
+    assert steps == ["users-002", "users-006"]
+    assert "capacity at p95 booking_flow <= 600 s" in result.stdout
+    assert "6 simultaneous calls" in result.stdout
