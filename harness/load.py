@@ -405,8 +405,9 @@ def print_summary(summary: dict[str, Any], run_dir: Path, code: int) -> None:
         out.append(f"    {v['name']}: {v['violations']} violation(s) {v['kinds']}")
         out += [f"      {m}" for m in v["examples"][:3]]
     out += [f"  not judged: {p}" for p in summary["not_judged"]]
+    stack_log = ", stack.log" if (run_dir / "stack.log").is_file() else ""
     out.append(f"  reports: {run_dir}/ (summary.json, locust.html, locust_stats.csv, "
-               f"history.jsonl, verdicts.json, stack.log)")
+               f"history.jsonl, verdicts.json{stack_log})")
     print("\n".join(out))
 
 
