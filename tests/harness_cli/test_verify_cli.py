@@ -26,7 +26,8 @@ def test_each_command_explains_its_options() -> None:
     for name in ("verify", "ablate", "serve"):
         result = _calharness(name, "--help", timeout=60)
         assert result.returncode == 0, result.stderr
-        assert "--" in result.stdout and "usage: calharness " + name in result.stdout
+        assert "--" in result.stdout
+        assert "usage: calharness " + name in result.stdout
 
 
 def test_unknown_command_is_a_usage_error() -> None:
@@ -38,7 +39,8 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_verify_passes_and_writes_reports(tmp_path: Path) -> None:
     result = _calharness("verify", "-k", "smoke", "--out", str(tmp_path), "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASSED" in result.stdout and "database: SQLite" in result.stdout
+    assert "PASSED" in result.stdout
+    assert "database: SQLite" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ok"] is True
     assert summary["counts"]["passed"] >= 3
@@ -70,6 +72,8 @@ def test_ablate_one_defense_prints_the_matrix(tmp_path: Path) -> None:
     result = _calharness("ablate", "--defense", "tenant_isolation", "--out", str(tmp_path),
                          "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "tenant_isolation" in result.stdout and "yes" in result.stdout
+    assert "tenant_isolation" in result.stdout
+    assert "yes" in result.stdout
     matrix = json.loads((tmp_path / "ablation" / "matrix.json").read_text())
-    assert matrix[0]["defense"] == "tenant_isolation" and matrix[0]["detected"] is True
+    assert matrix[0]["defense"] == "tenant_isolation"
+    assert matrix[0]["detected"] is True
