@@ -100,7 +100,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                "database on HARNESS_MYSQL_URL, or SQLite)")
     upstream.add_argument("--target", type=Path, metavar="FILE",
                           help="load an external deployment instead of the embedded stack: "
-                               "JSON {service_url, fake_url?, company_api_keys: [...]}")
+                               "the TOML target file of `calharness verify --target` "
+                               "(harness/target.py); it must allow booking")
     gates = parser.add_argument_group("thresholds (checked on the Locust master)")
     gates.add_argument("--target-p95", type=float, metavar="SECONDS",
                        help="p95 of booking_flow in real-time seconds (default 45; divided by "
@@ -313,16 +314,22 @@ def prepared_target(args: argparse.Namespace, profile: LoadProfile,
 
 
 def _external_target(path: Path) -> Prepared:
+    """A deployment described by the same TOML target file `calharness verify --target` reads
+    (harness/target.py). Load books real test appointments, so the file must allow booking; the
+    run is bounded by --duration and the user count rather than by max_requests."""
+    from harness.target import TargetError, load_target
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        service_url = str(doc["service_url"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"--target {path}: needs JSON with service_url (and optionally "
-                         f"fake_url, company_api_keys): {exc}") from None
-    keys = tuple(doc.get("company_api_keys") or ())
-    return Prepared(target=Target(service_url=service_url, fake_url=doc.get("fake_url"),
-                                  company_keys=keys),
-                    database=str(doc.get("database") or "external (unknown)"))
+        target = load_target(path)
+    except TargetError as exc:
+        raise UsageError(f"--target {path}: {exc}") from None
+    if not target.allow_booking:
+        raise UsageError(f"--target {path}: a load run books appointments; set "
+                         "allow_booking = true in the target file to allow it")
+    keys = tuple(company.api_key for company in target.companies.values())
+    return Prepared(target=Target(service_url=target.service_url,
+                                  fake_url=target.calcom_control_url, company_keys=keys),
+                    database="the target's own (external deployment)")
 
 
 # -- one run ---------------------------------------------------------------------------------------
