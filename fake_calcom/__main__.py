@@ -127,7 +127,7 @@ def print_seed_data(seed_data: dict[str, Any], url: str) -> None:
 async def serve(args: argparse.Namespace) -> None:
     from fake_calcom.backend.clock import VirtualClock
     from fake_calcom.backend.timefmt import parse_iso
-    from fake_calcom.server import FakeServer
+    from fake_calcom.server import FakeServer, install_gc_freezer
     from fake_calcom.wire.state import FakeConfig
 
     clock = VirtualClock()
@@ -155,6 +155,7 @@ async def serve(args: argparse.Namespace) -> None:
         await server.start()
     except OSError as error:
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    install_gc_freezer(asyncio.get_running_loop())
     if not args.quiet:
         print_seed_data(server.backend.seed_data(), server.url)
     else:

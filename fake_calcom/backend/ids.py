@@ -6,6 +6,8 @@ import random
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 UID_LENGTH = 22
+# byte -> base58 character, so a uid is one C-level translate of random bytes.
+_BYTE_TO_BASE58 = bytes(ord(BASE58[b % 58]) for b in range(256))
 
 
 def base58(number: int, length: int = UID_LENGTH) -> str:
@@ -46,5 +48,6 @@ class IdGenerator:
         return value
 
     def uid(self) -> str:
-        # A uuid is 128 bits; short-uuid renders it as ~22 base58 characters.
-        return base58(self._rng.getrandbits(128))
+        # Cal.com's uid is a uuid rendered by short-uuid: 22 base58 characters. Drawing the
+        # characters directly looks the same and is far cheaper than the division loop.
+        return self._rng.randbytes(UID_LENGTH).translate(_BYTE_TO_BASE58).decode()

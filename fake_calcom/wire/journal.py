@@ -84,10 +84,14 @@ class Journal:
 
 class Stats:
     def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
+        self._requests: Counter[tuple[str, str, int]] = Counter()
 
     def count(self, method: str, route: str, status: int) -> None:
-        self.requests[f"{method} {route} {status}"] += 1
+        self._requests[(method, route, status)] += 1  # formatted when read, not per request
+
+    @property
+    def requests(self) -> dict[str, int]:
+        return {f"{m} {r} {s}": n for (m, r, s), n in self._requests.items()}
 
     def clear(self) -> None:
-        self.requests.clear()
+        self._requests.clear()
