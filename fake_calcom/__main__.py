@@ -156,6 +156,8 @@ async def serve(args: argparse.Namespace) -> None:
     except OSError as error:
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     install_gc_freezer(asyncio.get_running_loop())
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: the control plane /_fake/ has no authentication", file=sys.stderr)
     if not args.quiet:
         print_seed_data(server.backend.seed_data(), server.url)
     else:

@@ -10,16 +10,6 @@ UID_LENGTH = 22
 _BYTE_TO_BASE58 = bytes(ord(BASE58[b % 58]) for b in range(256))
 
 
-def base58(number: int, length: int = UID_LENGTH) -> str:
-    """Encode like short-uuid's flickrBase58 translator (most significant digit first)."""
-    digits: list[str] = []
-    while number:
-        number, rest = divmod(number, 58)
-        digits.append(BASE58[rest])
-    text = "".join(reversed(digits)) or BASE58[0]
-    return text.rjust(length, BASE58[0])[-length:]
-
-
 class IdGenerator:
     """Auto-increment integer ids (starting at a seed-dependent point) and base58 uids."""
 

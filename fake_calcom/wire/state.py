@@ -60,9 +60,9 @@ class FakeState:
 
     def reset(self, scope: str = "all") -> None:
         """Contracts §1.6: `all` also clears faults and the journal and makes the clock real."""
+        self.barriers.release_all()  # parked creates are decided against the state being discarded
         self.backend.reset(scope)
         self.limiter.reset()
-        self.barriers.release_all()
         if self.delivery is not None:
             self.delivery.reset()
         if scope == "all":
