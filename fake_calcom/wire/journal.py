@@ -6,6 +6,8 @@ import json
 from collections import Counter, deque
 from typing import Any
 
+BODY_LIMIT = 64 * 1024  # per body: 2000 entries of 1 MiB bodies would be 2 GB
+
 
 def _readable(raw: bytes | None) -> Any:
     """A body as JSON when it is JSON, else as text (or None when empty)."""
@@ -60,8 +62,8 @@ class Journal:
                 "status": status,
                 "latency_ms": round(latency_ms, 3),
                 "faults": faults,
-                "request_body": request_body,
-                "response_body": response_body,
+                "request_body": request_body[:BODY_LIMIT] if request_body else request_body,
+                "response_body": response_body[:BODY_LIMIT] if response_body else response_body,
             }
         )
 
