@@ -29,7 +29,8 @@ examples:
   python -m fake_calcom --no-rate-limit --no-journal # load mode
   curl -s localhost:8787/_fake/state                 # the ground truth
 
-A fault plan looks like:
+Example plans ship in fake_calcom/plans/ (incident-stale-replay.json, race-barrier.json,
+flaky-upstream.json). A fault plan looks like:
   {"seed": 1, "faults": [{"name": "stale", "match": {"method": "POST", "path": "/v2/bookings"},
                           "trigger": {"kind": "always"},
                           "action": {"kind": "stale_replay", "key": "email+start"}}]}

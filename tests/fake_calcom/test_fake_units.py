@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import fake_calcom
 from fake_calcom.backend.clock import VirtualClock
 from fake_calcom.backend.faults import FaultPlan, FaultPlanError, RequestView, path_matches
 from fake_calcom.backend.ratelimit import RateLimiter, tracker_for
@@ -189,6 +192,11 @@ def test_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
     body = b'{"triggerEvent":"BOOKING_CREATED"}'
     assert sign("whsec", body) == hmac.new(b"whsec", body, hashlib.sha256).hexdigest()
     assert sign(None, body) == NO_SECRET == "no-secret-provided"
+
+
+@pytest.mark.parametrize("plan", sorted((Path(fake_calcom.__file__).parent / "plans").glob("*.json")), ids=lambda p: p.name)
+def test_the_bundled_example_plans_load(plan: Path) -> None:
+    assert FaultPlan.parse(json.loads(plan.read_text())).faults
 
 
 def test_parse_iso_keeps_the_instant() -> None:
