@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from fake_calcom.backend.busy import BusyIndex
 from fake_calcom.backend.clock import VirtualClock
 from fake_calcom.backend.errors import (
     BUSY_MESSAGE,
@@ -61,19 +61,6 @@ class CreateResult:
     created: bool  # False when the dedupe path returned an existing booking unchanged
 
 
-def _days(start: datetime, end: datetime) -> Iterable[date]:
-    """The UTC dates [start, end) touches (almost always just one)."""
-    day = start.date()
-    last = (end - timedelta(microseconds=1)).date() if end > start else day
-    if last == day:
-        return (day,)
-    days = []
-    while day <= last:
-        days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def booking_idempotency_key(booking: Booking) -> str | None:
     """Cal.com's `idempotencyKey` column: set while active, null once cancelled/rejected."""
     if not booking.active:
@@ -113,8 +100,8 @@ class Backend:
         self.bookings: dict[str, Booking] = {}
         self.bookings_by_id: dict[int, Booking] = {}
         self._by_start: dict[datetime, list[Booking]] = defaultdict(list)
-        # Active bookings per (host, UTC day) for the overlap check.
-        self._busy: dict[tuple[int, date], list[Booking]] = defaultdict(list)
+        # Active bookings per host, for the overlap check.
+        self._busy = BusyIndex()
         self._active_count: dict[int, int] = defaultdict(int)
         # Cal.com's unique idempotency key today: one active booking per (host, start, end).
         self._slot_keys: dict[tuple[int, datetime, datetime], int] = defaultdict(int)
@@ -193,23 +180,13 @@ class Backend:
         return booking
 
     def is_busy(self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
-        busy = self._busy
-        for day in _days(start, end):
-            for booking in busy.get((host_id, day), ()):
-                if booking.start < end and start < booking.end and booking.uid != ignore_uid:
-                    return True
-        return False
+        return any(b.uid != ignore_uid for b in self._busy.overlapping(host_id, start, end))
 
     def busy_intervals(
         self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None
     ) -> list[tuple[datetime, datetime]]:
         """The host's active bookings overlapping [start, end), as (start, end) pairs."""
-        found = []
-        for day in _days(start, end):
-            for booking in self._busy.get((host_id, day), ()):
-                if booking.start < end and start < booking.end and booking.uid != ignore_uid:
-                    found.append((booking.start, booking.end))
-        return found
+        return [(b.start, b.end) for b in self._busy.overlapping(host_id, start, end) if b.uid != ignore_uid]
 
     def slots(
         self,
@@ -239,8 +216,7 @@ class Backend:
         for host_id in booking.host_ids:
             self._active_count[host_id] += 1
             self._slot_keys[(host_id, booking.start, booking.end)] += 1
-            for day in _days(booking.start, booking.end):
-                self._busy[(host_id, day)].append(booking)
+            self._busy.add(host_id, booking)
 
     def _unindex_busy(self, booking: Booking) -> None:
         for host_id in booking.host_ids:
@@ -249,10 +225,7 @@ class Backend:
             self._slot_keys[key] -= 1
             if not self._slot_keys[key]:
                 del self._slot_keys[key]
-            for day in _days(booking.start, booking.end):
-                entries = self._busy.get((host_id, day))
-                if entries and booking in entries:
-                    entries.remove(booking)
+            self._busy.remove(host_id, booking)
 
     def active_at(self, start: datetime) -> list[Booking]:
         """Active bookings starting exactly at `start` (dedupe, stale replay)."""
