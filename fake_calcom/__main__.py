@@ -29,7 +29,8 @@ examples:
   python -m fake_calcom --no-rate-limit --no-journal # load mode
   curl -s localhost:8787/_fake/state                 # the ground truth
 
-A fault plan looks like:
+Example plans ship in fake_calcom/plans/ (incident-stale-replay.json, race-barrier.json,
+flaky-upstream.json). A fault plan looks like:
   {"seed": 1, "faults": [{"name": "stale", "match": {"method": "POST", "path": "/v2/bookings"},
                           "trigger": {"kind": "always"},
                           "action": {"kind": "stale_replay", "key": "email+start"}}]}
@@ -127,7 +128,7 @@ def print_seed_data(seed_data: dict[str, Any], url: str) -> None:
 async def serve(args: argparse.Namespace) -> None:
     from fake_calcom.backend.clock import VirtualClock
     from fake_calcom.backend.timefmt import parse_iso
-    from fake_calcom.server import FakeServer
+    from fake_calcom.server import FakeServer, install_gc_freezer
     from fake_calcom.wire.state import FakeConfig
 
     clock = VirtualClock()
@@ -155,6 +156,9 @@ async def serve(args: argparse.Namespace) -> None:
         await server.start()
     except OSError as error:
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    install_gc_freezer(asyncio.get_running_loop())
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: the control plane /_fake/ has no authentication", file=sys.stderr)
     if not args.quiet:
         print_seed_data(server.backend.seed_data(), server.url)
     else:

@@ -6,16 +6,8 @@ import random
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 UID_LENGTH = 22
-
-
-def base58(number: int, length: int = UID_LENGTH) -> str:
-    """Encode like short-uuid's flickrBase58 translator (most significant digit first)."""
-    digits: list[str] = []
-    while number:
-        number, rest = divmod(number, 58)
-        digits.append(BASE58[rest])
-    text = "".join(reversed(digits)) or BASE58[0]
-    return text.rjust(length, BASE58[0])[-length:]
+# byte -> base58 character, so a uid is one C-level translate of random bytes.
+_BYTE_TO_BASE58 = bytes(ord(BASE58[b % 58]) for b in range(256))
 
 
 class IdGenerator:
@@ -46,5 +38,6 @@ class IdGenerator:
         return value
 
     def uid(self) -> str:
-        # A uuid is 128 bits; short-uuid renders it as ~22 base58 characters.
-        return base58(self._rng.getrandbits(128))
+        # Cal.com's uid is a uuid rendered by short-uuid: 22 base58 characters. Drawing the
+        # characters directly looks the same and is far cheaper than the division loop.
+        return self._rng.randbytes(UID_LENGTH).translate(_BYTE_TO_BASE58).decode()

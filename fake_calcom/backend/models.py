@@ -102,8 +102,8 @@ class Booking:
     rescheduling_reason: str | None = None
     rescheduled_by_email: str | None = None
     origin: dict[str, Any] = field(default_factory=lambda: {"kind": "outside"})
-    # The idempotency key Cal.com stamped at creation (None once cancelled/rejected).
-    idempotency_key: str | None = None
+    # Which unique-key formula Cal.com used for it: "host_slot" (today) or "attendee" (pre 2025-05).
+    key_mode: str = "host_slot"
 
     @property
     def active(self) -> bool:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from fake_calcom.backend.busy import BusyIndex
 from fake_calcom.backend.clock import VirtualClock
 from fake_calcom.backend.errors import (
     BUSY_MESSAGE,
@@ -35,7 +35,7 @@ from fake_calcom.backend.models import (
     WebhookSubscription,
 )
 from fake_calcom.backend.seed_data import SeedData, default_seed_data, load_seed_data
-from fake_calcom.backend.slots import free_slots, within_working_hours
+from fake_calcom.backend.slots import WorkingCalendar, free_slots
 from fake_calcom.backend.timefmt import iso_ms
 from fake_calcom.backend.webhooks import WebhookQueue, booking_payload, js_json, webhook_body
 
@@ -61,12 +61,16 @@ class CreateResult:
     created: bool  # False when the dedupe path returned an existing booking unchanged
 
 
-def _days(start: datetime, end: datetime) -> Iterable[date]:
-    day = start.date()
-    last = (end - timedelta(microseconds=1)).date() if end > start else day
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
+def booking_idempotency_key(booking: Booking) -> str | None:
+    """Cal.com's `idempotencyKey` column: set while active, null once cancelled/rejected."""
+    if not booking.active:
+        return None
+    start_ms = int(booking.start.timestamp() * 1000)
+    end_ms = int(booking.end.timestamp() * 1000)
+    if booking.key_mode == "attendee":
+        emails = ",".join(a.email for a in booking.attendees[:1])
+        return f"{booking.event_type_id}.{start_ms}.{end_ms}.{emails}"
+    return f"{start_ms}.{end_ms}.{'.'.join(str(h) for h in booking.host_ids)}"
 
 
 class Backend:
@@ -84,6 +88,7 @@ class Backend:
         self.webhooks = WebhookQueue()
         self._seed_raw = seed_data if seed_data is not None else default_seed_data()
         self.data: SeedData = load_seed_data(self._seed_raw)
+        self.calendar = WorkingCalendar(self.data.hosts)
         self.subscriptions: dict[int, WebhookSubscription] = {}
         self.bookings_created = 0
         self._clear_bookings()
@@ -95,9 +100,11 @@ class Backend:
         self.bookings: dict[str, Booking] = {}
         self.bookings_by_id: dict[int, Booking] = {}
         self._by_start: dict[datetime, list[Booking]] = defaultdict(list)
-        # Active bookings per (host, UTC day) for the overlap check.
-        self._busy: dict[tuple[int, date], list[Booking]] = defaultdict(list)
+        # Active bookings per host, for the overlap check.
+        self._busy = BusyIndex()
         self._active_count: dict[int, int] = defaultdict(int)
+        # Cal.com's unique idempotency key today: one active booking per (host, start, end).
+        self._slot_keys: dict[tuple[int, datetime, datetime], int] = defaultdict(int)
 
     def _load_subscriptions(self) -> None:
         self.subscriptions = {}
@@ -121,6 +128,7 @@ class Backend:
         if scope == "all":
             self.ids.reseed(self.seed)
             self.data = load_seed_data(self._seed_raw)
+            self.calendar = WorkingCalendar(self.data.hosts)
             self._load_subscriptions()
             self.clock.reset()
 
@@ -172,11 +180,13 @@ class Backend:
         return booking
 
     def is_busy(self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
-        for day in _days(start, end):
-            for booking in self._busy.get((host_id, day), ()):
-                if booking.start < end and start < booking.end and booking.uid != ignore_uid:
-                    return True
-        return False
+        return any(b.uid != ignore_uid for b in self._busy.overlapping(host_id, start, end))
+
+    def busy_intervals(
+        self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None
+    ) -> list[tuple[datetime, datetime]]:
+        """The host's active bookings overlapping [start, end), as (start, end) pairs."""
+        return [(b.start, b.end) for b in self._busy.overlapping(host_id, start, end) if b.uid != ignore_uid]
 
     def slots(
         self,
@@ -188,10 +198,10 @@ class Backend:
     ) -> list[datetime]:
         """Free slot starts; `ignore_uid` is a booking being rescheduled (its time counts as free)."""
 
-        def busy(host_id: int, start: datetime, end: datetime) -> bool:
-            return self.is_busy(host_id, start, end, ignore_uid)
+        def busy(host_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+            return self.busy_intervals(host_id, start, end, ignore_uid)
 
-        return free_slots(event_type, self.data.hosts, first, last, self.clock.now(), busy, length)
+        return free_slots(event_type, self.calendar, first, last, self.clock.now(), busy, length)
 
     # ------------------------------------------------------------------ indexes
 
@@ -205,16 +215,17 @@ class Backend:
     def _index_busy(self, booking: Booking) -> None:
         for host_id in booking.host_ids:
             self._active_count[host_id] += 1
-            for day in _days(booking.start, booking.end):
-                self._busy[(host_id, day)].append(booking)
+            self._slot_keys[(host_id, booking.start, booking.end)] += 1
+            self._busy.add(host_id, booking)
 
     def _unindex_busy(self, booking: Booking) -> None:
         for host_id in booking.host_ids:
             self._active_count[host_id] -= 1
-            for day in _days(booking.start, booking.end):
-                entries = self._busy.get((host_id, day))
-                if entries and booking in entries:
-                    entries.remove(booking)
+            key = (host_id, booking.start, booking.end)
+            self._slot_keys[key] -= 1
+            if not self._slot_keys[key]:
+                del self._slot_keys[key]
+            self._busy.remove(host_id, booking)
 
     def active_at(self, start: datetime) -> list[Booking]:
         """Active bookings starting exactly at `start` (dedupe, stale replay)."""
@@ -287,11 +298,17 @@ class Backend:
         message = TEAM_BUSY_MESSAGE if event_type.is_team else BUSY_MESSAGE
         reason = "hosts_unavailable_for_booking" if event_type.is_team else "no_available_users_found_error"
 
+        calendar = self.calendar
+
         def available(host: Host) -> bool:
-            if not within_working_hours(host, start, end):
+            if not calendar.within_working_hours(host, start, end):
                 return False
             return overbook or not self.is_busy(host.id, start, end, ignore_uid)
 
+        if len(hosts) == 1:
+            if not available(hosts[0]):
+                raise BadRequest(message, reason=reason)
+            return (hosts[0].id,)
         if event_type.scheduling_type == "collective":
             if not all(available(h) for h in hosts):
                 raise BadRequest(message, reason=reason)
@@ -304,35 +321,19 @@ class Backend:
             return (chosen.id,)
         return (candidates[0].id,)
 
-    def idempotency_key(self, plan: CreatePlan, mode: KeyMode = "host_slot") -> str:
-        """Cal.com's unique key: today start.end.host; before 2025-05 event type + attendees."""
-        start_ms = int(plan.start.timestamp() * 1000)
-        end_ms = int(plan.end.timestamp() * 1000)
-        if mode == "attendee":
-            emails = ",".join(a.email for a in [plan.request.attendee])
-            return f"{plan.event_type.id}.{start_ms}.{end_ms}.{emails}"
-        return f"{start_ms}.{end_ms}.{'.'.join(str(h) for h in plan.host_ids)}"
-
     def collides(self, plan: CreatePlan, mode: KeyMode = "host_slot") -> bool:
         """Would committing `plan` hit the unique idempotency key of an active booking?"""
         if mode == "attendee":
-            key = self.idempotency_key(plan, "attendee")
+            email = plan.request.attendee.email
             return any(
                 b.event_type_id == plan.event_type.id
                 and b.end == plan.end
-                and self._attendee_key(b) == key
+                and b.key_mode == "attendee"
+                and b.attendees[0].email == email
                 for b in self.active_at(plan.start)
             )
-        return any(
-            b.end == plan.end and set(b.host_ids) & set(plan.host_ids)
-            for b in self.active_at(plan.start)
-        )
-
-    def _attendee_key(self, booking: Booking) -> str:
-        start_ms = int(booking.start.timestamp() * 1000)
-        end_ms = int(booking.end.timestamp() * 1000)
-        emails = ",".join(a.email for a in booking.attendees[:1])
-        return f"{booking.event_type_id}.{start_ms}.{end_ms}.{emails}"
+        keys = self._slot_keys
+        return any((host_id, plan.start, plan.end) in keys for host_id in plan.host_ids)
 
     def commit(
         self,
@@ -346,7 +347,11 @@ class Backend:
         rescheduled_from: Booking | None = None,
         webhooks: bool = True,
     ) -> CreateResult:
-        """Insert the booking of `plan` (or hand back the dedupe path's existing one)."""
+        """Insert the booking of `plan` (or hand back the dedupe path's existing one).
+
+        The booking takes ownership of the request's attendee, metadata and responses: callers
+        pass objects nobody else holds (a parsed request body, or copies).
+        """
         if plan.existing is not None:
             return CreateResult(plan.existing, created=False)
         if check_key and self.collides(plan, key_mode):
@@ -354,7 +359,7 @@ class Backend:
         request = plan.request
         now = self.clock.now()
         stamp = created_at or now
-        attendee = copy.copy(request.attendee)
+        attendee = request.attendee
         attendee.id = self.ids.attendee_id()
         host = self.data.hosts[plan.host_ids[0]]
         booking = Booking(
@@ -366,19 +371,19 @@ class Backend:
             start=plan.start,
             end=plan.end,
             attendees=[attendee],
-            metadata=copy.deepcopy(request.metadata),
+            metadata=request.metadata,
             created_at=stamp,
             updated_at=stamp,
             title=f"{plan.event_type.title} between {host.name} and {attendee.name}",
             description=plan.event_type.description,
             location=request.location if request.location is not None else plan.event_type.location,
             guests=list(request.guests),
-            responses=copy.deepcopy(request.responses),
+            responses=request.responses,
             origin=dict(origin),
         )
         if rescheduled_from is not None:
             booking.rescheduled_from_uid = rescheduled_from.uid
-        booking.idempotency_key = self.idempotency_key(plan, key_mode)
+        booking.key_mode = key_mode
         self._index(booking)
         self.bookings_created += 1
         if webhooks:
@@ -423,8 +428,7 @@ class Backend:
         was_active = booking.active
         booking.status = status  # type: ignore[assignment]
         if was_active and not booking.active:
-            self._unindex_busy(booking)
-            booking.idempotency_key = None  # frees the slot, as Cal.com's extension does
+            self._unindex_busy(booking)  # frees the slot, as Cal.com's key extension does
         elif booking.active and not was_active:
             self._index_busy(booking)
 

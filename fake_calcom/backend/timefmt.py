@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -15,8 +15,10 @@ _ISO_RE = re.compile(
 
 def iso_ms(dt: datetime) -> str:
     """`2025-10-10T08:00:00.000Z`, the shape of JavaScript's `Date.toISOString()`."""
-    dt = dt.astimezone(UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    # isoformat is implemented in C: "…T08:00:00.000+00:00" -> "…T08:00:00.000Z"
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def iso_seconds(dt: datetime) -> str:
@@ -28,17 +30,10 @@ def iso_in_zone(dt: datetime, zone: ZoneInfo | None) -> str:
     """Luxon's `toISO()`: `2050-09-05T09:00:00.000+02:00`; plain `…Z` for UTC."""
     if zone is None:
         return iso_ms(dt)
-    local = dt.astimezone(zone)
-    offset = local.utcoffset() or timedelta(0)
-    if offset == timedelta(0) and zone.key in ("UTC", "Etc/UTC"):
+    if zone.key in ("UTC", "Etc/UTC"):
         return iso_ms(dt)
-    total = int(offset.total_seconds())
-    sign = "+" if total >= 0 else "-"
-    total = abs(total)
-    return (
-        f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}"
-        f"{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
-    )
+    # Luxon writes the offset as ±HH:MM, as isoformat does (never "Z" outside UTC).
+    return dt.astimezone(zone).isoformat(timespec="milliseconds")
 
 
 def parse_iso(value: str) -> datetime:
@@ -54,7 +49,13 @@ def parse_iso(value: str) -> datetime:
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
     # Python 3.11 accepts at most 6 fraction digits; JS accepts more and truncates.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot > 7:
+            text = text[: dot + 7] + text[end:]
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
 from time import perf_counter
 from typing import Any
 
@@ -44,21 +43,6 @@ log = logging.getLogger("fake_calcom")
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 JSON_TYPE = "application/json; charset=utf-8"
-
-
-class _DateHeader:
-    """RFC 1123 `Date` from the virtual clock (cached per second: formatting is not free)."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._text = ""
-
-    def __call__(self, timestamp: float) -> str:
-        second = int(timestamp)
-        if second != self._second:
-            self._second = second
-            self._text = formatdate(second, usegmt=True)
-        return self._text
 
 
 def _not_found(method: str, path: str, path_qs: str, state: FakeState) -> Answer:
@@ -224,11 +208,8 @@ async def _apply_post_faults(
     return _dropped(request)
 
 
-_date_header = _DateHeader()
-
-
 def state_date(state: FakeState) -> str:
-    return _date_header(state.clock.timestamp())
+    return state.http_date()
 
 
 @web.middleware

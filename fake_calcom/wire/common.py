@@ -49,9 +49,12 @@ class Answer:
         return self.body
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(document: Any) -> bytes:
     """`JSON.stringify` bytes (what Express's `res.json` sends)."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(document).encode()
 
 
 def success(data: Any, status: int = 200, **extra: Any) -> Answer:

@@ -211,7 +211,7 @@ def slot_steal(fault: Fault, state: FakeState, ctx: Ctx, method: str, path: str,
                     name=attendee.get("name", "Outside Booker"),
                     email=attendee.get("email", "outside@example.com"),
                 ),
-                metadata=dict(fault.action.get("metadata") or {}),
+                metadata=copy.deepcopy(fault.action.get("metadata") or {}),
             )
         )
     except CalcomError:

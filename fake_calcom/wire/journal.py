@@ -6,6 +6,8 @@ import json
 from collections import Counter, deque
 from typing import Any
 
+BODY_LIMIT = 64 * 1024  # per body: 2000 entries of 1 MiB bodies would be 2 GB
+
 
 def _readable(raw: bytes | None) -> Any:
     """A body as JSON when it is JSON, else as text (or None when empty)."""
@@ -60,8 +62,8 @@ class Journal:
                 "status": status,
                 "latency_ms": round(latency_ms, 3),
                 "faults": faults,
-                "request_body": request_body,
-                "response_body": response_body,
+                "request_body": request_body[:BODY_LIMIT] if request_body else request_body,
+                "response_body": response_body[:BODY_LIMIT] if response_body else response_body,
             }
         )
 
@@ -84,10 +86,14 @@ class Journal:
 
 class Stats:
     def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
+        self._requests: Counter[tuple[str, str, int]] = Counter()
 
     def count(self, method: str, route: str, status: int) -> None:
-        self.requests[f"{method} {route} {status}"] += 1
+        self._requests[(method, route, status)] += 1  # formatted when read, not per request
+
+    @property
+    def requests(self) -> dict[str, int]:
+        return {f"{m} {r} {s}": n for (m, r, s), n in self._requests.items()}
 
     def clear(self) -> None:
-        self.requests.clear()
+        self._requests.clear()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fake_calcom.backend.models import Booking, EventType, Host, WebhookSubscription
-from fake_calcom.backend.store import Backend
+from fake_calcom.backend.store import Backend, booking_idempotency_key
 from fake_calcom.backend.timefmt import iso_in_zone, iso_ms
 
 
@@ -87,7 +87,7 @@ def booking_2024_04_15(booking: Booking, backend: Backend) -> dict[str, Any]:
     return {
         "id": booking.id,
         "uid": booking.uid,
-        "idempotencyKey": booking.idempotency_key,
+        "idempotencyKey": booking_idempotency_key(booking),
         "userId": organizer.id if organizer else None,
         "userPrimaryEmail": organizer.email if organizer else None,
         "eventTypeId": booking.event_type_id,
@@ -159,21 +159,32 @@ def booking_2024_04_15(booking: Booking, backend: Backend) -> dict[str, Any]:
 # --------------------------------------------------------------------------- slots
 
 
+_SLOT_TEXT: dict[tuple[datetime, str | None], str] = {}
+
+
+def _slot_text(moment: datetime, zone: ZoneInfo | None) -> str:
+    """iso_in_zone, memoised: slot queries render the same instants over and over."""
+    key = (moment, zone.key if zone is not None else None)
+    text = _SLOT_TEXT.get(key)
+    if text is None:
+        if len(_SLOT_TEXT) > 100_000:
+            _SLOT_TEXT.clear()
+        text = _SLOT_TEXT[key] = iso_in_zone(moment, zone)
+    return text
+
+
 def slots_2024_09_04(
     starts: list[datetime], zone: ZoneInfo | None, length: int, *, ranged: bool
 ) -> dict[str, list[dict[str, str]]]:
     """`{"2050-09-05": [{"start": "…"}]}`; keys are dates in the asked time zone."""
-    from datetime import timedelta
-
     grouped: dict[str, list[dict[str, str]]] = {}
     step = timedelta(minutes=length)
     for start in starts:
-        local = start.astimezone(zone) if zone is not None else start
-        key = local.strftime("%Y-%m-%d")
-        entry = {"start": iso_in_zone(start, zone)}
+        text = _slot_text(start, zone)
+        entry = {"start": text}
         if ranged:
-            entry["end"] = iso_in_zone(start + step, zone)
-        grouped.setdefault(key, []).append(entry)
+            entry["end"] = _slot_text(start + step, zone)
+        grouped.setdefault(text[:10], []).append(entry)  # the local date is the text's prefix
     return grouped
 
 
@@ -181,17 +192,14 @@ def slots_legacy(
     starts: list[datetime], zone: ZoneInfo | None, length: int, *, ranged: bool
 ) -> dict[str, Any]:
     """`{"slots": {"2024-09-25": [{"time": "…Z"}]}}` (times in UTC, days in the asked zone)."""
-    from datetime import timedelta
-
     grouped: dict[str, list[dict[str, str]]] = {}
     step = timedelta(minutes=length)
     for start in starts:
-        local = start.astimezone(zone) if zone is not None else start
-        key = local.strftime("%Y-%m-%d")
+        key = _slot_text(start, zone)[:10]
         if ranged:
-            entry = {"startTime": iso_ms(start), "endTime": iso_ms(start + step)}
+            entry = {"startTime": _slot_text(start, None), "endTime": _slot_text(start + step, None)}
         else:
-            entry = {"time": iso_ms(start)}
+            entry = {"time": _slot_text(start, None)}
         grouped.setdefault(key, []).append(entry)
     return {"slots": grouped}
 

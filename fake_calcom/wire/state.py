@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from fake_calcom.backend.clock import VirtualClock
@@ -57,12 +58,22 @@ class FakeState:
         self.barriers: Barriers = Barriers(self)
         self.delivery: DeliveryWorker | None = None
         self.shutdown = asyncio.Event()
+        self._date_second = -1
+        self._date_text = ""
+
+    def http_date(self) -> str:
+        """The `Date` header from the virtual clock (formatted once per second)."""
+        second = int(self.clock.timestamp())
+        if second != self._date_second:
+            self._date_text = formatdate(second, usegmt=True)
+            self._date_second = second
+        return self._date_text
 
     def reset(self, scope: str = "all") -> None:
         """Contracts §1.6: `all` also clears faults and the journal and makes the clock real."""
+        self.barriers.release_all()  # parked creates are decided against the state being discarded
         self.backend.reset(scope)
         self.limiter.reset()
-        self.barriers.release_all()
         if self.delivery is not None:
             self.delivery.reset()
         if scope == "all":

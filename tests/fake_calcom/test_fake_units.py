@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import fake_calcom
 from fake_calcom.backend.clock import VirtualClock
 from fake_calcom.backend.faults import FaultPlan, FaultPlanError, RequestView, path_matches
 from fake_calcom.backend.ratelimit import RateLimiter, tracker_for
@@ -191,5 +194,41 @@ def test_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
     assert sign(None, body) == NO_SECRET == "no-secret-provided"
 
 
+@pytest.mark.parametrize("plan", sorted((Path(fake_calcom.__file__).parent / "plans").glob("*.json")), ids=lambda p: p.name)
+def test_the_bundled_example_plans_load(plan: Path) -> None:
+    assert FaultPlan.parse(json.loads(plan.read_text())).faults
+
+
 def test_parse_iso_keeps_the_instant() -> None:
     assert parse_iso("2025-10-10T10:00:00+02:00") == parse_iso("2025-10-10T08:00:00Z")
+
+
+def test_busy_index_finds_every_overlap_and_forgets_removed_bookings() -> None:
+    from fake_calcom.backend.busy import BusyIndex
+    from fake_calcom.backend.models import Booking
+
+    def booking(uid: str, start: str, minutes: int) -> Booking:
+        begin = parse_iso(start)
+        return Booking(id=0, uid=uid, event_type_id=1, host_ids=(1,), status="accepted", start=begin,
+                       end=begin + timedelta(minutes=minutes), attendees=[], metadata={},
+                       created_at=begin, updated_at=begin, title="t")
+
+    index = BusyIndex()
+    long_one = booking("long", "2025-10-07T20:00:00Z", 8 * 60)  # crosses midnight
+    short = booking("short", "2025-10-07T09:00:00Z", 30)
+    overlap = booking("overlap", "2025-10-07T09:15:00Z", 30)  # an overbooked overlap
+    for b in (long_one, short, overlap):
+        index.add(1, b)
+
+    def hits(start: str, minutes: int, host: int = 1) -> list[str]:
+        begin = parse_iso(start)
+        return sorted(b.uid for b in index.overlapping(host, begin, begin + timedelta(minutes=minutes)))
+
+    assert hits("2025-10-07T09:00:00Z", 30) == ["overlap", "short"]
+    assert hits("2025-10-07T09:30:00Z", 30) == ["overlap"]
+    assert hits("2025-10-07T09:45:00Z", 30) == []
+    assert hits("2025-10-08T03:00:00Z", 30) == ["long"]  # found on the next UTC day too
+    assert hits("2025-10-07T23:00:00Z", 30) == ["long"]
+    assert hits("2025-10-07T09:00:00Z", 30, host=2) == []
+    index.remove(1, short)
+    assert hits("2025-10-07T09:00:00Z", 30) == ["overlap"]

@@ -1,0 +1,1 @@
+"""Example fault plans (JSON) for `python -m fake_calcom --faults …`."""
