@@ -91,6 +91,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
             },
         )
+    except sa.exc.TimeoutError:
+        # No pooled database connection in time. The voice flows answer this themselves (and
+        # settle what a Cal.com write already did); this is the net for everything else.
+        log.warning("database busy: no pooled connection for %s %s", request.method, request.path)
+        if retell:
+            return _retell_error("database_busy")
+        return web.json_response(
+            {"error": "database_busy", "message": "database busy, try again"},
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         if retell:

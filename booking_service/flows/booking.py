@@ -13,7 +13,11 @@ The order of events, with the defense (docs/contracts.md §2.2) guarding each st
     │  failpoint collect.before_insert
     │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
     │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
+    │  no database connection for the insert → cancel the new booking at Cal.com
     release the lock
+
+No pooled database connection within `db_pool_timeout_s` before the create → `rate_limited` /
+`database_busy` (nothing happened; the caller may try again at once).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from booking_service.flows.common import (
     clean_email,
     clean_name,
     clean_phone,
+    database_busy,
     event_type_shape,
     find_service,
     free_slots,
@@ -51,16 +56,23 @@ from booking_service.flows.common import (
     parse_start,
     record_caller,
     resolve_tenant,
+    slot_lock_refusal,
+    voice_flow,
 )
-from booking_service.flows.upstream import create_booking, own_booking_after_refusal
+from booking_service.flows.upstream import (
+    cancel_booking,
+    create_booking,
+    own_booking_after_refusal,
+)
 from booking_service.models import ACTIVE_STATUSES, Appointment
 from booking_service.pii import mask_email
-from booking_service.slot_lock import SlotLockTimeout, slot_key
+from booking_service.slot_lock import SlotLockUnavailable, slot_key
 from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
 
 SUCCESS = {"booked", "confirmation_required"}
+UNRECORDED_REASON = "Technischer Fehler beim Speichern des Termins"
 
 
 @dataclass(frozen=True)
@@ -114,20 +126,7 @@ def read_request(ctx: ServiceContext, body: object) -> BookingRequest:
 
 
 async def collect_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
-    try:
-        result = await _collect(ctx, body)
-    except Refusal as refusal:
-        result = answer(
-            ctx,
-            refusal.status,
-            success=refusal.status in SUCCESS,
-            reason=refusal.reason,
-            start=refusal.start,
-            alternatives=refusal.alternatives,
-            field=refusal.field,
-            services=refusal.services,
-            **refusal.extra,
-        )
+    result = await voice_flow(ctx, _collect(ctx, body), success=SUCCESS)
     ctx.metrics.bookings.labels(outcome=result["status"]).inc()
     return result
 
@@ -146,15 +145,8 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
         async with ctx.slot_locks.hold(slot_key(req.company.id, req.start)):
             ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
             return await _book_holding_slot(ctx, req, customer_id)
-    except SlotLockTimeout as exc:
-        log.warning("slot lock for %s not acquired in time", iso_z(req.start))
-        alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
-        raise Refusal(
-            "race_condition_detected",
-            "slot_lock_timeout",
-            start=req.start,
-            alternatives=alternatives,
-        ) from exc
+    except SlotLockUnavailable as exc:
+        raise await slot_lock_refusal(ctx, exc, req.company, req.service, req.start) from exc
 
 
 async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any]:
@@ -328,7 +320,35 @@ async def _book_holding_slot(
         start=iso_z(req.start),
         booking_uid=booking.uid,
     )
-    return await _insert(ctx, req, customer_id, booking, idempotency_key)
+    try:
+        return await _insert(ctx, req, customer_id, booking, idempotency_key)
+    except sa.exc.TimeoutError as exc:
+        raise await _unrecorded(ctx, req, booking) from exc
+
+
+async def _unrecorded(
+    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking
+) -> Refusal:
+    """Cal.com booked, but no database connection came for the insert: take the booking back.
+
+    Otherwise the caller would be told "not booked" while Cal.com holds a booking for them that
+    no webhook imports (their call owns it) — a lost booking until reconciliation.
+    """
+    log.error(
+        "no database connection to record booking %s for call %s: cancelling it at Cal.com",
+        booking.uid,
+        req.call_id,
+    )
+    try:
+        await cancel_booking(ctx, req.company.calcom_api_key, booking.uid, UNRECORDED_REASON)
+    except CalcomError:
+        log.error(
+            "could not cancel unrecorded booking %s of call %s: reconciliation will import it",
+            booking.uid,
+            req.call_id,
+        )
+        return Refusal("timeout", "booking_not_recorded", start=req.start)
+    return database_busy(start=req.start)
 
 
 async def _refuse_taken(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from booking_service.german_datetime import (
 from booking_service.messages import message
 from booking_service.models import ACTIVE_STATUSES, Appointment, AuditLog, Call, Customer
 from booking_service.pii import mask_email
+from booking_service.slot_lock import SlotLockBusy, SlotLockUnavailable
 from booking_service.tenants import (
     BranchInfo,
     CompanyInfo,
@@ -119,6 +120,62 @@ def answer(
     }
     body.update(extra)
     return body
+
+
+def refusal_answer(
+    ctx: ServiceContext,
+    refusal: Refusal,
+    *,
+    status: str | None = None,
+    success: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The answer for a refusal (`status` overrides the refusal's own)."""
+    return answer(
+        ctx,
+        status or refusal.status,
+        success=success,
+        reason=refusal.reason,
+        start=refusal.start,
+        alternatives=refusal.alternatives,
+        field=refusal.field,
+        services=refusal.services,
+        **refusal.extra,
+        **extra,
+    )
+
+
+async def voice_flow(
+    ctx: ServiceContext, run: Awaitable[dict[str, Any]], success: Collection[str] = ()
+) -> dict[str, Any]:
+    """Run a voice flow to its answer: a `Refusal` becomes one, and so does an exhausted pool.
+
+    A pool timeout that gets this far came before any write to Cal.com (the flows settle the
+    ones after a write themselves), so nothing happened: `rate_limited` / `database_busy`.
+    """
+    try:
+        try:
+            return await run
+        except sa.exc.TimeoutError as exc:
+            raise database_busy() from exc
+    except Refusal as refusal:
+        return refusal_answer(ctx, refusal, success=refusal.status in success)
+
+
+def database_busy(start: datetime | None = None) -> Refusal:
+    """No pooled database connection came within `db_pool_timeout_s`, and nothing was done."""
+    log.warning("database busy: no pooled connection in time; the caller is asked to try again")
+    return Refusal("rate_limited", "database_busy", start=start)
+
+
+def unrecorded_change(start: datetime | None) -> Refusal:
+    """Cal.com made the change, but no database connection came to record it.
+
+    The caller hears that something went wrong (they may ask again, which finds the change made
+    upstream); Cal.com's webhook, or reconciliation, brings the local record in line.
+    """
+    log.error("Cal.com changed a booking but no database connection came to record it")
+    return Refusal("error", "database_busy", start=start)
 
 
 # --- reading Retell requests ---------------------------------------------------------------
@@ -345,6 +402,24 @@ async def alternatives_for(
         free = list(known_free or [])
     return pick_alternatives(
         free, wanted, ctx.now(), ctx.settings.timezone, ctx.settings.max_alternatives
+    )
+
+
+async def slot_lock_refusal(
+    ctx: ServiceContext,
+    exc: SlotLockUnavailable,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    start: datetime,
+) -> Refusal:
+    """Another flow kept the slot too long, or this process had no lock connection free."""
+    if isinstance(exc, SlotLockBusy):
+        log.warning("no slot-lock connection free in time for %s", iso_z(start))
+        return Refusal("rate_limited", "slot_lock_busy", start=start)
+    log.warning("slot lock for %s not acquired in time", iso_z(start))
+    alternatives = await alternatives_for(ctx, company, service, start)
+    return Refusal(
+        "race_condition_detected", "slot_lock_timeout", start=start, alternatives=alternatives
     )
 
 

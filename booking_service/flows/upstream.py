@@ -230,3 +230,31 @@ async def reschedule_booking(
                 return found
         raise OutcomeUnknown(unresolved)
     raise last
+
+
+async def cancel_booking(ctx: ServiceContext, api_key: str, uid: str, reason: str) -> None:
+    """Cancel at Cal.com; a retry after an unclear failure first checks whether it already happened."""
+    for number in range(ctx.settings.retry_attempts + 1):
+        if number:
+            await ctx.clock.sleep(ctx.backoff.delay(number - 1))
+            current = await ctx.calcom.get_booking(api_key, uid)
+            if current is None or not current.active:
+                return
+        try:
+            await ctx.calcom.cancel_booking(api_key, uid, reason)
+            return
+        except CalcomRequestError as exc:
+            if exc.status == 404:
+                log.warning("booking %s unknown at Cal.com; cancelling locally only", uid)
+                return
+            if exc.status == 400:
+                current = await ctx.calcom.get_booking(api_key, uid)
+                if current is None or not current.active:
+                    return  # already cancelled there
+            raise
+        except CalcomUnavailable as exc:
+            if number == ctx.settings.retry_attempts:
+                raise
+            ctx.metrics.calcom_retries.labels(
+                endpoint="POST /v2/bookings/{uid}/cancel", reason=exc.kind
+            ).inc()
