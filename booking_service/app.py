@@ -25,6 +25,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from booking_service import api
 from booking_service.api import CONTEXT
+from booking_service.calcom.client import rate_limit_wait_budget
 from booking_service.context import ServiceContext, close_context, open_context
 from booking_service.flows.availability import check_availability
 from booking_service.flows.booking import collect_appointment
@@ -119,7 +120,15 @@ def _retell_handler(flow: Flow) -> Handler:
             body: object = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError):
             return _retell_error("invalid_json")
-        return web.json_response(await flow(ctx, body))
+        # A caller is on the phone. Cal.com blocks a key for 60 s once its limit is exceeded;
+        # waiting that out means a minute of silence on the line, with the slot lock held so
+        # that every other caller for the slot times out on it (race_condition_detected). So a
+        # voice request waits only for a window about to reset (caller_rate_limit_wait_s in all)
+        # and otherwise answers rate_limited at once: the agent can say "busy, one moment" and
+        # ask again, and the lock is free for the others. Only a definite 429 (Cal.com did not
+        # book) is answered so; a 429 after an unclear create is still an unknown outcome.
+        with rate_limit_wait_budget(ctx.settings.caller_rate_limit_wait_s):
+            return web.json_response(await flow(ctx, body))
 
     return handle
 

@@ -118,6 +118,9 @@ class Settings:
     random_seed: int | None = None
     slot_lock_timeout_s: float = 30.0
     slot_lock_connections: int = 10  # per process: slots being booked at the same moment
+    # How long a phone caller may wait, in total per request, for Cal.com rate-limit windows
+    # (`max_rate_limit_wait_s` still bounds it; batch work such as reconciliation uses that).
+    caller_rate_limit_wait_s: float = 5.0
     alternatives_days: int = 7
     max_alternatives: int = 3
     calcom_list_page_size: int = 100
@@ -138,6 +141,7 @@ class Settings:
             "max_rate_limit_wait_s": self.max_rate_limit_wait_s,
             "circuit_open_s": self.circuit_open_s,
             "slot_lock_timeout_s": self.slot_lock_timeout_s,
+            "caller_rate_limit_wait_s": self.caller_rate_limit_wait_s,
             "db_pool_timeout_s": self.db_pool_timeout_s,
         }
         for name, value in numbers.items():

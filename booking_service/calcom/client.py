@@ -5,8 +5,9 @@
   (`{"status":"error","error":{"code","message"}}`) or as a bare Nest body
   (`{"statusCode":409,"message":"booking_conflict_error"}`), gateways answer HTML.
 * 429 carries `X-RateLimit-{Limit,Remaining,Reset}-Default` and no Retry-After: the client waits
-  for the window (on the service clock) when it is near enough, and stops sending while a key's
-  window is known to be exhausted.
+  for the window (on the service clock) when it is near enough — within `max_rate_limit_wait_s`
+  per call and within the `rate_limit_wait_budget` of the request, if it has one — and stops
+  sending while a key's window is known to be exhausted.
 * Reads are retried with exponential backoff and jitter on 5xx, timeouts and connection errors.
   Writes (create, reschedule, cancel) are sent once per call here: after an ambiguous failure only
   the caller can tell whether a retry is safe (it looks the booking up first).
@@ -16,10 +17,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -58,6 +61,28 @@ class _Answer:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+
+
+@dataclass
+class WaitBudget:
+    """Seconds one request may still spend waiting for rate-limit windows, over all its calls."""
+
+    seconds: float
+
+
+_wait_budget: ContextVar[WaitBudget | None] = ContextVar("calcom_wait_budget", default=None)
+
+
+@contextlib.contextmanager
+def rate_limit_wait_budget(seconds: float) -> Iterator[WaitBudget]:
+    """Within this block (this task and what it awaits), wait at most `seconds` in all for
+    rate-limit windows; a window further away fails at once with `RateLimitedError`."""
+    budget = WaitBudget(seconds)
+    token = _wait_budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _wait_budget.reset(token)
 
 
 def error_message(body: bytes) -> tuple[str, str | None]:
@@ -243,13 +268,23 @@ class CalcomClient:
         if remaining <= 0:
             self._window_closed_until.pop(api_key, None)
             return waited
-        if waited + remaining > self.max_rate_limit_wait_s:
+        if not self._may_wait(waited, remaining):
             raise RateLimitedError(remaining)
         await self._wait_window(remaining)
         self._window_closed_until.pop(api_key, None)
         return waited + remaining
 
+    def _may_wait(self, waited: float, seconds: float) -> bool:
+        """Within this call's limit and the request's budget, having waited `waited` s already?"""
+        if waited + seconds > self.max_rate_limit_wait_s:
+            return False
+        budget = _wait_budget.get()
+        return budget is None or seconds <= budget.seconds
+
     async def _wait_window(self, seconds: float) -> None:
+        budget = _wait_budget.get()
+        if budget is not None:
+            budget.seconds -= seconds
         self.metrics.rate_limit_waits.inc()
         self.metrics.rate_limit_wait_seconds.inc(seconds)
         log.info("waiting %.1f s for the Cal.com rate-limit window", seconds)
@@ -287,7 +322,7 @@ class CalcomClient:
                 reset = rate_limit_reset_s(answer.headers, now)
                 wait = max(1.0, reset if reset is not None else DEFAULT_RATE_LIMIT_WINDOW_S)
                 self._window_closed_until[api_key] = now + _seconds(wait)
-                if waited + wait > self.max_rate_limit_wait_s:
+                if not self._may_wait(waited, wait):
                     raise RateLimitedError(wait)
                 self.metrics.calcom_retries.labels(endpoint=endpoint, reason="rate_limited").inc()
                 await self._wait_window(wait)

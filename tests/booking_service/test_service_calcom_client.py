@@ -15,7 +15,7 @@ from service_support import CalcomStub, ManualClock, Reply, booking_data, succes
 
 from booking_service.calcom.backoff import Backoff
 from booking_service.calcom.circuit import CircuitBreaker
-from booking_service.calcom.client import CalcomClient
+from booking_service.calcom.client import CalcomClient, rate_limit_wait_budget
 from booking_service.calcom.errors import (
     CalcomBadResponse,
     CalcomConnectionError,
@@ -414,6 +414,29 @@ async def test_remaining_zero_waits_before_the_next_call(
     await client.get_booking(KEY, "u1")
     await client.get_booking(KEY, "u1")
     assert clock.sleeps == [12.0]  # waited instead of provoking a 429 and a 60 s block
+
+
+async def test_a_request_budget_caps_the_waits_over_all_its_calls(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """A phone caller's request waits for windows only within its budget, over all its calls;
+    outside the budget (and without one) the client's own limit applies."""
+    stub.script(
+        "GET /v2/bookings/u1",
+        throttled("3"),
+        success(booking_data(uid="u1")),
+        throttled("3"),
+        success(booking_data(uid="u1")),
+    )
+    client = make_client()
+    with rate_limit_wait_budget(5.0) as budget:
+        await client.get_booking(KEY, "u1")  # waits 3 s of the 5
+        with pytest.raises(RateLimitedError):
+            await client.get_booking(KEY, "u1")  # 3 s more would exceed the budget
+    assert clock.sleeps == [3.0]
+    assert budget.seconds == 2.0
+    await client.get_booking(KEY, "u1")  # no budget here: the window is waited for
+    assert clock.sleeps == [3.0, 3.0]
 
 
 # --- circuit breaker ---------------------------------------------------------------------------

@@ -290,7 +290,10 @@ async def test_reschedule_into_a_taken_slot(make_stack: StackFactory) -> None:
 async def test_rate_limit_waits_for_the_window_on_the_virtual_clock(
     make_stack: StackFactory,
 ) -> None:
-    async with make_stack(rate_limit=True, rate_limit_per_minute=1) as stack:
+    """A service configured to let callers wait (not the default) waits for the windows."""
+    async with make_stack(
+        rate_limit=True, rate_limit_per_minute=1, caller_rate_limit_wait_s=300
+    ) as stack:
         before = stack.clock.now()
         answer = await stack.collect("call_a")  # slots, then the create is over the limit
         assert answer["status"] == "booked", answer
@@ -301,6 +304,47 @@ async def test_rate_limit_waits_for_the_window_on_the_virtual_clock(
         )
         assert waits is not None
         assert waits >= 1
+
+
+THROTTLE_FIRST_CREATE = {
+    "name": "throttled",
+    "match": {"method": "POST", "path": "/v2/bookings"},
+    "trigger": {"kind": "nth", "n": 1},
+    "action": {"kind": "status", "status": 429},  # Reset-Default 60, as Cal.com's 60 s block
+}
+
+
+@pytest.mark.parametrize("caller_wait_s", [5.0, 65.0], ids=["phone-default", "patient"])
+async def test_a_429_on_the_create_is_answered_at_once_unless_the_caller_may_wait(
+    make_stack: StackFactory, caller_wait_s: float
+) -> None:
+    """Cal.com answers the create with 429 and a 60 s window. Waiting it out would hold the
+    caller in silence and the slot lock for a minute (every other caller for the slot would
+    time out on the lock). By default the caller hears `rate_limited` at once — no wait, no
+    second create — and the next caller for the slot too, without Cal.com being asked."""
+    async with make_stack(webhooks=False, caller_rate_limit_wait_s=caller_wait_s) as stack:
+        await stack.control.add_fault(THROTTLE_FIRST_CREATE)
+        before = stack.clock.now()
+        answer = await stack.collect("call_a")
+        waited = (stack.clock.now() - before).total_seconds()
+        waits = stack.ctx.metrics.registry.get_sample_value(
+            "booking_service_calcom_rate_limit_waits_total"
+        )
+        if caller_wait_s > 60:
+            assert answer["status"] == "booked", answer
+            assert (waited, waits) == (60, 1)
+            return
+        assert (answer["status"], answer["reason"]) == ("rate_limited", "calcom_rate_limit")
+        assert (waited, waits) == (0, 0)
+        assert await stack.upstream() == []
+        sent = (await stack.control.stats())["requests"]
+        other = await stack.collect("call_b", name="Bernd Brot")
+        assert (other["status"], other["reason"]) == ("rate_limited", "calcom_rate_limit")
+        assert (await stack.control.stats())["requests"] == sent  # the window is known closed
+        stack.clock.advance(60)
+        again = await stack.collect("call_a")  # the agent asks again once the window is over
+        assert again["status"] == "booked", again
+        assert [b["uid"] for b in await stack.upstream()] == [again["booking_uid"]]
 
 
 async def test_rate_limit_beyond_the_wait_budget_is_rate_limited(make_stack: StackFactory) -> None:
