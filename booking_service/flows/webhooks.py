@@ -359,7 +359,14 @@ def _transition(
     key: str,
     event: str,
 ) -> str:
-    """Apply a delivered status unless `webhook_ordering` says it would move backwards."""
+    """Apply a delivered status unless `webhook_ordering` says it would move backwards.
+
+    A delivery that finds the appointment in its status already (the CREATED confirming a
+    booking the voice flow made, a move the caller made by phone, a second copy of a delivery)
+    changes nothing: its audit row is `<status>_noop`, which names no effect. Each processing of
+    a delivery still leaves one row per appointment it touched, so a delivery processed twice
+    (`webhook_dedupe` off) shows as two rows of one delivery key on one appointment.
+    """
     current = appointment.status
     if ctx.defenses.webhook_ordering:
         if PRECEDENCE[status] < PRECEDENCE[current]:
@@ -372,13 +379,18 @@ def _transition(
             and upstream_at < known
         ):
             return "ignored_out_of_order"
-    appointment.status = status
     if upstream_at is not None and (
         appointment.upstream_updated_at is None or upstream_at > appointment.upstream_updated_at
     ):
         appointment.upstream_updated_at = upstream_at
-    appointment.updated_at = ctx.now()
-    action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(status, "status_changed")
+    if status == current:
+        action = f"{status}_noop"
+    else:
+        appointment.status = status
+        appointment.updated_at = ctx.now()
+        action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(
+            status, "status_changed"
+        )
     audit(
         session,
         ctx,
@@ -388,4 +400,4 @@ def _transition(
         delivery_key=key,
         detail={"from": current, "to": status, "event": event},
     )
-    return "applied" if current != status else "reapplied"
+    return "unchanged" if status == current else "applied"
