@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -359,11 +359,41 @@ class CalcomClient:
             raise CalcomRequestError(answer.status, message, code)
         raise CalcomBadResponse(f"unexpected HTTP {answer.status} from Cal.com ({endpoint})")
 
-    async def _retried(self, endpoint: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run a safe-to-repeat call with backoff on `CalcomUnavailable`."""
+    async def _post(self, api_key: str, path: str, endpoint: str, body: dict[str, Any]) -> Any:
+        """A write to the bookings API, sent once: only the caller can tell whether a retry is
+        safe after an ambiguous failure."""
+        return await self._call(
+            "POST",
+            path,
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint=endpoint,
+            body=body,
+        )
+
+    async def _get(
+        self,
+        api_key: str,
+        path: str,
+        endpoint: str,
+        parse: Callable[[Any], T],
+        *,
+        api_version: str = BOOKINGS_API_VERSION,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        """A read, retried with backoff on `CalcomUnavailable` (`parse` runs inside the retry,
+        so an unreadable answer is retried too)."""
         for number in range(self.retry_attempts + 1):
             try:
-                return await attempt()
+                parsed = await self._call(
+                    "GET",
+                    path,
+                    api_key=api_key,
+                    api_version=api_version,
+                    endpoint=endpoint,
+                    params=params,
+                )
+                return parse(parsed)
             except CalcomUnavailable as exc:
                 if number == self.retry_attempts:
                     raise
@@ -371,18 +401,28 @@ class CalcomClient:
                 await self.clock.sleep(self.backoff.delay(number))
         raise AssertionError("unreachable")
 
+    async def _get_known(
+        self,
+        api_key: str,
+        path: str,
+        endpoint: str,
+        parse: Callable[[Any], T],
+        *,
+        api_version: str = BOOKINGS_API_VERSION,
+    ) -> T | None:
+        """`_get`, with None where Cal.com does not know the thing (404)."""
+        try:
+            return await self._get(api_key, path, endpoint, parse, api_version=api_version)
+        except CalcomRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # --- the API the service uses --------------------------------------------------------
 
     async def create_booking(self, api_key: str, body: dict[str, Any]) -> UpstreamBooking:
         """POST /v2/bookings once. Ambiguous failures raise `CalcomUnavailable(ambiguous=True)`."""
-        parsed = await self._call(
-            "POST",
-            "/v2/bookings",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings",
-            body=body,
-        )
+        parsed = await self._post(api_key, "/v2/bookings", "POST /v2/bookings", body)
         return UpstreamBooking.from_api(parsed["data"])
 
     async def reschedule_booking(
@@ -391,53 +431,35 @@ class CalcomClient:
         body: dict[str, Any] = {"start": iso_z(start)}
         if reason:
             body["reschedulingReason"] = reason
-        parsed = await self._call(
-            "POST",
-            f"/v2/bookings/{uid}/reschedule",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings/{uid}/reschedule",
-            body=body,
+        parsed = await self._post(
+            api_key, f"/v2/bookings/{uid}/reschedule", "POST /v2/bookings/{uid}/reschedule", body
         )
         return UpstreamBooking.from_api(parsed["data"])
 
     async def cancel_booking(self, api_key: str, uid: str, reason: str) -> UpstreamBooking | None:
-        parsed = await self._call(
-            "POST",
+        parsed = await self._post(
+            api_key,
             f"/v2/bookings/{uid}/cancel",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings/{uid}/cancel",
-            body={"cancellationReason": reason},
+            "POST /v2/bookings/{uid}/cancel",
+            {"cancellationReason": reason},
         )
-        data = parsed.get("data")
         try:
-            return UpstreamBooking.from_api(data)
+            return UpstreamBooking.from_api(parsed.get("data"))
         except CalcomBadResponse:
             return None  # cancelled; the body is not needed
 
     async def get_booking(self, api_key: str, uid: str) -> UpstreamBooking | None:
         """GET /v2/bookings/{uid}; None when Cal.com does not know it (404)."""
 
-        async def attempt() -> UpstreamBooking | None:
-            try:
-                parsed = await self._call(
-                    "GET",
-                    f"/v2/bookings/{uid}",
-                    api_key=api_key,
-                    api_version=BOOKINGS_API_VERSION,
-                    endpoint="GET /v2/bookings/{uid}",
-                )
-            except CalcomRequestError as exc:
-                if exc.status == 404:
-                    return None
-                raise
+        def parse(parsed: Any) -> UpstreamBooking:
             data = parsed["data"]
             if isinstance(data, list):  # a recurring series: the first occurrence is enough here
                 data = data[0] if data else None
             return UpstreamBooking.from_api(data)
 
-        return await self._retried("GET /v2/bookings/{uid}", attempt)
+        return await self._get_known(
+            api_key, f"/v2/bookings/{uid}", "GET /v2/bookings/{uid}", parse
+        )
 
     async def list_bookings(
         self,
@@ -462,19 +484,13 @@ class CalcomClient:
             params["eventTypeIds"] = ",".join(str(i) for i in event_type_ids)
         bookings: list[UpstreamBooking] = []
         for page in range(max_pages):
-            page_params = {**params, "skip": str(page * page_size)}
-
-            async def attempt(page_params: dict[str, str] = page_params) -> Any:
-                return await self._call(
-                    "GET",
-                    "/v2/bookings",
-                    api_key=api_key,
-                    api_version=BOOKINGS_API_VERSION,
-                    endpoint="GET /v2/bookings",
-                    params=page_params,
-                )
-
-            parsed = await self._retried("GET /v2/bookings", attempt)
+            parsed = await self._get(
+                api_key,
+                "/v2/bookings",
+                "GET /v2/bookings",
+                _as_is,
+                params={**params, "skip": str(page * page_size)},
+            )
             items = parsed.get("data")
             if isinstance(items, dict) and isinstance(items.get("bookings"), list):
                 items = items["bookings"]
@@ -493,41 +509,26 @@ class CalcomClient:
 
     async def get_event_type(self, api_key: str, event_type_id: int) -> EventTypeShape | None:
         """GET /v2/event-types/{id} (2024-06-14): its scheduling type and host count; None if unknown."""
-
-        async def attempt() -> EventTypeShape | None:
-            try:
-                parsed = await self._call(
-                    "GET",
-                    f"/v2/event-types/{event_type_id}",
-                    api_key=api_key,
-                    api_version=EVENT_TYPES_API_VERSION,
-                    endpoint="GET /v2/event-types/{id}",
-                )
-            except CalcomRequestError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return EventTypeShape.from_api(parsed.get("data"))
-
-        return await self._retried("GET /v2/event-types/{id}", attempt)
+        return await self._get_known(
+            api_key,
+            f"/v2/event-types/{event_type_id}",
+            "GET /v2/event-types/{id}",
+            lambda parsed: EventTypeShape.from_api(parsed.get("data")),
+            api_version=EVENT_TYPES_API_VERSION,
+        )
 
     async def free_slots(
         self, api_key: str, event_type_id: int, start: datetime, end: datetime
     ) -> list[datetime]:
         """GET /v2/slots (2024-09-04): free slot starts in [start, end], as aware UTC, sorted."""
-        params = {"eventTypeId": str(event_type_id), "start": iso_z(start), "end": iso_z(end)}
-
-        async def attempt() -> Any:
-            return await self._call(
-                "GET",
-                "/v2/slots",
-                api_key=api_key,
-                api_version=SLOTS_API_VERSION,
-                endpoint="GET /v2/slots",
-                params=params,
-            )
-
-        parsed = await self._retried("GET /v2/slots", attempt)
+        parsed = await self._get(
+            api_key,
+            "/v2/slots",
+            "GET /v2/slots",
+            _as_is,
+            api_version=SLOTS_API_VERSION,
+            params={"eventTypeId": str(event_type_id), "start": iso_z(start), "end": iso_z(end)},
+        )
         data = parsed.get("data")
         if not isinstance(data, dict):
             raise CalcomBadResponse("slots data is not an object")
@@ -541,6 +542,10 @@ class CalcomClient:
                 if instant is not None:
                     starts.add(instant)
         return sorted(starts)
+
+
+def _as_is(parsed: Any) -> Any:
+    return parsed
 
 
 def _status_class(status: int) -> str:

@@ -38,11 +38,12 @@ from booking_service.flows.common import (
     OutcomeUnknown,
     Refusal,
     RetellRequest,
+    add_appointment,
     alternatives_for,
     answer,
     appointment_by_uid,
-    appointment_status_for,
     audit,
+    booking_columns,
     calcom_refusal,
     check_returned_booking,
     clean_email,
@@ -57,9 +58,12 @@ from booking_service.flows.common import (
     record_caller,
     resolve_tenant,
     slot_lock_refusal,
+    uid_holder,
     voice_flow,
+    write_refusal,
 )
 from booking_service.flows.upstream import (
+    OwnBooking,
     cancel_booking,
     create_booking,
     own_booking_after_refusal,
@@ -253,50 +257,32 @@ async def _book_holding_slot(
     )
 
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
+    own = OwnBooking(
+        req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
+    )
     try:
         booking = await create_booking(
-            ctx,
-            req.company.calcom_api_key,
-            create_body(ctx, req, idempotency_key),
-            list_keys=req.company.calcom_list_keys,
-            idempotency_key=idempotency_key,
-            attendee_email=req.attendee_email,
-            start=req.start,
-            end=req.end,
+            ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
         )
     except (CalcomError, OutcomeUnknown) as exc:
-        refusal = calcom_refusal(exc, start=req.start)
-        if refusal.status in ("slot_taken", "race_condition_detected"):
-            refusal.alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
-        raise refusal from exc
+        raise await write_refusal(ctx, exc, req.company, req.service, req.start) from exc
 
-    problem = check_returned_booking(
-        ctx,
-        booking,
-        call_id=req.call_id,
-        expected_start=req.start,
-        caller_name=req.name,
-        idempotency_key=idempotency_key,
-    )
-    if problem is not None:
-        own = await own_booking_after_refusal(
+    def problem_with(booking: UpstreamBooking) -> tuple[str, str] | None:
+        return check_returned_booking(
             ctx,
-            req.company.calcom_list_keys,
+            booking,
+            call_id=req.call_id,
+            expected_start=req.start,
+            caller_name=req.name,
             idempotency_key=idempotency_key,
-            attendee_email=req.attendee_email,
-            start=req.start,
-            end=req.end,
         )
-        if own is not None:  # ours by idempotency key: the answer was corrupted, not stale
-            booking = own
-            problem = check_returned_booking(
-                ctx,
-                booking,
-                call_id=req.call_id,
-                expected_start=req.start,
-                caller_name=req.name,
-                idempotency_key=idempotency_key,
-            )
+
+    problem = problem_with(booking)
+    if problem is not None:
+        adopted = await own_booking_after_refusal(ctx, own)
+        if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
+            booking = adopted
+            problem = problem_with(booking)
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
@@ -384,28 +370,18 @@ async def _insert(
                         holder.id,
                     )
                     raise Refusal("duplicate", "booking_uid_exists", start=req.start)
-            now = ctx.now()
-            appointment = Appointment(
+            appointment = await add_appointment(
+                session,
+                ctx,
                 company_id=req.company.id,
                 branch_id=req.branch_id,
                 customer_id=customer_id,
                 call_id=req.call_id,
                 service_id=req.service.id,
-                event_type_id=booking.event_type_id or req.service.event_type_id,
-                host_id=booking.host_ids[0] if booking.host_ids else None,
-                start=booking.start,
-                end=booking.end,
-                status=appointment_status_for(booking),
-                calcom_booking_uid=booking.uid,
-                booking_details=booking.details(),
                 source="voice",
                 idempotency_key=idempotency_key,
-                upstream_updated_at=booking.updated_at,
-                created_at=now,
-                updated_at=now,
+                **booking_columns(booking, event_type_id=req.service.event_type_id, host_id=None),
             )
-            session.add(appointment)
-            await session.flush()
             audit(
                 session,
                 ctx,
@@ -416,15 +392,11 @@ async def _insert(
             )
         return _booked(ctx, appointment, None)
     except sa.exc.IntegrityError:
-        async with ctx.db.read() as session:
-            holder = await appointment_by_uid(session, booking.uid)
-        if holder is None:
-            raise
         # The UNIQUE index caught it. Like the incident's fix, answer with the appointment that
         # already holds the booking instead of failing.
-        ctx.metrics.rejections.labels(
-            layer="unique_constraint", reason="existing_appointment_returned"
-        ).inc()
+        holder = await uid_holder(ctx, booking.uid)
+        if holder is None:
+            raise
         log.error(
             "UNIQUE violation on booking %s: returning existing appointment %s",
             booking.uid,

@@ -20,12 +20,14 @@ from booking_service.flows.common import (
     OutcomeUnknown,
     Refusal,
     RetellRequest,
+    add_appointment,
     alternatives_for,
     answer,
     appointment_by_uid,
-    appointment_status_for,
     audit,
+    booking_columns,
     calcom_refusal,
+    cancel_locally,
     check_returned_booking,
     clean_phone,
     event_type_shape,
@@ -35,8 +37,10 @@ from booking_service.flows.common import (
     resolve_tenant,
     same_name,
     slot_lock_refusal,
+    uid_holder,
     unrecorded_change,
     voice_flow,
+    write_refusal,
 )
 from booking_service.flows.upstream import cancel_booking, reschedule_booking
 from booking_service.german_datetime import DateTimeParseError, parse_local_datetime
@@ -165,30 +169,12 @@ async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
         except CalcomError as exc:
             raise calcom_refusal(exc, start=appointment.start) from exc
     try:
-        await _record_cancel(ctx, appointment.id, call_id)
+        await cancel_locally(ctx, appointment.id, "voice", {"call_id": call_id})
     except sa.exc.TimeoutError as exc:
         raise unrecorded_change(appointment.start) from exc
     return answer(
         ctx, "cancelled", success=True, start=appointment.start, appointment_id=appointment.id
     )
-
-
-async def _record_cancel(ctx: ServiceContext, appointment_id: int, call_id: str) -> None:
-    async with ctx.db.write() as session:
-        current = await session.get(Appointment, appointment_id, with_for_update=True)
-        assert current is not None
-        if current.status != "cancelled":
-            previous = current.status
-            current.status = "cancelled"
-            current.updated_at = ctx.now()
-            audit(
-                session,
-                ctx,
-                current.id,
-                "cancelled",
-                "voice",
-                detail={"from": previous, "call_id": call_id},
-            )
 
 
 # --- reschedule ------------------------------------------------------------------------------
@@ -290,10 +276,7 @@ async def _reschedule_holding_slot(
             request.text("grund") or DEFAULT_RESCHEDULE_REASON,
         )
     except (CalcomError, OutcomeUnknown) as exc:
-        refusal = calcom_refusal(exc, start=new_start)
-        if refusal.status in ("slot_taken", "race_condition_detected"):
-            refusal.alternatives = await alternatives_for(ctx, company, service, new_start)
-        raise refusal from exc
+        raise await write_refusal(ctx, exc, company, service, new_start) from exc
 
     problem = check_returned_booking(
         ctx,
@@ -337,31 +320,21 @@ async def _apply_reschedule(
                         layer="uid_duplicate_check", reason="booking_uid_exists"
                     ).inc()
                     raise Refusal("duplicate", "booking_uid_exists", start=booking.start)
-            now = ctx.now()
-            new = Appointment(
+            new = await add_appointment(
+                session,
+                ctx,
                 company_id=old.company_id,
                 branch_id=old.branch_id,
                 customer_id=old.customer_id,
                 call_id=old.call_id,
                 service_id=old.service_id,
-                event_type_id=booking.event_type_id or old.event_type_id,
-                host_id=booking.host_ids[0] if booking.host_ids else old.host_id,
-                start=booking.start,
-                end=booking.end,
-                status=appointment_status_for(booking),
-                calcom_booking_uid=booking.uid,
-                booking_details=booking.details(),
                 source=old.source,
                 idempotency_key=old.idempotency_key,
-                upstream_updated_at=booking.updated_at,
-                created_at=now,
-                updated_at=now,
+                **booking_columns(booking, event_type_id=old.event_type_id, host_id=old.host_id),
             )
-            session.add(new)
             previous = current.status
             current.status = "rescheduled"
-            current.updated_at = now
-            await session.flush()
+            current.updated_at = new.created_at
             audit(
                 session,
                 ctx,
@@ -380,11 +353,7 @@ async def _apply_reschedule(
             )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
-        async with ctx.db.read() as session:
-            holder = await appointment_by_uid(session, booking.uid)
+        holder = await uid_holder(ctx, booking.uid)
         if holder is None:
             raise
-        ctx.metrics.rejections.labels(
-            layer="unique_constraint", reason="existing_appointment_returned"
-        ).inc()
         return _rescheduled(ctx, holder, "existing_appointment_returned")

@@ -341,6 +341,20 @@ def calcom_refusal(exc: CalcomError | OutcomeUnknown, *, start: datetime | None 
     return Refusal("error", "calcom_error", start=start)
 
 
+async def write_refusal(
+    ctx: ServiceContext,
+    exc: CalcomError | OutcomeUnknown,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    start: datetime,
+) -> Refusal:
+    """The answer to a failed create or reschedule, with alternatives when the slot is gone."""
+    refusal = calcom_refusal(exc, start=start)
+    if refusal.status in ("slot_taken", "race_condition_detected"):
+        refusal.alternatives = await alternatives_for(ctx, company, service, start)
+    return refusal
+
+
 # --- slots and alternatives ------------------------------------------------------------------
 
 
@@ -426,14 +440,18 @@ async def slot_lock_refusal(
 # --- database helpers ------------------------------------------------------------------------
 
 
-async def appointment_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
-    rows = await session.execute(
+async def appointment_by_uid(
+    session: AsyncSession, uid: str, *, for_update: bool = False
+) -> Appointment | None:
+    query = (
         sa.select(Appointment)
         .where(Appointment.calcom_booking_uid == uid)
         .order_by(Appointment.id)
         .limit(1)
     )
-    return rows.scalar_one_or_none()
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def event_type_shape(
@@ -585,6 +603,23 @@ def audit(
     )
 
 
+async def cancel_locally(
+    ctx: ServiceContext, appointment_id: int, source: str, detail: dict[str, Any]
+) -> bool:
+    """Mark an active appointment cancelled (audited); False when it is not active (any more)."""
+    async with ctx.db.write() as session:
+        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+        if appointment is None or appointment.status not in ACTIVE_STATUSES:
+            return False
+        previous = appointment.status
+        appointment.status = "cancelled"
+        appointment.updated_at = ctx.now()
+        audit(
+            session, ctx, appointment.id, "cancelled", source, detail={"from": previous, **detail}
+        )
+    return True
+
+
 def check_returned_booking(
     ctx: ServiceContext,
     booking: UpstreamBooking,
@@ -628,3 +663,43 @@ def check_returned_booking(
 
 def appointment_status_for(booking: UpstreamBooking) -> str:
     return "pending" if booking.status == "pending" else "scheduled"
+
+
+def booking_columns(
+    booking: UpstreamBooking, *, event_type_id: int, host_id: int | None
+) -> dict[str, Any]:
+    """An appointment's columns that Cal.com's booking decides (its event type and host, where
+    Cal.com names them, else the ones given)."""
+    return {
+        "event_type_id": booking.event_type_id or event_type_id,
+        "host_id": booking.host_ids[0] if booking.host_ids else host_id,
+        "start": booking.start,
+        "end": booking.end,
+        "status": appointment_status_for(booking),
+        "calcom_booking_uid": booking.uid,
+        "booking_details": booking.details(),
+        "upstream_updated_at": booking.updated_at,
+    }
+
+
+async def add_appointment(
+    session: AsyncSession, ctx: ServiceContext, **columns: Any
+) -> Appointment:
+    """Insert an appointment made now (flushed: it has its id; the UNIQUE index has spoken)."""
+    now = ctx.now()
+    appointment = Appointment(created_at=now, updated_at=now, **columns)
+    session.add(appointment)
+    await session.flush()
+    return appointment
+
+
+async def uid_holder(ctx: ServiceContext, uid: str) -> Appointment | None:
+    """After a UNIQUE violation on inserting `uid`: the appointment that holds it (the
+    `unique_constraint` layer's doing, counted), or None if the violation was another one."""
+    async with ctx.db.read() as session:
+        holder = await appointment_by_uid(session, uid)
+    if holder is not None:
+        ctx.metrics.rejections.labels(
+            layer="unique_constraint", reason="existing_appointment_returned"
+        ).inc()
+    return holder

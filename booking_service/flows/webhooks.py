@@ -270,7 +270,7 @@ async def _execute(
                 session, ctx, booking, company, service, source="webhook", delivery_key=key
             )
             return "imported"
-        appointment = await _locked_by_uid(session, booking.uid)
+        appointment = await appointment_by_uid(session, booking.uid, for_update=True)
         if appointment is None:
             return "conflict"
         return _transition(
@@ -278,7 +278,7 @@ async def _execute(
         )
 
     if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
-        appointment = await _locked_by_uid(session, booking.uid)
+        appointment = await appointment_by_uid(session, booking.uid, for_update=True)
         if appointment is not None:
             return _transition(
                 session, ctx, appointment, "cancelled", booking.updated_at, key, event
@@ -300,10 +300,10 @@ async def _execute(
 
     # BOOKING_RESCHEDULED: the old booking is replaced by the new one (booking.uid).
     outcome = "ignored_unknown_booking"
-    old = await _locked_by_uid(session, old_uid) if old_uid else None
+    old = await appointment_by_uid(session, old_uid, for_update=True) if old_uid else None
     if old is not None:
         outcome = _transition(session, ctx, old, "rescheduled", booking.updated_at, key, event)
-    new = await _locked_by_uid(session, booking.uid)
+    new = await appointment_by_uid(session, booking.uid, for_update=True)
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
@@ -337,17 +337,6 @@ async def _execute(
     if old is not None and old.customer_id is not None:
         new_appointment.customer_id = old.customer_id
     return "rescheduled" if old is not None else "imported"
-
-
-async def _locked_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
-    rows = await session.execute(
-        sa.select(Appointment)
-        .where(Appointment.calcom_booking_uid == uid)
-        .order_by(Appointment.id)
-        .limit(1)
-        .with_for_update()
-    )
-    return rows.scalar_one_or_none()
 
 
 def _transition(
