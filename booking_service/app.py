@@ -13,6 +13,7 @@ GET  /healthz, GET /metrics
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -65,7 +66,8 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         response = await handler(request)
     finally:
-        current_upstream_timer.reset(token)
+        with contextlib.suppress(ValueError):  # a request abandoned at shutdown ends elsewhere
+            current_upstream_timer.reset(token)
     total_ms = (time.perf_counter() - started) * 1000
     if not response.prepared:
         response.headers["Server-Timing"] = (

@@ -117,7 +117,7 @@ class Settings:
     timezone: str = "Europe/Berlin"
     random_seed: int | None = None
     slot_lock_timeout_s: float = 30.0
-    slot_lock_connections: int = 10  # per process: slots being booked at the same moment
+    slot_lock_connections: int = 20  # per process: slots being booked at the same moment
     # How long a phone caller may wait, in total per request, for Cal.com rate-limit windows
     # (`max_rate_limit_wait_s` still bounds it; batch work such as reconciliation uses that).
     caller_rate_limit_wait_s: float = 5.0

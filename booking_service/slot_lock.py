@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 log = logging.getLogger(__name__)
 
 #: Lock connections per process by default: one per slot being booked at the same moment.
-DEFAULT_LOCK_CONNECTIONS = 10
+DEFAULT_LOCK_CONNECTIONS = 20
 
 
 class SlotLockUnavailable(Exception):

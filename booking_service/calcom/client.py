@@ -82,7 +82,8 @@ def rate_limit_wait_budget(seconds: float) -> Iterator[WaitBudget]:
     try:
         yield budget
     finally:
-        _wait_budget.reset(token)
+        with contextlib.suppress(ValueError):  # a request abandoned at shutdown ends elsewhere
+            _wait_budget.reset(token)
 
 
 def error_message(body: bytes) -> tuple[str, str | None]:
