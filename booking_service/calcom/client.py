@@ -7,7 +7,9 @@
 * 429 carries `X-RateLimit-{Limit,Remaining,Reset}-Default` and no Retry-After: the client waits
   for the window (on the service clock) when it is near enough — within `max_rate_limit_wait_s`
   per call and within the `rate_limit_wait_budget` of the request, if it has one — and stops
-  sending while a key's window is known to be exhausted.
+  sending while a key's window is known to be exhausted: refused, or used up by what Cal.com
+  last said remains and the requests already on their way (concurrent callers would otherwise
+  all be sent into the end of a window, and every one past the limit refused).
 * Reads are retried with exponential backoff and jitter on 5xx, timeouts and connection errors.
   Writes (create, reschedule, cancel) are sent once per call here: after an ambiguous failure only
   the caller can tell whether a retry is safe (it looks the booking up first).
@@ -21,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -54,6 +57,14 @@ DEFAULT_RATE_LIMIT_WINDOW_S = 60.0
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass
+class _Window:
+    """What Cal.com last said about an API key's rate-limit window."""
+
+    remaining: int
+    resets_at: datetime
 
 
 @dataclass
@@ -158,7 +169,8 @@ class CalcomClient:
         self.metrics = metrics
         self._session = session
         self._owns_session = session is None
-        self._window_closed_until: dict[str, datetime] = {}
+        self._windows: dict[str, _Window] = {}
+        self._in_flight: Counter[str] = Counter()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -183,7 +195,7 @@ class CalcomClient:
         For the embedded harness between scenarios (the fake resets its limiter and clock too).
         """
         self.circuit.reset()
-        self._window_closed_until.clear()
+        self._windows.clear()
 
     # --- one exchange ------------------------------------------------------------------
 
@@ -260,20 +272,47 @@ class CalcomClient:
             record_upstream(elapsed)
             self.metrics.calcom_latency.labels(endpoint=endpoint, outcome=outcome).observe(elapsed)
 
+    def _closed_until(self, api_key: str, now: datetime) -> datetime | None:
+        """When the key's window opens again, if it is known to be closed now."""
+        window = self._windows.get(api_key)
+        if window is None or window.resets_at <= now:
+            return None
+        if window.remaining > self._in_flight[api_key]:
+            return None
+        return window.resets_at
+
+    def _note_window(self, api_key: str, headers: CIMultiDictProxy[str], now: datetime) -> None:
+        """Remember what an answer says is left of the key's window (the lower count wins
+        within one window: answers can arrive out of order)."""
+        reset = rate_limit_reset_s(headers, now)
+        try:
+            remaining = int(headers.get("X-RateLimit-Remaining-Default", ""))
+        except ValueError:
+            return
+        if reset is None:
+            return
+        resets_at = now + _seconds(reset)
+        known = self._windows.get(api_key)
+        if (
+            known is not None
+            and now < known.resets_at
+            and resets_at <= known.resets_at + _seconds(1)
+        ):
+            remaining = min(remaining, known.remaining)
+        self._windows[api_key] = _Window(remaining, resets_at)
+
     async def _respect_window(self, api_key: str, waited: float) -> float:
-        """Wait out a known-exhausted rate-limit window (or refuse if it is too far away)."""
-        until = self._window_closed_until.get(api_key)
-        if until is None:
-            return waited
-        remaining = (until - utc_now(self.clock)).total_seconds()
-        if remaining <= 0:
-            self._window_closed_until.pop(api_key, None)
-            return waited
-        if not self._may_wait(waited, remaining):
-            raise RateLimitedError(remaining)
-        await self._wait_window(remaining)
-        self._window_closed_until.pop(api_key, None)
-        return waited + remaining
+        """Wait out a known-closed rate-limit window (or refuse if it is too far away)."""
+        while True:
+            now = utc_now(self.clock)
+            until = self._closed_until(api_key, now)
+            if until is None:
+                return waited
+            seconds = (until - now).total_seconds()
+            if not self._may_wait(waited, seconds):
+                raise RateLimitedError(seconds)
+            await self._wait_window(seconds)
+            waited += seconds
 
     def _may_wait(self, waited: float, seconds: float) -> bool:
         """Within this call's limit and the request's budget, having waited `waited` s already?"""
@@ -309,31 +348,31 @@ class CalcomClient:
         waited = 0.0
         while True:
             waited = await self._respect_window(api_key, waited)
-            answer = await self._exchange(
-                method,
-                path,
-                api_key=api_key,
-                api_version=api_version,
-                endpoint=endpoint,
-                params=params,
-                body=body,
-            )
+            self._in_flight[api_key] += 1
+            try:
+                answer = await self._exchange(
+                    method,
+                    path,
+                    api_key=api_key,
+                    api_version=api_version,
+                    endpoint=endpoint,
+                    params=params,
+                    body=body,
+                )
+            finally:
+                self._in_flight[api_key] -= 1
             now = utc_now(self.clock)
+            self._note_window(api_key, answer.headers, now)
             if answer.status == 429:
                 reset = rate_limit_reset_s(answer.headers, now)
                 wait = max(1.0, reset if reset is not None else DEFAULT_RATE_LIMIT_WINDOW_S)
-                self._window_closed_until[api_key] = now + _seconds(wait)
+                self._windows[api_key] = _Window(0, now + _seconds(wait))
                 if not self._may_wait(waited, wait):
                     raise RateLimitedError(wait)
                 self.metrics.calcom_retries.labels(endpoint=endpoint, reason="rate_limited").inc()
                 await self._wait_window(wait)
-                self._window_closed_until.pop(api_key, None)
                 waited += wait
                 continue
-            if answer.headers.get("X-RateLimit-Remaining-Default") == "0":
-                reset = rate_limit_reset_s(answer.headers, now)
-                if reset:
-                    self._window_closed_until[api_key] = now + _seconds(reset)
             return self._interpret(answer, endpoint)
 
     def _interpret(self, answer: _Answer, endpoint: str) -> Any:

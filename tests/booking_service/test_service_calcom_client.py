@@ -6,6 +6,7 @@ and kept tiny.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -414,6 +415,22 @@ async def test_remaining_zero_waits_before_the_next_call(
     await client.get_booking(KEY, "u1")
     await client.get_booking(KEY, "u1")
     assert clock.sleeps == [12.0]  # waited instead of provoking a 429 and a 60 s block
+
+
+async def test_calls_at_once_are_not_sent_past_what_the_window_has_left(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """Cal.com said two requests remain in this window (10 s left). Of three calls at once, two
+    are sent and the third waits for the next window, instead of all three being sent and the
+    third refused (a 429, and a block at Cal.com)."""
+    two_left = success(booking_data(uid="u1"))
+    two_left.headers = {"X-RateLimit-Remaining-Default": "2", "X-RateLimit-Reset-Default": "10"}
+    stub.script("GET /v2/bookings/u1", two_left, *(success(booking_data(uid="u1")),) * 3)
+    client = make_client()
+    await client.get_booking(KEY, "u1")
+    await asyncio.gather(*(client.get_booking(KEY, "u1") for _ in range(3)))
+    assert clock.sleeps == [10.0]
+    assert stub.count("GET /v2/bookings/u1") == 4
 
 
 async def test_a_request_budget_caps_the_waits_over_all_its_calls(
