@@ -460,6 +460,11 @@ class CalcomClient:
 
     # --- the API the service uses --------------------------------------------------------
 
+    async def open_window(self, api_key: str) -> None:
+        """Return once the key's rate-limit window is open (waiting within the request's budget),
+        or raise `RateLimitedError`: for flows that should not wait later, holding a lock."""
+        await self._respect_window(api_key, 0.0)
+
     async def create_booking(self, api_key: str, body: dict[str, Any]) -> UpstreamBooking:
         """POST /v2/bookings once. Ambiguous failures raise `CalcomUnavailable(ambiguous=True)`."""
         parsed = await self._post(api_key, "/v2/bookings", "POST /v2/bookings", body)

@@ -43,6 +43,7 @@ from booking_service.flows.common import (
     answer,
     appointment_by_uid,
     audit,
+    before_slot_lock,
     booking_columns,
     calcom_refusal,
     check_returned_booking,
@@ -143,7 +144,7 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
     customer_id = await record_caller(
         ctx, req.call_id, req.company.id, req.branch_id, req.name, req.phone, req.email
     )
-
+    await before_slot_lock(ctx, req.company, req.start)
     waited_since = time.perf_counter()
     try:
         async with ctx.slot_locks.hold(slot_key(req.company.id, req.start)):

@@ -25,6 +25,7 @@ from booking_service.flows.common import (
     answer,
     appointment_by_uid,
     audit,
+    before_slot_lock,
     booking_columns,
     calcom_refusal,
     cancel_locally,
@@ -207,6 +208,7 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
         raise Refusal("unknown_service", "service_removed", start=new_start)
     if new_start == appointment.start:
         return _rescheduled(ctx, appointment, "unchanged")
+    await before_slot_lock(ctx, company, new_start)
     waited_since = time.perf_counter()
     try:
         async with ctx.slot_locks.hold(slot_key(company.id, new_start)):

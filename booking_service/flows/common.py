@@ -419,6 +419,15 @@ async def alternatives_for(
     )
 
 
+async def before_slot_lock(ctx: ServiceContext, company: CompanyInfo, start: datetime) -> None:
+    """Wait for a closed Cal.com rate-limit window (within the caller's budget) before taking the
+    slot lock rather than while holding it, or refuse with `rate_limited` at once."""
+    try:
+        await ctx.calcom.open_window(company.calcom_api_key)
+    except CalcomError as exc:
+        raise calcom_refusal(exc, start=start) from exc
+
+
 async def slot_lock_refusal(
     ctx: ServiceContext,
     exc: SlotLockUnavailable,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from service_stack import FALLBACK_EMAIL, S_ISO, S, StackFactory
+from service_stack import FALLBACK_EMAIL, NOW, S_DATUM, S_ISO, S_UHRZEIT, S, StackFactory
 
 from booking_service import Defenses
+from booking_service.slot_lock import slot_key
 
 
 def utc(text: str) -> datetime:
@@ -345,6 +348,46 @@ async def test_a_429_on_the_create_is_answered_at_once_unless_the_caller_may_wai
         again = await stack.collect("call_a")  # the agent asks again once the window is over
         assert again["status"] == "booked", again
         assert [b["uid"] for b in await stack.upstream()] == [again["booking_uid"]]
+
+
+class ParkingClock:
+    """The stack's clock, except that a policy wait parks until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self.inner.now() if self.inner is not None else NOW
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting.set()
+        await self.go.wait()
+        self.inner.advance(seconds)
+
+
+async def test_a_closed_window_is_waited_for_before_the_slot_lock(
+    make_stack: StackFactory,
+) -> None:
+    """The caller's availability check used the key's last request of the window: the collect
+    waits for the next window before it takes the slot lock, not holding it (every other caller
+    for the slot would queue behind a lock held through the wait)."""
+    clock = ParkingClock()
+    async with make_stack(webhooks=False, clock=clock, caller_rate_limit_wait_s=60) as stack:
+        clock.inner = stack.clock
+        await stack.control.set_rate_limit(enabled=True, limit=1, window_s=3, block_s=3)
+        checked = await stack.retell(
+            "check-availability", datum=S_DATUM, uhrzeit=S_UHRZEIT, call_id="call_a"
+        )
+        assert checked["status"] == "available", checked
+        collect = asyncio.create_task(stack.collect("call_a"))
+        await asyncio.wait_for(clock.waiting.wait(), 10)
+        queued = stack.ctx.slot_locks.queue.flows(slot_key(1, S))  # type: ignore[attr-defined]
+        clock.go.set()
+        answer = await collect
+        assert queued == 0  # waiting for the window, not holding or queueing for the lock
+        assert answer["status"] == "booked", answer
 
 
 async def test_rate_limit_beyond_the_wait_budget_is_rate_limited(make_stack: StackFactory) -> None:
