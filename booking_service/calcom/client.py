@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -65,6 +66,7 @@ class _Window:
 
     remaining: int
     resets_at: datetime
+    limit: int | None = None
 
 
 @dataclass
@@ -76,19 +78,23 @@ class _Answer:
 
 @dataclass
 class WaitBudget:
-    """Seconds one request may still spend waiting for rate-limit windows, over all its calls."""
+    """Seconds one request may still spend waiting for rate-limit windows, over all its calls,
+    and the share of each window it leaves to other requests (it sees the window closed when
+    no more than that share is left)."""
 
     seconds: float
+    leave: float = 0.0
 
 
 _wait_budget: ContextVar[WaitBudget | None] = ContextVar("calcom_wait_budget", default=None)
 
 
 @contextlib.contextmanager
-def rate_limit_wait_budget(seconds: float) -> Iterator[WaitBudget]:
+def rate_limit_wait_budget(seconds: float, *, leave: float = 0.0) -> Iterator[WaitBudget]:
     """Within this block (this task and what it awaits), wait at most `seconds` in all for
-    rate-limit windows; a window further away fails at once with `RateLimitedError`."""
-    budget = WaitBudget(seconds)
+    rate-limit windows, and leave the share `leave` of each window to other requests; a window
+    further away fails at once with `RateLimitedError`."""
+    budget = WaitBudget(seconds, leave)
     token = _wait_budget.set(budget)
     try:
         yield budget
@@ -277,7 +283,11 @@ class CalcomClient:
         window = self._windows.get(api_key)
         if window is None or window.resets_at <= now:
             return None
-        if window.remaining > self._in_flight[api_key]:
+        budget = _wait_budget.get()
+        left_to_others = (
+            math.ceil(window.limit * budget.leave) if budget is not None and window.limit else 0
+        )
+        if window.remaining - self._in_flight[api_key] > left_to_others:
             return None
         return window.resets_at
 
@@ -292,6 +302,7 @@ class CalcomClient:
         if reset is None:
             return
         resets_at = now + _seconds(reset)
+        limit = headers.get("X-RateLimit-Limit-Default", "")
         known = self._windows.get(api_key)
         if (
             known is not None
@@ -299,7 +310,9 @@ class CalcomClient:
             and resets_at <= known.resets_at + _seconds(1)
         ):
             remaining = min(remaining, known.remaining)
-        self._windows[api_key] = _Window(remaining, resets_at)
+        self._windows[api_key] = _Window(
+            remaining, resets_at, int(limit) if limit.isdigit() else None
+        )
 
     async def _respect_window(self, api_key: str, waited: float) -> float:
         """Wait out a known-closed rate-limit window (or refuse if it is too far away)."""

@@ -433,6 +433,31 @@ async def test_calls_at_once_are_not_sent_past_what_the_window_has_left(
     assert stub.count("GET /v2/bookings/u1") == 4
 
 
+async def test_a_request_can_leave_the_end_of_each_window_to_others(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """One request of four is left in this window. A request that leaves a quarter of each
+    window to others (an availability check, leaving room for bookings) waits for the next
+    window; one that does not (a booking) is sent."""
+    one_left = success(booking_data(uid="u1"))
+    one_left.headers = {
+        "X-RateLimit-Limit-Default": "4",
+        "X-RateLimit-Remaining-Default": "1",
+        "X-RateLimit-Reset-Default": "10",
+    }
+    stub.script("GET /v2/bookings/u1", one_left, *(success(booking_data(uid="u1")),) * 2)
+    client = make_client()
+    await client.get_booking(KEY, "u1")
+    with rate_limit_wait_budget(5.0, leave=0.25), pytest.raises(RateLimitedError):
+        await client.get_booking(KEY, "u1")
+    assert stub.count("GET /v2/bookings/u1") == 1
+    await client.get_booking(KEY, "u1")  # a booking takes the last request of the window
+    with rate_limit_wait_budget(60.0, leave=0.25):
+        await client.get_booking(KEY, "u1")  # waits for the next window
+    assert clock.sleeps == [10.0]
+    assert stub.count("GET /v2/bookings/u1") == 3
+
+
 async def test_a_request_budget_caps_the_waits_over_all_its_calls(
     stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
 ) -> None:
