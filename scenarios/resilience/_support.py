@@ -15,7 +15,7 @@ LIST = ("GET", "/v2/bookings")
 
 #: A Cal.com timeout short enough that a hang costs a fraction of a second, long enough that
 #: loopback answers never miss it (they take milliseconds).
-SHORT_TIMEOUT_S = 0.5
+SHORT_TIMEOUT_S = 0.25
 
 
 def fault(name: str, endpoint: tuple[str, str], action: dict[str, Any], *,
