@@ -60,12 +60,14 @@ def test_a_burst_of_failed_slot_queries_is_ridden_out(world: World, kind: str) -
     assert len(upstream_bookings(world)) == 1
 
 
+@pytest.mark.defense("availability_double_check")
 @pytest.mark.rca("tc-012")
 @pytest.mark.parametrize("kind", ["503", "hang", "malformed", "wrong-shape"])
 def test_slot_queries_failing_for_good_end_in_a_clear_refusal(world: World, kind: str) -> None:
     """Every slot query fails: after its retries the service says `upstream_unavailable` to the
-    checking caller and to the booking one, books nothing, and never sends the create (the
-    double-check could not confirm the slot)."""
+    checking caller and to the booking one, books nothing, and never sends the create — the
+    double-check could not confirm the slot, and an early layer that refuses keeps Cal.com from
+    being asked (TC-012). Without the double-check the create goes out unconfirmed."""
     slot = world.slot(days_ahead=2, hour=12, minute=30)
     world.arm(fault(f"slots-{kind}", SLOTS, READ_FAILURES.get(kind, WRONG_SHAPE)))
     freeze(world)

@@ -3,7 +3,7 @@
 max@example.com).
 
 A day's worth of flows that put PII in front of the service — bookings with phone and e-mail, an
-unusable e-mail, a stale answer from Cal.com (the service logs the refusal), an ambiguous
+unusable e-mail, a stale answer from Cal.com (the service logs the refusal), a failed
 create (warnings), a cancel and a reschedule, an imported outside booking, customer searches by
 phone and e-mail — with logging configured as `python -m booking_service` configures it (root
 at INFO, database drivers at WARNING). Then every record the service wrote is searched for the
@@ -68,12 +68,12 @@ def workload(world: World) -> None:
     stale = d.collect(slot.plus(120), name=erika_name, call_id="call_pii_stale",
                       telefon=erika_phone, email=erika_email)
     assert stale.status in ("stale_booking_data", "slot_taken"), stale.body
-    # An ambiguous create (warnings while it is resolved).
-    world.arm({"name": "lost", "match": {"method": "POST", "path": "/v2/bookings"},
+    # A failed create (warnings while it is looked up and retried).
+    world.arm({"name": "failed-create", "match": {"method": "POST", "path": "/v2/bookings"},
                "trigger": {"kind": "first", "k": 1},
-               "action": {"kind": "status", "status": 503, "phase": "after"}})
+               "action": {"kind": "status", "status": 503}})
     world.clock.freeze()
-    d.collect(slot.plus(180), name=erika_name, call_id="call_pii_ambiguous",
+    d.collect(slot.plus(180), name=erika_name, call_id="call_pii_failed_create",
               telefon=erika_phone, email=erika_email)
     world.clock.unfreeze()
     d.reschedule(call_id="call_pii_max", new_slot=slot.plus(240),
@@ -136,7 +136,7 @@ def test_metrics_expose_no_phone_number_email_name_or_call_id(world: World) -> N
     text = str(metrics.body)
     assert "booking_service_bookings" in text, "the metrics would prove nothing"
     names = [name for name, _phone, _email in CALLERS]
-    call_ids = ["call_pii_max", "call_pii_erika", "call_pii_stale", "call_pii_ambiguous"]
+    call_ids = ["call_pii_max", "call_pii_erika", "call_pii_stale", "call_pii_failed_create"]
     uids = [b["uid"] for b in world.fake.state()["bookings"]]
     found = [s for s in [*pii_forms(), *names, *call_ids, *uids] if s in text]
     assert found == []
