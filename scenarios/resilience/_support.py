@@ -68,6 +68,11 @@ def requests_seen(world: World, method: str, path: str) -> dict[int, int]:
     return counts
 
 
+def fired(world: World, name: str) -> int:
+    """How often the fault called `name` has fired."""
+    return sum(int(f["fired"]) for f in world.fake.faults()["faults"] if f["name"] == name)
+
+
 def upstream_bookings(world: World) -> list[dict[str, Any]]:
     """The fake's ground truth: every booking, active or not."""
     return list(world.fake.state()["bookings"])
