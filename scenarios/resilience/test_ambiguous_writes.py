@@ -194,6 +194,8 @@ def test_judge_flags_a_refused_caller_whose_booking_reconciliation_imported(
     caller's own booking holds the slot, the caller is told `slot_taken`, and reconciliation then
     imports that booking for their call. Runs with `ambiguous_create_lookup` off on purpose and
     expects the judge to call it a lost booking."""
+    if not isinstance(stack, EmbeddedStack):
+        pytest.skip("needs the embedded stack")
     with world_for(stack, defenses_off=["ambiguous_create_lookup"], judge=False) as world:
         slot = world.slot(days_ahead=2, hour=13)
         world.arm(fault("lost-answer", CREATE, status(503, "after"), first=1))

@@ -30,7 +30,9 @@ from scenarios.security._support import (
     webhook_body,
 )
 
-pytestmark = [pytest.mark.area("security")]
+# Embedded only: the database is inspected directly, outside bookings come from the fake, and
+# the request count would exceed a staging target's budget.
+pytestmark = [pytest.mark.area("security"), pytest.mark.embedded_only]
 
 OWNER = {"name": "Max Mustermann", "telefon": "+4915112345678", "call_id": "call_sql_owner"}
 STRANGER = {"name": "Erika Musterfrau", "call_id": "call_sql_stranger"}
