@@ -77,6 +77,7 @@ def test_create_committed_but_unanswered_is_adopted_not_repeated(world: World, k
     refusal because the caller's own booking holds the slot."""
     slot, answer = book_through(world, AFTER_COMMIT[kind], f"call_amb_{kind.replace('-', '_')}")
 
+    world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert answer.status == "booked", answer.body
     bookings = upstream_bookings(world)
     assert len(bookings) == 1, bookings
@@ -114,6 +115,7 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
     answer = world.driver.collect(slot, name="Max Mustermann", call_id="call_unknown_outcome",
                                   telefon="+4915112345678")
 
+    world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert answer.status in ("timeout", "upstream_unavailable"), answer.body
     assert answer.body["reason"] == "outcome_unknown", answer.body
     assert len(upstream_bookings(world)) == 1
