@@ -21,15 +21,10 @@ from harness.world import FailpointBarrier, World
 #: the winner (`slot_taken`), or Cal.com's own 409 / a lock timeout did (`race_condition_detected`).
 LOSER_STATUSES = frozenset({"slot_taken", "race_condition_detected"})
 
-PLAIN = "Beratung"  # event type 2001: individual, host 101, no dedupe path at Cal.com
-
-
-def create_fault(name: str, action: dict[str, Any], **match_body: Any) -> dict[str, Any]:
+def create_fault(name: str, action: dict[str, Any]) -> dict[str, Any]:
     """A fault on `POST /v2/bookings` (every create the service sends)."""
-    match: dict[str, Any] = {"method": "POST", "path": "/v2/bookings"}
-    if match_body:
-        match["body"] = match_body
-    return {"name": name, "match": match, "trigger": {"kind": "always"}, "action": action}
+    return {"name": name, "match": {"method": "POST", "path": "/v2/bookings"},
+            "trigger": {"kind": "always"}, "action": action}
 
 
 def defense_on(world: World, name: str) -> bool:
@@ -59,7 +54,7 @@ def slot_lock_timeout(world: World, seconds: float) -> Iterator[None]:
             locks.timeout_s = before[1]  # type: ignore[attr-defined]
 
 
-def force_race(world: World, parties: int, *, key: str = "host_slot") -> FailpointBarrier | None:
+def force_race(world: World, parties: int) -> FailpointBarrier | None:
     """Make `parties` simultaneous bookings of one slot meet in the worst possible order.
 
     Without the slot lock: hold every caller right after the availability double-check until all
@@ -72,7 +67,7 @@ def force_race(world: World, parties: int, *, key: str = "host_slot") -> Failpoi
     if defense_on(world, "slot_lock"):
         return None
     world.arm(create_fault("race-barrier", {"kind": "barrier", "parties": parties,
-                                            "timeout_ms": 10_000, "key": key}))
+                                            "timeout_ms": 10_000}))
     return world.barrier("collect.after_double_check", parties=parties, timeout_s=10.0)
 
 

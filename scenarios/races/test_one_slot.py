@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.area("races"), pytest.mark.embedded_only,
 #: not 30, and shows as `slot_lock_timeout` refusals.
 LOCK_TIMEOUT_S = 5.0
 
+
 @pytest.mark.rca("tc-004", "tc-009")
 @pytest.mark.parametrize("callers", [2, 10, 50])
 def test_many_callers_one_slot_exactly_one_booked(world: World, callers: int) -> None:
