@@ -120,7 +120,10 @@ class Driver:
             if value is not None:
                 body[key] = value
         body.update(args or {})
-        pending = self.recorder.invoke(process or call_id, "collect", call_id, slot.start, body)
+        # The number dialled picks the tenant: keep it with the request in the history.
+        recorded = {**body, "to_number": to_number} if to_number else body
+        pending = self.recorder.invoke(process or call_id, "collect", call_id, slot.start,
+                                       recorded)
         answer = await self.service.collect_appointment(body, to_number=to_number,
                                                         timeout_s=timeout_s)
         return _finish(pending, answer)

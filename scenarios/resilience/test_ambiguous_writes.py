@@ -133,16 +133,6 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
     world.judge(CheckOptions(reconciled=True))
 
 
-CHECKER_GAP = (
-    "harness/checks/lost.py:59 skips every upstream booking that has an appointment "
-    "(`b.uid in facts.appointments_by_uid`) before looking at what the caller was told, so a "
-    "caller refused with a definite `slot_taken` (history `fail`) whose booking exists upstream "
-    "and is later imported by `reconcile --repair` (appointment linked to their call) passes "
-    "every checker. Contract §3/issue: 'vice versa after reconciliation — info outcomes may go "
-    "either way' — a `fail` may not: the caller believes they have no appointment while one holds "
-    "the slot for them. With CheckOptions.reconciled the check should report a booking made for a "
-    "call whose every request for that slot was a definite refusal, appointment or not."
-)
 
 
 @pytest.mark.rca("tc-005")
@@ -188,7 +178,6 @@ def test_reschedule_committed_but_unanswered_is_adopted(world: World, kind: str)
     assert [b["uid"] for b in active] == [answer.body["booking_uid"]], active
 
 
-@pytest.mark.xfail(strict=True, reason=CHECKER_GAP)
 @pytest.mark.rca("tc-010", "local-calcom-drift")
 def test_judge_flags_a_refused_caller_whose_booking_reconciliation_imported(
         stack: EmbeddedStack) -> None:
