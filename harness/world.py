@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from booking_service.tenants import demo_tenants
 from harness.checks import CheckOptions, GroundTruth, ServiceView, Verdict, assert_ok, run_all
 from harness.driver import Driver
 from harness.history import History, HistoryRecorder
-from harness.slots import Slot, workday_slot
+from harness.slots import Slot, parse_z, workday_slot
 from harness.stack import EmbeddedStack
 
 
@@ -106,8 +107,78 @@ class World:
         return barrier
 
     def arm(self, *faults: dict[str, Any]) -> list[str]:
-        """Add faults to the fake's plan (docs/contracts.md §1.5); returns their names."""
+        """Add faults to the fake's plan (docs/contracts.md §1.5; builders in harness.faults)."""
         return [self.fake.add_fault(f) for f in faults]
+
+    def fired(self, name: str) -> int:
+        """How often the fault called `name` has fired."""
+        return sum(int(f["fired"]) for f in self.fake.faults()["faults"] if f["name"] == name)
+
+    def requests_seen(self, method: str, path: str) -> dict[int, int]:
+        """How many `method path` requests the fake answered, by HTTP status."""
+        counts: dict[int, int] = {}
+        for key, n in self.fake.stats()["requests"].items():
+            verb, route, code = key.split(" ")
+            if verb == method and route == path:
+                counts[int(code)] = counts.get(int(code), 0) + n
+        return counts
+
+    def upstream(self, *, start: Slot | None = None, active: bool = True) -> list[dict[str, Any]]:
+        """Cal.com's ground-truth bookings: active ones by default, optionally at one slot."""
+        bookings = self.fake.state()["bookings"]
+        if active:
+            bookings = [b for b in bookings if b["status"] in ("accepted", "pending")]
+        if start is not None:
+            bookings = [b for b in bookings if parse_z(b["start"]) == start.start_dt]
+        return bookings
+
+    def freeze(self, at: datetime | None = None) -> datetime:
+        """Stop the clock the fake and the service share: ages become exact, and the service's
+        policy waits (backoff, rate-limit windows) move virtual time instead of sleeping. The
+        next reset makes it real again."""
+        self.clock.freeze(at)
+        return self.clock.now()
+
+    # -- the service under test ----------------------------------------------------------------
+
+    def _context(self) -> Any:
+        from harness.embedded_service import context_of
+
+        assert self.stack.service_app is not None
+        return context_of(self.stack.service_app)
+
+    def defense_on(self, name: str) -> bool:
+        """Whether the service under test runs with defense `name` switched on."""
+        return bool(self._context().defenses.is_on(name))
+
+    @contextlib.contextmanager
+    def calcom_timeout(self, seconds: float = 0.25) -> Iterator[None]:
+        """Run with the service's Cal.com timeout at `seconds` (the stack's is 2 s), restored
+        after: a scenario whose upstream hangs waits a fraction of a second, not two."""
+        client = self._context().calcom
+        before = client.timeout_s
+        client.timeout_s = seconds
+        try:
+            yield
+        finally:
+            client.timeout_s = before
+
+    @contextlib.contextmanager
+    def slot_lock_timeout(self, seconds: float) -> Iterator[None]:
+        """Run with the service's slot-lock timeout at `seconds` (30 s by default), restored
+        after: a scenario exposing a starved lock holder then costs seconds, not thirty."""
+        ctx = self._context()
+        locks = ctx.slot_locks
+        before = ctx.settings.slot_lock_timeout_s, getattr(locks, "timeout_s", None)
+        ctx.settings.slot_lock_timeout_s = seconds
+        if before[1] is not None:
+            locks.timeout_s = seconds
+        try:
+            yield
+        finally:
+            ctx.settings.slot_lock_timeout_s = before[0]
+            if before[1] is not None:
+                locks.timeout_s = before[1]
 
     def settle(self) -> None:
         """Wait until the fake has attempted every queued webhook delivery."""
