@@ -5,6 +5,7 @@ A directive is plain JSON; these functions only spare scenarios from spelling th
     world.arm(fault("lost-answer", status(503, "after"), first=1))
     world.arm(fault("replay", stale_replay("start")))
     world.arm(fault("slow-slots", latency_ms(300), on=SLOTS))
+    world.arm(webhook_fault("no-webhooks", webhook_drop()))
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ def latency_ms(ms: float) -> dict[str, Any]:
     return {"kind": "latency", "distribution": "fixed", "ms": ms}
 
 
+def truncate(keep_bytes: int | None = None) -> dict[str, Any]:
+    """The real status and headers, the body cut short (by default to half)."""
+    action: dict[str, Any] = {"kind": "truncate"}
+    if keep_bytes is not None:
+        action["keep_bytes"] = keep_bytes
+    return action
+
+
+def malformed() -> dict[str, Any]:
+    """The real status, a body that is not JSON."""
+    return {"kind": "malformed"}
+
+
+def empty() -> dict[str, Any]:
+    """The real status, an empty body."""
+    return {"kind": "empty"}
+
+
 def stale_replay(key: str = "email+start") -> dict[str, Any]:
     """Answer a create with an existing booking at that start (the Call 687/688 incident)."""
     return {"kind": "stale_replay", "key": key}
@@ -93,3 +112,30 @@ def barrier(parties: int, *, timeout_ms: int = 2000, key: str = "host_slot") -> 
 def slot_steal(name: str = "Outside Booker", email: str = "outside@example.com") -> dict[str, Any]:
     """An outside booker takes the requested slot just before the create is handled."""
     return {"kind": "slot_steal", "attendee": {"name": name, "email": email}}
+
+
+# webhook actions (for `webhook_fault`) ----------------------------------------------------------
+
+def webhook_duplicate(copies: int = 2) -> dict[str, Any]:
+    """Send the identical delivery `copies` times."""
+    return {"kind": "webhook_duplicate", "copies": copies}
+
+
+def webhook_delay(ms: float) -> dict[str, Any]:
+    """Deliver `ms` later (still in order relative to a flush)."""
+    return {"kind": "webhook_delay", "ms": ms}
+
+
+def webhook_reorder() -> dict[str, Any]:
+    """Hold the delivery back and send it right after the next one to the same subscriber."""
+    return {"kind": "webhook_reorder"}
+
+
+def webhook_drop() -> dict[str, Any]:
+    """Never deliver."""
+    return {"kind": "webhook_drop"}
+
+
+def webhook_bad_signature() -> dict[str, Any]:
+    """Deliver with a wrong `X-Cal-Signature-256`."""
+    return {"kind": "webhook_bad_signature"}

@@ -15,13 +15,15 @@ import os
 import pytest
 
 from harness.db import kind_of
+from harness.faults import barrier as calcom_barrier
+from harness.faults import fault, overbook
 from harness.world import World
-from scenarios.races._support import assert_one_winner, book_at_once, create_fault, replica
+from scenarios.races._support import assert_one_winner, book_at_once
 
 pytestmark = [pytest.mark.area("races"), pytest.mark.embedded_only,
               pytest.mark.rca("availability-race-14s")]
 
-OVERBOOK = create_fault("overbook", {"kind": "overbook"})
+OVERBOOK = fault("overbook", overbook())
 
 #: How long the failpoint barrier waits for the second caller. Without the slot lock both arrive
 #: within milliseconds; with it the second caller is queued on the lock and never arrives, so the
@@ -93,8 +95,7 @@ def test_old_calcom_attendee_key_race(world: World, emails: tuple[str | None, st
     RCA's trigger) — their keys collide, and even the old Cal.com answers the second with 409:
     exactly one booking either way, the loser told `race_condition_detected` or `slot_taken`."""
     slot = world.slot(days_ahead=4, hour=10, minute=30)
-    world.arm(create_fault("old-calcom-race", {"kind": "barrier", "parties": 2,
-                                               "timeout_ms": 500, "key": "attendee"}))
+    world.arm(fault("old-calcom-race", calcom_barrier(2, timeout_ms=500, key="attendee")))
     world.barrier("collect.after_double_check", parties=2, timeout_s=BARRIER_TIMEOUT_S)
 
     answers = world.driver.concurrently([
@@ -129,7 +130,7 @@ def test_slot_lock_holds_across_two_service_replicas(world: World) -> None:
     world.arm(OVERBOOK)
     barrier = world.barrier("collect.after_double_check", parties=2, timeout_s=BARRIER_TIMEOUT_S)
 
-    with replica(world) as second:
+    with world.replica() as second:
         answers = world.driver.concurrently([
             lambda: world.driver.acollect(slot, name="Anna Alt", call_id="call_rep_a",
                                           telefon="+4917011111111"),

@@ -19,10 +19,8 @@ from scenarios.races._support import (
     assert_one_winner,
     book_at_once,
     caller_phone,
-    defense_on,
     describe,
     force_race,
-    slot_lock_timeout,
 )
 
 pytestmark = [pytest.mark.area("races"), pytest.mark.embedded_only,
@@ -42,7 +40,7 @@ def test_many_callers_one_slot_exactly_one_booked(world: World, callers: int) ->
     slot = world.slot(days_ahead=2, hour=11)
     force_race(world, callers)
 
-    with slot_lock_timeout(world, LOCK_TIMEOUT_S):
+    with world.slot_lock_timeout(LOCK_TIMEOUT_S):
         answers = book_at_once(world, slot, [(f"call_race_{i:03d}", f"Kundin Nummer {i}",
                                               caller_phone(i)) for i in range(callers)])
 
@@ -63,7 +61,7 @@ def test_same_caller_retrying_at_once_books_once(world: World, attempts: int) ->
     slot = world.slot(days_ahead=2, hour=14, minute=30)
     force_race(world, attempts)
 
-    with slot_lock_timeout(world, LOCK_TIMEOUT_S):
+    with world.slot_lock_timeout(LOCK_TIMEOUT_S):
         answers = book_at_once(world, slot, [("call_retry_0001", "Max Mustermann",
                                               "+4915112345678")] * attempts)
 
@@ -74,6 +72,6 @@ def test_same_caller_retrying_at_once_books_once(world: World, attempts: int) ->
     for a in answers:
         assert a.status == "booked" or a.status in LOSER_STATUSES, a.body
         assert a.body.get("reason") != "slot_lock_timeout", describe(answers)
-    if defense_on(world, "slot_lock"):
+    if world.defense_on("slot_lock"):
         # Serialised by the lock, each retry finds the call's own appointment: the same answer.
         assert len(booked) == attempts, describe(answers)

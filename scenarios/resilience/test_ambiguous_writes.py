@@ -20,39 +20,42 @@ from typing import Any
 import pytest
 
 from harness.checks import CheckOptions
+from harness.faults import (
+    CANCEL,
+    CREATE,
+    LIST_BOOKINGS,
+    RESCHEDULE,
+    empty,
+    fault,
+    hang,
+    malformed,
+    reset,
+    rewrite,
+    status,
+    truncate,
+)
 from harness.stack import EmbeddedStack
 from harness.world import World, world_for
-from scenarios.resilience._support import (
-    CREATE,
-    LIST,
-    calcom_timeout,
-    fault,
-    fired,
-    freeze,
-    requests_seen,
-    status,
-    upstream_bookings,
-)
 
 pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only]
 
 #: Faults that let the create commit and then keep the answer from the service.
 AFTER_COMMIT: dict[str, dict[str, Any]] = {
-    "hang-after": {"kind": "hang", "phase": "after"},
-    "reset-after": {"kind": "reset", "phase": "after"},
+    "hang-after": hang("after"),
+    "reset-after": reset("after"),
     "500-after": status(500, "after"),
     "502-after": status(502, "after"),
     "503-after": status(503, "after"),
-    "truncated-201": {"kind": "truncate"},
-    "malformed-201": {"kind": "malformed"},
-    "empty-201": {"kind": "empty"},
-    "201-without-uid": {"kind": "rewrite", "set": {"data.uid": None}},
+    "truncated-201": truncate(),
+    "malformed-201": malformed(),
+    "empty-201": empty(),
+    "201-without-uid": rewrite(**{"data.uid": None}),
 }
 
 #: Faults that keep the create from ever reaching the backend (nothing committed).
 BEFORE_COMMIT: dict[str, dict[str, Any]] = {
-    "hang-before": {"kind": "hang", "phase": "before"},
-    "reset-before": {"kind": "reset", "phase": "before"},
+    "hang-before": hang("before"),
+    "reset-before": reset("before"),
     "500-before": status(500),
     "503-before": status(503),
 }
@@ -60,9 +63,9 @@ BEFORE_COMMIT: dict[str, dict[str, Any]] = {
 
 def book_through(world: World, action: dict[str, Any], call_id: str) -> Any:
     slot = world.slot(days_ahead=2, hour=13)
-    world.arm(fault("ambiguous-create", CREATE, action, first=1))
-    freeze(world)  # the retry's backoff moves virtual time, not wall time
-    with calcom_timeout(world):
+    world.arm(fault("ambiguous-create", action, first=1))
+    world.freeze()  # the retry's backoff moves virtual time, not wall time
+    with world.calcom_timeout():
         answer = world.driver.collect(slot, name="Max Mustermann", call_id=call_id,
                                       telefon="+4915112345678")
     return slot, answer
@@ -79,7 +82,7 @@ def test_create_committed_but_unanswered_is_adopted_not_repeated(world: World, k
 
     world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert answer.status == "booked", answer.body
-    bookings = upstream_bookings(world)
+    bookings = world.upstream(active=False)
     assert len(bookings) == 1, bookings
     assert answer.body["booking_uid"] == bookings[0]["uid"]
     assert bookings[0]["start"].startswith(slot.start[:-1])
@@ -93,12 +96,12 @@ def test_create_that_never_arrived_is_sent_again(world: World, kind: str) -> Non
     _slot, answer = book_through(world, BEFORE_COMMIT[kind], f"call_lost_{kind.replace('-', '_')}")
 
     assert answer.status == "booked", answer.body
-    assert len(upstream_bookings(world)) == 1
+    assert len(world.upstream(active=False)) == 1
     # The failed attempt (the fault fired once) and the retry that created the booking. (A hung
     # request shows in the fake's request counts only once its handler has noticed the client
     # leaving, so the fault's own counter is what says it happened.)
-    assert fired(world, "ambiguous-create") == 1
-    assert requests_seen(world, *CREATE).get(201) == 1
+    assert world.fired("ambiguous-create") == 1
+    assert world.requests_seen(*CREATE).get(201) == 1
 
 
 @pytest.mark.defense("ambiguous_create_lookup")
@@ -109,16 +112,16 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
     rather than "slot taken" or "booked", and must not create again. Reconciliation later finds
     the booking, links it to the call, and the caller's booking is no longer unaccounted for."""
     slot = world.slot(days_ahead=2, hour=10, minute=30)
-    world.arm(fault("lost-answer", CREATE, status(503, "after"), first=1),
-              fault("list-down", LIST, status(503)))
-    freeze(world)
+    world.arm(fault("lost-answer", status(503, "after"), first=1),
+              fault("list-down", status(503), on=LIST_BOOKINGS))
+    world.freeze()
     answer = world.driver.collect(slot, name="Max Mustermann", call_id="call_unknown_outcome",
                                   telefon="+4915112345678")
 
     world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert answer.status in ("timeout", "upstream_unavailable"), answer.body
     assert answer.body["reason"] == "outcome_unknown", answer.body
-    assert len(upstream_bookings(world)) == 1
+    assert len(world.upstream(active=False)) == 1
 
     # Cal.com recovers; the failures opened the service's circuit, so wait out its open time.
     world.fake.clear_faults()
@@ -129,7 +132,7 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
     appointments = world.driver.read("appointments", world.berlin.api_key, world.berlin.id,
                                      call_id="call_unknown_outcome")
     assert [a["booking_uid"] for a in appointments.body["appointments"]] == \
-        [upstream_bookings(world)[0]["uid"]]
+        [world.upstream(active=False)[0]["uid"]]
     world.judge(CheckOptions(reconciled=True))
 
 
@@ -145,15 +148,14 @@ def test_cancel_committed_but_unanswered_is_not_repeated(world: World, kind: str
     booked = world.driver.collect(slot, name="Max Mustermann", call_id="call_cancel_amb",
                                   telefon="+4915112345678")
     assert booked.status == "booked", booked.body
-    action = status(503, "after") if kind == "503-after" else {"kind": "reset", "phase": "after"}
-    world.arm(fault("lost-cancel", ("POST", "/v2/bookings/*/cancel"), action, first=1))
-    freeze(world)
+    world.arm(fault("lost-cancel", AFTER_COMMIT[kind], on=CANCEL, first=1))
+    world.freeze()
     answer = world.driver.cancel(call_id="call_cancel_amb",
                                  appointment_id=booked.body["appointment_id"])
 
     assert answer.status == "cancelled", answer.body
-    assert [b["status"] for b in upstream_bookings(world)] == ["cancelled"]
-    assert sum(requests_seen(world, "POST", "/v2/bookings/{uid}/cancel").values()) == 1
+    assert [b["status"] for b in world.upstream(active=False)] == ["cancelled"]
+    assert sum(world.requests_seen("POST", "/v2/bookings/{uid}/cancel").values()) == 1
 
 
 @pytest.mark.defense("ambiguous_create_lookup")
@@ -167,14 +169,13 @@ def test_reschedule_committed_but_unanswered_is_adopted(world: World, kind: str)
     booked = world.driver.collect(old, name="Max Mustermann", call_id="call_resched_amb",
                                   telefon="+4915112345678")
     assert booked.status == "booked", booked.body
-    action = status(503, "after") if kind == "503-after" else {"kind": "reset", "phase": "after"}
-    world.arm(fault("lost-reschedule", ("POST", "/v2/bookings/*/reschedule"), action, first=1))
-    freeze(world)
+    world.arm(fault("lost-reschedule", AFTER_COMMIT[kind], on=RESCHEDULE, first=1))
+    world.freeze()
     answer = world.driver.reschedule(call_id="call_resched_amb", new_slot=new,
                                      appointment_id=booked.body["appointment_id"])
 
     assert answer.status == "rescheduled", answer.body
-    active = [b for b in upstream_bookings(world) if b["status"] in ("accepted", "pending")]
+    active = world.upstream()
     assert [b["uid"] for b in active] == [answer.body["booking_uid"]], active
 
 
@@ -189,8 +190,8 @@ def test_judge_flags_a_refused_caller_whose_booking_reconciliation_imported(
         pytest.skip("needs the embedded stack")
     with world_for(stack, defenses_off=["ambiguous_create_lookup"], judge=False) as world:
         slot = world.slot(days_ahead=2, hour=13)
-        world.arm(fault("lost-answer", CREATE, status(503, "after"), first=1))
-        freeze(world)
+        world.arm(fault("lost-answer", status(503, "after"), first=1))
+        world.freeze()
         answer = world.driver.collect(slot, name="Max Mustermann", call_id="call_told_no",
                                       telefon="+4915112345678")
         assert answer.status == "slot_taken", answer.body  # the service's part of the failure

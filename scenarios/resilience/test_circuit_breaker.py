@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import CREATE, SLOTS, fault, latency_ms, status
 from harness.world import World
-from scenarios.resilience._support import (
-    CREATE,
-    SLOTS,
-    circuit_state,
-    fault,
-    freeze,
-    requests_seen,
-    status,
-    upstream_bookings,
-)
+from scenarios.resilience._support import circuit_state
 
 pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only,
               pytest.mark.rca("tc-012")]
@@ -38,8 +30,8 @@ def calls_to_calcom(world: World) -> int:
 def open_the_circuit(world: World) -> None:
     """Cal.com answers every slot query 503 until the circuit opens: four attempts of the first
     check (one try, three retries), the fifth failure in the second check."""
-    world.arm(fault("calcom-down", SLOTS, status(503)))
-    freeze(world)
+    world.arm(fault("calcom-down", status(503), on=SLOTS))
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=9)
     first = world.driver.check(slot, call_id="call_cb_1")
     assert first.status == "upstream_unavailable", first.body
@@ -64,7 +56,7 @@ def test_open_circuit_sends_nothing_and_books_nothing(world: World) -> None:
         assert answer.body["success"] is False
         assert answer.body["message"]
     assert calls_to_calcom(world) == THRESHOLD, "the open circuit let a request through"
-    assert upstream_bookings(world) == []
+    assert world.upstream(active=False) == []
 
 
 def test_half_open_probe_succeeds_and_closes_the_circuit(world: World) -> None:
@@ -81,7 +73,7 @@ def test_half_open_probe_succeeds_and_closes_the_circuit(world: World) -> None:
 
     assert booked.status == "booked", booked.body
     assert circuit_state(world) == "closed"
-    assert len(upstream_bookings(world)) == 1
+    assert len(world.upstream(active=False)) == 1
 
 
 def test_half_open_probe_fails_and_the_circuit_opens_again(world: World) -> None:
@@ -99,7 +91,7 @@ def test_half_open_probe_fails_and_the_circuit_opens_again(world: World) -> None
                                    telefon="+4915112345678")
     assert refused.status == "circuit_open", refused.body
     assert calls_to_calcom(world) == THRESHOLD + 1
-    assert requests_seen(world, *CREATE) == {}
+    assert world.requests_seen(*CREATE) == {}
 
 
 def test_half_open_lets_one_probe_through_while_callers_crowd_in(world: World) -> None:
@@ -108,8 +100,7 @@ def test_half_open_lets_one_probe_through_while_callers_crowd_in(world: World) -
     at once rather than piling onto a service that may still be down."""
     open_the_circuit(world)
     world.fake.clear_faults()
-    world.arm(fault("slow-probe", SLOTS, {"kind": "latency", "distribution": "fixed", "ms": 300},
-                    first=1))
+    world.arm(fault("slow-probe", latency_ms(300), on=SLOTS, first=1))
     world.clock.advance(OPEN_S)
     slot = world.slot(days_ahead=2, hour=11, minute=30)
 

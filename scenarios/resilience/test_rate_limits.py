@@ -12,16 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import CREATE, SLOTS, fault, status
 from harness.world import World
-from scenarios.resilience._support import (
-    CREATE,
-    SLOTS,
-    fault,
-    freeze,
-    requests_seen,
-    status,
-    upstream_bookings,
-)
 
 pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only, pytest.mark.rca("tc-006")]
 
@@ -34,16 +26,16 @@ def test_one_429_on_create_waits_out_the_window_and_books_once(world: World) -> 
     """A single 429 on the create (Reset: 60 s): the service waits that long on the shared clock,
     sends the create again, and the caller is booked once."""
     slot = world.slot(days_ahead=2, hour=9)
-    world.arm(fault("throttled-create", CREATE, status(429), first=1))
-    freeze(world)
+    world.arm(fault("throttled-create", status(429), first=1))
+    world.freeze()
     started = world.clock.now().timestamp()
 
     answer = world.driver.collect(slot, name="Max Mustermann", call_id="call_429_once",
                                   telefon="+4915112345678")
 
     assert answer.status == "booked", answer.body
-    assert len(upstream_bookings(world)) == 1
-    assert requests_seen(world, *CREATE) == {429: 1, 201: 1}
+    assert len(world.upstream(active=False)) == 1
+    assert world.requests_seen(*CREATE) == {429: 1, 201: 1}
     assert elapsed_s(world, started) >= 60, "the service did not wait for the window to reset"
 
 
@@ -52,33 +44,33 @@ def test_429_storm_beyond_the_wait_budget_refuses_then_recovers(world: World) ->
     65 s) and tells the caller `rate_limited` — nothing booked. When Cal.com lets requests through
     again the same caller books the slot, once."""
     slot = world.slot(days_ahead=2, hour=9, minute=30)
-    world.arm(fault("throttled-create", CREATE, status(429)))
-    freeze(world)
+    world.arm(fault("throttled-create", status(429)))
+    world.freeze()
 
     refused = world.driver.collect(slot, name="Max Mustermann", call_id="call_429_storm",
                                    telefon="+4915112345678")
     assert refused.status == "rate_limited", refused.body
     assert refused.body["success"] is False
-    assert upstream_bookings(world) == []
+    assert world.upstream(active=False) == []
 
     world.fake.clear_faults()
     world.clock.advance(60)
     again = world.driver.collect(slot, name="Max Mustermann", call_id="call_429_storm",
                                  telefon="+4915112345678")
     assert again.status == "booked", again.body
-    assert len(upstream_bookings(world)) == 1
+    assert len(world.upstream(active=False)) == 1
 
 
 def test_429_on_a_slot_query_is_waited_out(world: World) -> None:
     """A throttled availability check is waited out and answered; the caller then books."""
     slot = world.slot(days_ahead=2, hour=10)
-    world.arm(fault("throttled-slots", SLOTS, status(429), first=1))
-    freeze(world)
+    world.arm(fault("throttled-slots", status(429), on=SLOTS, first=1))
+    world.freeze()
     started = world.clock.now().timestamp()
 
     heard = world.driver.check(slot, call_id="call_429_reads")
     assert heard.status == "available", heard.body
-    assert requests_seen(world, *SLOTS) == {429: 1, 200: 1}
+    assert world.requests_seen(*SLOTS) == {429: 1, 200: 1}
     assert elapsed_s(world, started) >= 60
     booked = world.driver.collect(slot, name="Max Mustermann", call_id="call_429_reads",
                                   telefon="+4915112345678")
@@ -94,7 +86,7 @@ def test_real_throttler_the_service_paces_itself(world: World, limit: int) -> No
     caller is booked, Cal.com never has to refuse a request, and the virtual time spent is
     at least one window per `limit` requests."""
     world.fake.set_rate_limit(enabled=True, limit=limit, window_s=60, block_s=60)
-    freeze(world)
+    world.freeze()
     started = world.clock.now().timestamp()
 
     for i in range(12):
@@ -109,5 +101,5 @@ def test_real_throttler_the_service_paces_itself(world: World, limit: int) -> No
     stats = world.fake.stats()
     sent = sum(n for key, n in stats["requests"].items() if key.split(" ")[1].startswith("/v2/"))
     assert stats["rate_limited"] == 0, stats["requests"]
-    assert len(upstream_bookings(world)) == 12
+    assert len(world.upstream(active=False)) == 12
     assert elapsed_s(world, started) >= 60 * ((sent - 1) // limit), (sent, limit)

@@ -13,17 +13,19 @@ from typing import Any
 
 import pytest
 
-from harness.world import World
-from scenarios.resilience._support import (
+from harness.faults import (
     CREATE,
     SLOTS,
-    calcom_timeout,
+    empty,
     fault,
-    freeze,
-    requests_seen,
+    hang,
+    malformed,
+    reset,
+    rewrite,
     status,
-    upstream_bookings,
+    truncate,
 )
+from harness.world import World
 
 pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only]
 
@@ -32,14 +34,14 @@ READ_FAILURES: dict[str, dict[str, Any]] = {
     "502-html": status(502),
     "503": status(503),
     "504-text": status(504),
-    "hang": {"kind": "hang", "phase": "before"},
-    "reset": {"kind": "reset", "phase": "before"},
-    "truncated": {"kind": "truncate"},
-    "malformed": {"kind": "malformed"},
-    "empty": {"kind": "empty"},
+    "hang": hang("before"),
+    "reset": reset("before"),
+    "truncated": truncate(),
+    "malformed": malformed(),
+    "empty": empty(),
 }
 #: A well-formed 200 of the wrong shape is not retried (it is no transient failure).
-WRONG_SHAPE = {"kind": "rewrite", "set": {"data": "nope"}}
+WRONG_SHAPE = rewrite(data="nope")
 
 
 @pytest.mark.rca("tc-011")
@@ -48,16 +50,16 @@ def test_a_burst_of_failed_slot_queries_is_ridden_out(world: World, kind: str) -
     """The first two slot queries fail; the service retries and both the availability check and
     the booking (whose double-check queries slots again) go through."""
     slot = world.slot(days_ahead=2, hour=12)
-    world.arm(fault(f"slots-{kind}", SLOTS, READ_FAILURES[kind], first=2))
-    freeze(world)
-    with calcom_timeout(world):
+    world.arm(fault(f"slots-{kind}", READ_FAILURES[kind], on=SLOTS, first=2))
+    world.freeze()
+    with world.calcom_timeout():
         heard = world.driver.check(slot, call_id="call_burst")
         booked = world.driver.collect(slot, name="Max Mustermann", call_id="call_burst",
                                       telefon="+4915112345678")
 
     assert heard.status == "available", heard.body
     assert booked.status == "booked", booked.body
-    assert len(upstream_bookings(world)) == 1
+    assert len(world.upstream(active=False)) == 1
 
 
 @pytest.mark.defense("availability_double_check")
@@ -69,9 +71,9 @@ def test_slot_queries_failing_for_good_end_in_a_clear_refusal(world: World, kind
     double-check could not confirm the slot, and an early layer that refuses keeps Cal.com from
     being asked (TC-012). Without the double-check the create goes out unconfirmed."""
     slot = world.slot(days_ahead=2, hour=12, minute=30)
-    world.arm(fault(f"slots-{kind}", SLOTS, READ_FAILURES.get(kind, WRONG_SHAPE)))
-    freeze(world)
-    with calcom_timeout(world):
+    world.arm(fault(f"slots-{kind}", READ_FAILURES.get(kind, WRONG_SHAPE), on=SLOTS))
+    world.freeze()
+    with world.calcom_timeout():
         heard = world.driver.check(slot, call_id="call_down")
         refused = world.driver.collect(slot, name="Max Mustermann", call_id="call_down",
                                        telefon="+4915112345678")
@@ -82,8 +84,8 @@ def test_slot_queries_failing_for_good_end_in_a_clear_refusal(world: World, kind
     assert refused.status in ("upstream_unavailable", "circuit_open"), refused.body
     assert refused.body["success"] is False
     assert refused.body["message"], refused.body
-    assert upstream_bookings(world) == []
-    assert requests_seen(world, *CREATE) == {}
+    assert world.upstream(active=False) == []
+    assert world.requests_seen(*CREATE) == {}
 
 
 @pytest.mark.rca("tc-011")
@@ -92,12 +94,12 @@ def test_a_5xx_burst_across_reads_and_the_create_books_once(world: World, code: 
     """A burst that hits the slot queries and the create (before Cal.com handled it): retried,
     looked up, sent again — one booking, the caller told booked."""
     slot = world.slot(days_ahead=2, hour=14)
-    world.arm(fault("slots-burst", SLOTS, status(code), first=2),
-              fault("create-burst", CREATE, status(code), first=2))
-    freeze(world)
+    world.arm(fault("slots-burst", status(code), on=SLOTS, first=2),
+              fault("create-burst", status(code), first=2))
+    world.freeze()
     answer = world.driver.collect(slot, name="Max Mustermann", call_id="call_5xx_burst",
                                   telefon="+4915112345678")
 
     assert answer.status == "booked", answer.body
-    assert len(upstream_bookings(world)) == 1
-    assert requests_seen(world, *CREATE) == {code: 2, 201: 1}
+    assert len(world.upstream(active=False)) == 1
+    assert world.requests_seen(*CREATE) == {code: 2, 201: 1}

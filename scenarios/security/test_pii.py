@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import pytest
 
 from booking_service.pii import RedactingFilter
+from harness.faults import fault, stale_replay, status
 from harness.world import World
 from scenarios.security._support import rendered, service_logs
 
@@ -62,16 +63,12 @@ def workload(world: World) -> None:
               email=erika_email.replace("@", " at "))
     # Cal.com answers with another attendee's booking: refused as stale, and logged.
     d.take_slot(2001, slot.plus(120), name=olga[0], email=olga[2], webhooks=False)
-    world.arm({"name": "stale", "match": {"method": "POST", "path": "/v2/bookings"},
-               "trigger": {"kind": "first", "k": 1},
-               "action": {"kind": "stale_replay", "key": "start"}})
+    world.arm(fault("stale", stale_replay("start"), first=1))
     stale = d.collect(slot.plus(120), name=erika_name, call_id="call_pii_stale",
                       telefon=erika_phone, email=erika_email)
     assert stale.status in ("stale_booking_data", "slot_taken"), stale.body
     # A failed create (warnings while it is looked up and retried).
-    world.arm({"name": "failed-create", "match": {"method": "POST", "path": "/v2/bookings"},
-               "trigger": {"kind": "first", "k": 1},
-               "action": {"kind": "status", "status": 503}})
+    world.arm(fault("failed-create", status(503), first=1))
     world.clock.freeze()
     d.collect(slot.plus(180), name=erika_name, call_id="call_pii_failed_create",
               telefon=erika_phone, email=erika_email)

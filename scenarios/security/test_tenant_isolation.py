@@ -144,13 +144,12 @@ def test_a_caller_of_one_practice_cannot_change_another_practices_appointment(
     slot = world.slot(days_ahead=2, hour=10)
     hamburg_line = world.hamburg.phone
 
-    by_id = world.stack.run(world.driver.service.retell("cancel-appointment", {
-        "call_id": "call_cross_1", "appointment_id": appointment_id, "name": "Max Mustermann",
-        "telefon": "+4915112345678"}, to_number=hamburg_line))
-    by_time = world.stack.run(world.driver.service.retell("reschedule-appointment", {
-        "call_id": "call_cross_2", "datum": slot.datum, "uhrzeit": slot.uhrzeit,
-        "name": "Max Mustermann", "neues_datum": slot.datum, "neue_uhrzeit": "15:00"},
-        to_number=hamburg_line))
+    by_id = world.driver.cancel(call_id="call_cross_1", appointment_id=appointment_id,
+                                to_number=hamburg_line,
+                                args={"name": "Max Mustermann", "telefon": "+4915112345678"})
+    by_time = world.driver.reschedule(call_id="call_cross_2", old_slot=slot,
+                                      new_slot=world.slot(days_ahead=2, hour=15),
+                                      to_number=hamburg_line, args={"name": "Max Mustermann"})
 
     assert by_id.status == "not_found", by_id.body
     assert by_time.status == "not_found", by_time.body
