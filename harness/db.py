@@ -80,35 +80,38 @@ def docker_available(timeout_s: float = DOCKER_PROBE_TIMEOUT_S) -> bool:
         return False
 
 
-def create_mysql_database(server_url: str, name: str) -> str:
-    """Create database ``name`` on the server behind ``server_url``; return its URL."""
+def _connect(server_url: str) -> object:
     import pymysql
 
     parts = urlsplit(server_url)
-    conn = pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+    return pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
                            user=parts.username or "root", password=parts.password or "",
                            connect_timeout=5)
+
+
+def _execute(server_url: str, statement: str) -> None:
+    conn = _connect(server_url)
     try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute(statement)
     finally:
-        conn.close()
-    return urlunsplit(parts._replace(path=f"/{name}"))
+        conn.close()  # type: ignore[attr-defined]
+
+
+def create_mysql_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server behind ``server_url``; return its URL.
+
+    utf8mb4_bin: Cal.com uids are case-sensitive base58, so a case-insensitive collation would
+    let two different uids collide in the UNIQUE index."""
+    _execute(server_url, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
 def drop_mysql_database(server_url: str, name: str) -> None:
     import pymysql
 
-    parts = urlsplit(server_url)
     with contextlib.suppress(pymysql.MySQLError):
-        conn = pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
-                               user=parts.username or "root", password=parts.password or "",
-                               connect_timeout=5)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
+        _execute(server_url, f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def fresh_mysql_database(server_url: str, label: str = "run") -> DatabaseChoice:

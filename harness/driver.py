@@ -16,6 +16,8 @@ import itertools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+import aiohttp
+
 from fake_calcom.client import AsyncFakeControl
 from harness.clients.service import Answer, ServiceClient
 from harness.history import HistoryRecorder, PendingOperation
@@ -23,7 +25,16 @@ from harness.slots import Slot
 
 T = TypeVar("T")
 
+#: The Cal.com API version the outside world's changes are sent with (API-FACTS: bookings).
+CALCOM_API_VERSION = "2024-08-13"
+
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def _dialled(body: dict[str, Any], to_number: str | None) -> dict[str, Any]:
+    """The request as the history keeps it: the number dialled picks the tenant, so it goes
+    with the request (the body sent carries it in `call`, not in the arguments)."""
+    return {**body, "to_number": to_number} if to_number else body
 
 
 def _finish(pending: PendingOperation, answer: Answer) -> Answer:
@@ -44,7 +55,7 @@ class Driver:
                  fake_url: str | None = None, timeout_s: float = 30.0,
                  call_id_prefix: str = "",
                  service_factory: Callable[[], ServiceClient] | None = None,
-                 to_number: str | None = None) -> None:
+                 to_number: str | None = None, calcom_api_key: str | None = None) -> None:
         self.recorder = recorder
         self._run = run
         self._service_url = service_url
@@ -54,6 +65,8 @@ class Driver:
         self._prefix = call_id_prefix
         self._service_factory = service_factory
         self._to_number = to_number
+        # The Cal.com key changes made directly in Cal.com are made with (a host's key).
+        self.calcom_api_key = calcom_api_key
         self._service: ServiceClient | None = None
         self._fake: AsyncFakeControl | None = None
         self._calls = itertools.count(1)
@@ -120,15 +133,18 @@ class Driver:
             if value is not None:
                 body[key] = value
         body.update(args or {})
-        pending = self.recorder.invoke(process or call_id, "collect", call_id, slot.start, body)
+        pending = self.recorder.invoke(process or call_id, "collect", call_id, slot.start,
+                                       _dialled(body, to_number))
         answer = await self.service.collect_appointment(body, to_number=to_number,
                                                         timeout_s=timeout_s)
         return _finish(pending, answer)
 
     async def acancel(self, *, call_id: str, appointment_id: int | None = None,
                       slot: Slot | None = None, grund: str | None = None,
-                      process: str | None = None, args: dict[str, Any] | None = None) -> Answer:
+                      process: str | None = None, to_number: str | None = None,
+                      args: dict[str, Any] | None = None) -> Answer:
         call_id = self._cid(call_id)
+        to_number = to_number or self._to_number
         body: dict[str, Any] = {"call_id": call_id}
         if appointment_id is not None:
             body["appointment_id"] = appointment_id
@@ -138,14 +154,15 @@ class Driver:
             body["grund"] = grund
         body.update(args or {})
         pending = self.recorder.invoke(process or call_id, "cancel", call_id,
-                                       slot.start if slot else None, body)
-        return _finish(pending, await self.service.cancel_appointment(body,
-                                                                      to_number=self._to_number))
+                                       slot.start if slot else None, _dialled(body, to_number))
+        return _finish(pending, await self.service.cancel_appointment(body, to_number=to_number))
 
     async def areschedule(self, *, call_id: str, new_slot: Slot, appointment_id: int | None = None,
                           old_slot: Slot | None = None, process: str | None = None,
+                          to_number: str | None = None,
                           args: dict[str, Any] | None = None) -> Answer:
         call_id = self._cid(call_id)
+        to_number = to_number or self._to_number
         body: dict[str, Any] = {"call_id": call_id, "neues_datum": new_slot.datum,
                                 "neue_uhrzeit": new_slot.uhrzeit}
         if appointment_id is not None:
@@ -155,9 +172,9 @@ class Driver:
         body.update(args or {})
         # The history's slot for a reschedule is the *new* start (what it tries to take).
         pending = self.recorder.invoke(process or call_id, "reschedule", call_id,
-                                       new_slot.start, body)
+                                       new_slot.start, _dialled(body, to_number))
         return _finish(pending, await self.service.reschedule_appointment(
-            body, to_number=self._to_number))
+            body, to_number=to_number))
 
     # outside world ------------------------------------------------------------------------------
 
@@ -181,6 +198,46 @@ class Driver:
             raise
         pending.ok(booking)
         return booking
+
+    async def aoutside_cancel(self, uid: str, *, reason: str = "Abgesagt am Empfang",
+                              api_key: str | None = None,
+                              process: str = "outside-calcom") -> dict[str, Any]:
+        """Someone cancels booking `uid` in Cal.com directly (its host, with a reason: the front
+        desk, or the customer by the link in the confirmation e-mail), not through the voice
+        service. Returns Cal.com's booking."""
+        return await self._outside("cancel", None, uid, f"/v2/bookings/{uid}/cancel",
+                                   {"cancellationReason": reason}, api_key, process)
+
+    async def aoutside_reschedule(self, uid: str, new_slot: Slot, *,
+                                  reason: str = "Am Empfang verschoben",
+                                  api_key: str | None = None,
+                                  process: str = "outside-calcom") -> dict[str, Any]:
+        """Someone moves booking `uid` to `new_slot` in Cal.com directly; returns the new
+        booking. Recorded with the new start, so the checkers know somebody asked for it."""
+        return await self._outside("reschedule", new_slot.start, uid,
+                                   f"/v2/bookings/{uid}/reschedule",
+                                   {"start": new_slot.start, "reschedulingReason": reason},
+                                   api_key, process)
+
+    async def _outside(self, f: str, slot: str | None, uid: str, path: str,
+                       body: dict[str, Any], api_key: str | None,
+                       process: str) -> dict[str, Any]:
+        """One change over Cal.com's own API (on the fake), recorded as the process
+        `outside-calcom` with no call. A refusal fails the scenario: it means the scenario
+        set up something Cal.com would not do."""
+        key = api_key or self.calcom_api_key
+        if self._fake_url is None or key is None:
+            raise RuntimeError("changes in Cal.com need the fake's URL and a Cal.com API key")
+        pending = self.recorder.invoke(process, f, None, slot, {"booking_uid": uid, "by": "host"})
+        headers = {"cal-api-version": CALCOM_API_VERSION, "Authorization": f"Bearer {key}"}
+        async with aiohttp.ClientSession() as session, session.post(
+                self._fake_url + path, json=body, headers=headers) as response:
+            status, answer = response.status, await response.json(content_type=None)
+        if 200 <= status < 300:
+            pending.ok(answer)
+            return dict(answer["data"])
+        pending.fail({"http_status": status, "body": answer})
+        raise AssertionError(f"Cal.com refused POST {path}: {status} {answer}")
 
     async def aread(self, endpoint: str, api_key: str, company_id: int | None, *,
                     appointment_id: int | None = None, search: str | None = None,
@@ -247,6 +304,12 @@ class Driver:
 
     def take_slot(self, event_type_id: int, slot: Slot, **kw: Any) -> dict[str, Any]:
         return self._run(self.atake_slot(event_type_id, slot, **kw))
+
+    def outside_cancel(self, uid: str, **kw: Any) -> dict[str, Any]:
+        return self._run(self.aoutside_cancel(uid, **kw))
+
+    def outside_reschedule(self, uid: str, new_slot: Slot, **kw: Any) -> dict[str, Any]:
+        return self._run(self.aoutside_reschedule(uid, new_slot, **kw))
 
     def read(self, endpoint: str, api_key: str, company_id: int | None, **kw: Any) -> Answer:
         return self._run(self.aread(endpoint, api_key, company_id, **kw))

@@ -39,6 +39,11 @@ class Slot:
         return f"{self.datum} {self.uhrzeit} ({self.start})"
 
 
+def parse_z(text: str) -> datetime:
+    """An ISO-8601 instant as Cal.com and the service write it (`…Z` or an offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def next_workday(today: date, days_ahead: int = 1) -> date:
     """The `days_ahead`-th Monday–Friday after `today` (seed hosts work Mon–Fri)."""
     day = today

@@ -52,7 +52,9 @@ class TargetSession:
         self.target = target
         self.requests = 0
         self._lock = threading.Lock()
-        self.booked: list[tuple[str, int]] = []  # (call id, appointment id) to cancel at the end
+        # (call id, appointment id, number dialled) of what the run booked, cancelled at the end
+        # through the same line (the tenant is the branch whose number was called)
+        self.booked: list[tuple[str, int, str | None]] = []
         self._scenarios = itertools.count()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
@@ -83,11 +85,11 @@ class TargetSession:
 
         async def cancel_all() -> None:
             async with ServiceClient(self.target.service_url) as client:
-                for call_id, appointment_id in self.booked:
+                for call_id, appointment_id, dialled in self.booked:
                     answer = await client.cancel_appointment(
                         {"call_id": call_id, "appointment_id": appointment_id,
                          "grund": f"calharness run {self.target.run_id} clean-up"},
-                        to_number=self.target.primary.phone)
+                        to_number=dialled or self.target.primary.phone)
                     if answer.status not in ("cancelled", "already_cancelled"):
                         problems.append(f"appointment {appointment_id}: {answer.body or answer.error}")
 
@@ -167,7 +169,8 @@ def target_world(session: TargetSession) -> Iterator[TargetWorld]:
             answer = op.answer
             if op.f == "collect" and op.type == "ok" and isinstance(answer, dict) \
                     and answer.get("appointment_id") and op.call_id:
-                session.booked.append((op.call_id, int(answer["appointment_id"])))
+                dialled = op.request.get("to_number") if isinstance(op.request, dict) else None
+                session.booked.append((op.call_id, int(answer["appointment_id"]), dialled))
         driver.close()
         recorder.close()
 

@@ -51,7 +51,12 @@ def ablation_row(defense: str, results: Iterable[ScenarioResult], *,
     baseline = list(baseline or ())
     broken_anyway = {s.nodeid for s in baseline if s.bad}
     failed = [s for s in results if s.bad and s.nodeid not in broken_anyway]
-    tagged = list(dict.fromkeys(s.nodeid for s in [*results, *baseline] if defense in s.defenses))
+    # A tagged scenario skipped in this run (e.g. MariaDB-only on SQLite) neither proves nor
+    # disproves anything here.
+    skipped = {s.nodeid for s in results if s.outcome == "skipped"}
+    tagged = list(dict.fromkeys(s.nodeid for s in [*results, *baseline]
+                                if defense in s.defenses and s.nodeid not in skipped
+                                and s.outcome != "skipped"))
     incidents = list(dict.fromkeys(i for s in failed for i in s.incidents))
     kinds = list(dict.fromkeys(v["kind"] for verdict in verdicts
                                for v in verdict.to_json()["violations"]))

@@ -22,7 +22,7 @@ import pytest
 from harness.stack import EmbeddedStack, StackOptions
 from harness.target import load_target
 from harness.target_world import BudgetExceeded, TargetSession, TargetWorld, target_world
-from harness.world import World, world_for
+from harness.world import World, defenses_off_from_env, world_for
 
 Judged = World | TargetWorld
 
@@ -40,11 +40,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here too so the scenarios run the same when installed (`--pyargs scenarios`).
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-
-
-def defenses_off() -> tuple[str, ...]:
-    raw = os.environ.get("CALHARNESS_DEFENSES_OFF", "")
-    return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -73,7 +68,7 @@ def stack(worker_id: str) -> Iterator[EmbeddedStack | TargetSession]:
             if problems:
                 raise RuntimeError("could not cancel what the run booked: " + "; ".join(problems))
         return
-    options = StackOptions(defenses_off=defenses_off(), label=f"scenarios-{worker_id}")
+    options = StackOptions(defenses_off=defenses_off_from_env(), label=f"scenarios-{worker_id}")
     with EmbeddedStack(options) as running:
         yield running
 

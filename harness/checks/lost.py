@@ -56,19 +56,28 @@ def check(facts: Facts) -> Verdict:
             if not b.active:
                 continue
             by_start[b.start_s].append(b)
-            if (call_id, b.uid) in told or b.uid in facts.appointments_by_uid:
+            if (call_id, b.uid) in told:
                 continue
             asked = facts.requests_for(call_id, b.start_s)
             if not asked:
                 continue  # nobody asked for this slot: the phantom check reports it
+            refused = all(op.type == "fail" for op in asked)
+            # An appointment accounts for the booking only if the caller may believe in it: after
+            # an unknown outcome. A caller told a definite refusal thinks there is no booking,
+            # whatever reconciliation imported later.
+            if b.uid in facts.appointments_by_uid and not refused:
+                continue
             if not facts.options.reconciled and any(op.type == "info" for op in asked):
                 continue  # the caller's outcome is unknown: it may have booked
             outcomes = ", ".join(f"{op.type} {op.status or ''}".strip() for op in asked) or "none"
             violations.append(Violation(
                 kind=LOST_BOOKING, key=f"call {call_id} / booking {b.uid}",
                 message=(f"Cal.com holds booking {b.uid} at {b.start} made for call {call_id}, "
-                         f"but the caller was never told and the service has no appointment "
-                         f"(outcomes of its requests for that slot: {outcomes})"),
+                         f"but the caller was never told"
+                         + (" (the service has an appointment for it the caller does not know of)"
+                            if b.uid in facts.appointments_by_uid else
+                            " and the service has no appointment")
+                         + f" (outcomes of its requests for that slot: {outcomes})"),
                 operations=asked, bookings=[b],
                 details={"direction": "booked-untold"},
             ))

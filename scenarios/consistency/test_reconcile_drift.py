@@ -13,22 +13,21 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import CheckOptions
+from harness.faults import fault, reset, webhook_drop, webhook_fault
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, fault, freeze, nth, upstream
-from scenarios.webhooks._support import outside_cancel, outside_reschedule
+from scenarios.rca._support import HANS, HANSI, appointments
 
 pytestmark = [pytest.mark.area("consistency"), pytest.mark.embedded_only,
               pytest.mark.rca("local-calcom-drift")]
 
 REPAIRED = CheckOptions(expect_imported=True, reconciled=True)
-NO_WEBHOOKS = {"name": "no-webhooks", "match": {"webhook": "*"}, "trigger": {"kind": "always"},
-               "action": {"kind": "webhook_drop"}}
+NO_WEBHOOKS = webhook_fault("no-webhooks", webhook_drop())
 
 
 def test_reconciliation_reports_and_repairs_every_kind_of_drift(world: World) -> None:
     """Three callers book by phone, then webhooks stop arriving and Cal.com changes: the front
     desk cancels Anna's booking, moves Bernd's to the afternoon, and books a walk-in."""
-    freeze(world)
+    world.freeze()
     s1, s2, s3 = (world.slot(days_ahead=2, hour=h) for h in (9, 10, 11))
     later, walk_in = world.slot(days_ahead=2, hour=15), world.slot(days_ahead=3, hour=9)
     anna = world.driver.collect(s1, name="Anna Alt", telefon="+4915111111111", call_id="call_a")
@@ -40,8 +39,8 @@ def test_reconciliation_reports_and_repairs_every_kind_of_drift(world: World) ->
     world.settle()
     world.arm(NO_WEBHOOKS)
 
-    outside_cancel(world, anna.body["booking_uid"])
-    moved = outside_reschedule(world, bernd.body["booking_uid"], later)
+    world.driver.outside_cancel(anna.body["booking_uid"])
+    moved = world.driver.outside_reschedule(bernd.body["booking_uid"], later)
     outsider = world.driver.take_slot(2001, walk_in, name="Walter Walk-in",
                                       email="walter@example.com")
     world.settle()
@@ -120,14 +119,13 @@ def test_a_missed_booking_of_the_second_host_is_found(world: World) -> None:
 @pytest.mark.rca("tc-010")
 def test_an_ambiguous_create_for_the_second_host_is_not_lost(world: World) -> None:
     """The TC-010 network retry, for Haarschnitt (host Ben): Cal.com books, the answer is lost."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=9)
-    world.arm(fault("reset-after", {"kind": "reset", "phase": "after"},
-                    trigger=nth(1)))
+    world.arm(fault("reset-after", reset("after"), nth=1))
 
     answer = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",
                                   call_id="call_a", service="Haarschnitt")
 
     world.judge()  # no-lost-booking: Cal.com holds the caller's booking, caller told slot_taken
     assert answer.status == "booked", answer.body
-    assert [b["uid"] for b in upstream(world)] == [answer.body["booking_uid"]]
+    assert [b["uid"] for b in world.upstream()] == [answer.body["booking_uid"]]

@@ -15,9 +15,9 @@ from datetime import datetime
 import pytest
 
 from harness.clients.service import Answer
+from harness.faults import fault, slot_steal
 from harness.slots import BERLIN, Slot
 from harness.world import World
-from scenarios.rca._support import fault, freeze, nth, upstream
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
               pytest.mark.rca("availability-race-14s")]
@@ -43,7 +43,7 @@ def assert_alternatives_really_free(world: World, answer: Answer, taken: Slot) -
 
 
 def _check_then_think(world: World) -> Slot:
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=1, hour=14)
     check = world.driver.check(slot, call_id="call_a")
     assert check.status == "available", check.body
@@ -82,7 +82,7 @@ def test_someone_books_in_calcom_directly_during_the_14_seconds(world: World) ->
 
     assert answer.status == "slot_taken", answer.body
     assert_alternatives_really_free(world, answer, slot)
-    assert len(upstream(world, start=slot)) == 1
+    assert len(world.upstream(start=slot)) == 1
 
 
 def test_the_slot_goes_between_the_last_check_and_the_create(world: World) -> None:
@@ -90,14 +90,12 @@ def test_the_slot_goes_between_the_last_check_and_the_create(world: World) -> No
     (`slot_steal`), after every check of the service said "free". Cal.com refuses ("User either
     already has booking at this time or is not available"); the caller hears slot_taken."""
     slot = _check_then_think(world)
-    world.arm(fault("steal", {"kind": "slot_steal",
-                              "attendee": {"name": "Schneller Sepp", "email": "sepp@example.com"}},
-                    trigger=nth(1)))
+    world.arm(fault("steal", slot_steal("Schneller Sepp", "sepp@example.com"), nth=1))
 
     answer = _caller_a_confirms(world, slot)
 
     assert answer.status == "slot_taken", answer.body
     assert answer.body["reason"] == "host_busy"
     assert_alternatives_really_free(world, answer, slot)
-    [held] = upstream(world, start=slot)
+    [held] = world.upstream(start=slot)
     assert held["origin"]["kind"] == "outside"

@@ -14,8 +14,9 @@ import uuid
 import pytest
 
 from booking_service.tenants import demo_tenants
+from harness.faults import webhook_drop, webhook_fault
 from harness.world import Company, World
-from scenarios.rca._support import appointments, freeze
+from scenarios.rca._support import appointments
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
               pytest.mark.rca("branch-id-uuid")]
@@ -33,7 +34,7 @@ def branch_uuid(company: Company) -> str:
 def test_alternatives_and_appointments_work_with_uuid_branch_ids(
         world: World, tenant: str, event_type_id: int) -> None:
     company: Company = getattr(world, tenant)
-    freeze(world)
+    world.freeze()
     taken = world.slot(days_ahead=1, hour=11)
     world.driver.take_slot(event_type_id, taken, name="Outside Booker",
                            email="outside@example.com")
@@ -61,8 +62,7 @@ def test_alternatives_and_appointments_work_with_uuid_branch_ids(
 
 def test_a_reconciled_appointment_carries_the_branch_uuid(world: World) -> None:
     """A booking whose webhook never arrived is imported by reconciliation into its branch."""
-    world.arm({"name": "drop-created", "match": {"webhook": "BOOKING_CREATED"},
-               "trigger": {"kind": "always"}, "action": {"kind": "webhook_drop"}})
+    world.arm(webhook_fault("drop-created", webhook_drop(), event="BOOKING_CREATED"))
     slot = world.slot(days_ahead=1, hour=11)
     world.driver.take_slot(2001, slot, name="Outside Booker", email="outside@example.com")
     world.settle()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import fault, stale_replay
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, stale_replay
+from scenarios.rca._support import HANS, HANSI, appointments
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only]
 
@@ -51,7 +52,7 @@ def test_call_688_refuses_call_687s_booking_replayed_for_a_plain_event_type(worl
     assert first.status == "booked", first.body
 
     world.clock.advance(35 * 60)
-    world.arm(stale_replay())
+    world.arm(fault("stale-replay", stale_replay()))
     second = world.driver.collect(slot, name=HANS, call_id="call_39d2ade6f4fc16c51110ca49cdf",
                                   service="Beratung")
 

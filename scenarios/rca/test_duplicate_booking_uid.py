@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import fault, stale_replay
 from harness.world import World
-from scenarios.rca._support import HANS, appointments, freeze, stale_replay, upstream
+from scenarios.rca._support import HANS, appointments
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
               pytest.mark.rca("duplicate-booking-uid")]
@@ -22,14 +23,14 @@ def test_a_replayed_booking_that_an_appointment_already_holds_is_a_duplicate(wor
     keyed on the start). It is fresh, has no call_id and the same attendee name, so only the uid
     lookup is left: it must say `duplicate`. Without it the insert hits the UNIQUE index, whose
     fallback hands the caller the imported appointment — a booking made for someone else."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=9)
     outside = world.driver.take_slot(2002, slot, name=HANS, email="hans.schuster@example.com")
     world.settle()
     [imported] = appointments(world)
     assert (imported["source"], imported["call_id"]) == ("webhook", None)
 
-    world.arm(stale_replay(key="start"))
+    world.arm(fault("stale-replay", stale_replay(key="start")))
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
 
     world.judge()  # with the defense off: no-stolen-booking (call_688 is told it holds it)
@@ -61,4 +62,4 @@ def test_a_webhook_and_a_reconciliation_import_one_booking_once(world: World) ->
     world.judge()  # with the defense off: one-appointment-per-booking (two for one uid)
     holders = [a for a in appointments(world) if a["booking_uid"] == outside["uid"]]
     assert len(holders) == 1, holders
-    assert [b["uid"] for b in upstream(world)] == [outside["uid"]]
+    assert [b["uid"] for b in world.upstream()] == [outside["uid"]]

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import fault, rewrite
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, freeze, upstream
+from scenarios.rca._support import HANS, HANSI, appointments
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only]
 
 
 def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | None = None):
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=14)
     outside = world.driver.take_slot(2004, slot, name=name, email=world.berlin.fallback_email,
                                      metadata=metadata, age_s=5, webhooks=False)
@@ -36,7 +37,7 @@ def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "call_id_mismatch"
     assert answer.body["alternatives"]
-    assert [b["uid"] for b in upstream(world, start=slot)] == [outside["uid"]]
+    assert [b["uid"] for b in world.upstream(start=slot)] == [outside["uid"]]
     assert appointments(world) == []
 
 
@@ -58,13 +59,11 @@ def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_laye
     """The other side of the call_id rule: a missing `call_id` passes (as in the incident's fix),
     so a fresh own booking coming back without metadata is not refused for it. Built from the
     caller's own booking whose create answer lost its metadata (the `rewrite` fault)."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=14)
-    world.arm({"name": "no-metadata", "match": {"method": "POST", "path": "/v2/bookings"},
-               "trigger": {"kind": "always"},
-               "action": {"kind": "rewrite", "set": {"data.metadata": {}}}})
+    world.arm(fault("no-metadata", rewrite(**{"data.metadata": {}})))
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
     assert answer.status == "booked", answer.body
-    [booking] = upstream(world, start=slot)
+    [booking] = world.upstream(start=slot)
     assert booking["metadata"]["call_id"] == "call_688"  # Cal.com stored it; the answer hid it
     assert answer.body["booking_uid"] == booking["uid"]

@@ -20,16 +20,9 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import CheckOptions
+from harness.faults import fault, rewrite
 from harness.world import World
-from scenarios.rca._support import (
-    HANS,
-    appointments,
-    drop_created_at,
-    freeze,
-    set_age,
-    upstream,
-)
-from scenarios.webhooks._support import crash_at
+from scenarios.rca._support import HANS, appointments, set_age
 
 pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
               pytest.mark.rca("stale-booking-freshness")]
@@ -42,13 +35,13 @@ STALE = [pytest.param(35, id="35s", marks=pytest.mark.defense("freshness")),
 def _first_attempt_dies_after_calcom_booked(world: World, call_id: str) -> dict:
     """Call `call_id` asks for Teamtermin at S; Cal.com books it, then the service dies before
     storing the appointment. Returns the booking Cal.com holds for the call."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=11)
-    crashed = crash_at(world, "collect.before_insert")
+    crashed = world.crash_at("collect.before_insert")
     first = world.driver.collect(slot, name=HANS, call_id=call_id, service="Teamtermin")
     assert crashed
     assert first.status == "error", first.body  # the caller never heard "booked"
-    [booking] = upstream(world, start=slot)
+    [booking] = world.upstream(start=slot)
     assert booking["metadata"]["call_id"] == call_id
     return booking
 
@@ -65,7 +58,7 @@ def test_a_retry_within_30s_gets_its_own_booking_back(world: World, age_s: int) 
 
     assert retry.status == "booked", retry.body
     assert retry.body["booking_uid"] == booking["uid"]  # Cal.com's dedupe, accepted as fresh
-    assert len(upstream(world)) == 1
+    assert len(world.upstream()) == 1
 
 
 def test_a_retry_gets_its_own_booking_back_without_created_at(world: World) -> None:
@@ -74,7 +67,7 @@ def test_a_retry_gets_its_own_booking_back_without_created_at(world: World) -> N
     call_id = "call_retry_undated"
     booking = _first_attempt_dies_after_calcom_booked(world, call_id)
     set_age(world, booking["createdAt"], 120)  # would be stale, if Cal.com said so
-    world.arm(drop_created_at())
+    world.arm(fault("no-created-at", rewrite(**{"data.createdAt": None})))
 
     retry = world.driver.collect(world.slot(days_ahead=2, hour=11), name=HANS, call_id=call_id,
                                  service="Teamtermin")
@@ -117,7 +110,7 @@ def test_someone_elses_old_booking_is_refused_as_stale(world: World, age_s: int)
     service with the company's fallback e-mail `age_s` ago (no call_id, webhooks off so nothing
     imported it). Another caller called Hans Schuster, without an e-mail, books S: Cal.com's dedupe
     returns the old booking. Only its age gives it away."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=11)
     outside = world.driver.take_slot(2004, slot, name=HANS, email=world.berlin.fallback_email,
                                      age_s=age_s, webhooks=False)
@@ -128,5 +121,5 @@ def test_someone_elses_old_booking_is_refused_as_stale(world: World, age_s: int)
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "booking_too_old"
     assert answer.body["alternatives"]
-    assert [b["uid"] for b in upstream(world, start=slot)] == [outside["uid"]]
+    assert [b["uid"] for b in world.upstream(start=slot)] == [outside["uid"]]
     assert appointments(world) == []

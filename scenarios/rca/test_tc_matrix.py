@@ -16,19 +16,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import fault, reset, slot_steal, status
 from harness.world import World
-from scenarios.rca._support import (
-    HANS,
-    HANSI,
-    appointments,
-    calcom_requests,
-    creates,
-    fault,
-    freeze,
-    journal_seq,
-    nth,
-    upstream,
-)
+from scenarios.rca._support import HANS, HANSI, appointments, calcom_requests, creates, journal_seq
 
 pytestmark = [pytest.mark.area("rca")]
 
@@ -58,7 +48,7 @@ def test_tc002_a_shared_key_never_hands_one_customers_booking_to_another(world: 
     global, shared by different customers (the incident's trigger). Cal.com would return the first
     customer's booking; the service must not pass it on. Five seconds apart, so the age does not
     give it away."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=10)
     first = world.driver.collect(slot, name=HANSI, call_id="call_687", service="Teamtermin")
     assert first.status == "booked", first.body
@@ -129,7 +119,7 @@ def test_tc004_different_customers_for_one_round_robin_slot_both_get_a_host(
     assert first.status == "booked", first.body
     assert check.status == "available", check.body  # Cal.com: Ben is free at that time
     assert second.status == "booked", second.body
-    hosts = sorted(b["hostIds"][0] for b in upstream(world, start=slot))
+    hosts = sorted(b["hostIds"][0] for b in world.upstream(start=slot))
     assert hosts == [101, 102]
 
 
@@ -139,7 +129,7 @@ def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
     """Cal.com says the slot is unavailable (an outside booker took it just before the create):
     slot_taken with alternatives; Cal.com holds only the outside booking."""
     slot = world.slot(days_ahead=2, hour=10)
-    world.arm(fault("steal", {"kind": "slot_steal"}, trigger=nth(1)))
+    world.arm(fault("steal", slot_steal(), nth=1))
 
     answer = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
     world.settle()
@@ -147,7 +137,7 @@ def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
     assert answer.status == "slot_taken", answer.body
     assert answer.body["reason"] == "host_busy"
     assert answer.body["alternatives"], answer.body
-    [held] = upstream(world, start=slot)
+    [held] = world.upstream(start=slot)
     assert held["origin"]["kind"] == "outside"
     [imported] = appointments(world)  # the outside booking, through its webhook; none for call_a
     assert (imported["booking_uid"], imported["call_id"]) == (held["uid"], None)
@@ -159,10 +149,9 @@ def test_tc006_a_rate_limited_create_is_retried_after_the_window_without_duplica
         world: World) -> None:
     """Cal.com answers the first create with 429 (window resets in 60 s): the service waits for the
     window (on the frozen shared clock, so no real waiting) and books exactly once."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=10)
-    world.arm(fault("throttled", {"kind": "status", "status": 429},
-                    trigger=nth(1)))
+    world.arm(fault("throttled", status(429), nth=1))
     seq = journal_seq(world)
 
     answer = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
@@ -170,7 +159,7 @@ def test_tc006_a_rate_limited_create_is_retried_after_the_window_without_duplica
     assert answer.status == "booked", answer.body
     assert creates(calcom_requests(world, seq)) == ["POST /v2/bookings 429",
                                                     "POST /v2/bookings 201"]
-    assert [b["uid"] for b in upstream(world)] == [answer.body["booking_uid"]]
+    assert [b["uid"] for b in world.upstream()] == [answer.body["booking_uid"]]
 
 
 @pytest.mark.rca("tc-009")
@@ -198,16 +187,15 @@ def test_tc010_a_network_retry_after_a_lost_answer_creates_no_duplicate(world: W
     know whether it booked: it looks for a booking carrying its idempotency key before retrying,
     adopts it, and the caller is booked once. A blind retry would run into its own booking
     ("host busy") and tell the caller "taken" while Cal.com holds their booking — lost."""
-    freeze(world)
+    world.freeze()
     slot = world.slot(days_ahead=2, hour=10)
-    world.arm(fault("reset-after", {"kind": "reset", "phase": "after"},
-                    trigger=nth(1)))
+    world.arm(fault("reset-after", reset("after"), nth=1))
 
     answer = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
 
     world.judge()  # with the defense off: no-lost-booking (Cal.com holds it, caller told taken)
     assert answer.status == "booked", answer.body
-    [booking] = upstream(world)
+    [booking] = world.upstream()
     assert (booking["uid"], booking["metadata"]["call_id"]) == (answer.body["booking_uid"],
                                                                  "call_a")
 
@@ -228,7 +216,7 @@ def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> N
     assert (appointment["start"], appointment["status"], appointment["source"]) == (
         slot.start, "scheduled", "voice")
     assert appointment["customer"]["name"] == "Anna Alt"
-    [booking] = upstream(world)
+    [booking] = world.upstream()
     assert booking["uid"] == answer.body["booking_uid"]
     assert booking["attendees"][0]["email"] == "anna.alt@example.com"
     metadata = booking["metadata"]

@@ -14,7 +14,6 @@ import pytest
 from harness.checks import CheckOptions
 from harness.world import World
 from scenarios.rca._support import appointments
-from scenarios.webhooks._support import outside_cancel, outside_reschedule
 
 pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
               pytest.mark.rca("local-calcom-drift")]
@@ -48,7 +47,7 @@ def test_a_booking_moved_in_calcom_is_moved_locally(world: World) -> None:
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")
     world.settle()
 
-    moved = outside_reschedule(world, outside["uid"], later)
+    moved = world.driver.outside_reschedule(outside["uid"], later)
     world.settle()
 
     imported = by_uid(world)
@@ -63,7 +62,7 @@ def test_a_booking_cancelled_in_calcom_is_cancelled_locally(world: World) -> Non
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")
     world.settle()
-    outside_cancel(world, outside["uid"])
+    world.driver.outside_cancel(outside["uid"])
     world.settle()
 
     assert [a["status"] for a in appointments(world)] == ["cancelled"]

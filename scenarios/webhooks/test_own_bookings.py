@@ -15,7 +15,6 @@ import pytest
 from harness.checks import CheckOptions
 from harness.world import World
 from scenarios.rca._support import appointments
-from scenarios.webhooks._support import deliver_webhooks_at
 
 pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only]
 
@@ -42,7 +41,7 @@ def test_the_webhook_of_a_voice_booking_adds_nothing(world: World, service: str,
 def test_a_webhook_that_overtakes_the_voice_flow_adds_nothing(world: World) -> None:
     """BOOKING_CREATED is delivered and handled while the voice flow waits at
     `collect.before_insert`: the booking's call is known, so the webhook leaves it to the flow."""
-    held = deliver_webhooks_at(world, "collect.before_insert")
+    held = world.deliver_webhooks_at("collect.before_insert")
     slot = world.slot(days_ahead=2, hour=10)
 
     booked = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",

@@ -12,24 +12,23 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import CheckOptions
+from harness.faults import webhook_delay, webhook_drop, webhook_fault
 from harness.world import World
-from scenarios.rca._support import appointments, upstream
-from scenarios.webhooks._support import outside_cancel
+from scenarios.rca._support import appointments
 
 pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only]
 
 
-def webhook_fault(trigger: str, action: dict) -> dict:
-    return {"name": f"{trigger.lower()}-{action['kind']}", "match": {"webhook": trigger},
-            "trigger": {"kind": "always"}, "action": action}
+def on_delivery(trigger: str, action: dict) -> dict:
+    return webhook_fault(f"{trigger.lower()}-{action['kind']}", action, event=trigger)
 
 
 def delayed(trigger: str, ms: int = 200) -> dict:
-    return webhook_fault(trigger, {"kind": "webhook_delay", "ms": ms})
+    return on_delivery(trigger, webhook_delay(ms))
 
 
 def dropped(trigger: str) -> dict:
-    return webhook_fault(trigger, {"kind": "webhook_drop"})
+    return on_delivery(trigger, webhook_drop())
 
 
 @pytest.mark.rca("webhook-out-of-order")
@@ -103,7 +102,7 @@ def test_a_dropped_cancellation_is_found_and_applied_by_reconciliation(world: Wo
     slot = world.slot(days_ahead=2, hour=10)
     booked = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",
                                   call_id="call_a")
-    outside_cancel(world, booked.body["booking_uid"])
+    world.driver.outside_cancel(booked.body["booking_uid"])
     world.settle()
     assert [a["status"] for a in appointments(world)] == ["scheduled"]
 
@@ -113,5 +112,5 @@ def test_a_dropped_cancellation_is_found_and_applied_by_reconciliation(world: Wo
     repaired = world.driver.reconcile(world.berlin.api_key, repair=True)
     assert repaired.body["repaired"] == 1
     assert [a["status"] for a in appointments(world)] == ["cancelled"]
-    assert upstream(world) == []
+    assert world.upstream() == []
     world.judge(CheckOptions(expect_imported=True, reconciled=True))

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import webhook_duplicate, webhook_fault
 from harness.world import World
-from scenarios.rca._support import appointments, upstream
-from scenarios.webhooks._support import outside_cancel
+from scenarios.rca._support import appointments
 
 pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
               pytest.mark.rca("webhook-duplicate"), pytest.mark.defense("webhook_dedupe")]
 
 
 def duplicate(trigger: str, copies: int = 2) -> dict:
-    return {"name": f"{trigger.lower()}-x{copies}", "match": {"webhook": trigger},
-            "trigger": {"kind": "always"},
-            "action": {"kind": "webhook_duplicate", "copies": copies}}
+    return webhook_fault(f"{trigger.lower()}-x{copies}", webhook_duplicate(copies),
+                         event=trigger)
 
 
 def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None:
@@ -71,10 +70,10 @@ def test_a_cancellation_delivered_twice_cancels_once(world: World) -> None:
     world.settle()
     world.arm(duplicate("BOOKING_CANCELLED"))
 
-    outside_cancel(world, outside["uid"])
+    world.driver.outside_cancel(outside["uid"])
     world.settle()
 
     world.judge()  # with the defense off: webhook-applied-once ("cancelled ×2")
     [cancelled] = appointments(world)
     assert cancelled["status"] == "cancelled"
-    assert upstream(world) == []
+    assert world.upstream() == []

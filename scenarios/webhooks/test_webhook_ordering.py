@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import pytest
 
+from harness.faults import webhook_fault, webhook_reorder
 from harness.world import World
-from scenarios.rca._support import appointments, upstream
-from scenarios.webhooks._support import outside_cancel, outside_reschedule
+from scenarios.rca._support import appointments
 
 pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
               pytest.mark.rca("webhook-out-of-order")]
 
 
 def held_back(trigger: str) -> dict:
-    return {"name": f"{trigger.lower()}-late", "match": {"webhook": trigger},
-            "trigger": {"kind": "always"}, "action": {"kind": "webhook_reorder"}}
+    return webhook_fault(f"{trigger.lower()}-late", webhook_reorder(), event=trigger)
 
 
 def held_back_fired(world: World) -> int:
@@ -39,13 +38,13 @@ def test_a_late_created_does_not_revive_a_cancelled_outside_booking(world: World
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Outside Booker",
                                      email="outside@example.com")
-    outside_cancel(world, outside["uid"])
+    world.driver.outside_cancel(outside["uid"])
     world.settle()
 
     assert held_back_fired(world) == 1
     world.judge()  # with the defense off: db-matches-calcom (local scheduled, Cal.com cancelled)
     assert [a for a in appointments(world) if a["status"] in ("scheduled", "pending")] == []
-    assert upstream(world) == []
+    assert world.upstream() == []
 
 
 @pytest.mark.defense("webhook_ordering")
@@ -78,12 +77,12 @@ def test_a_late_rescheduled_does_not_revive_a_booking_cancelled_after_the_move(
     world.settle()
     world.arm(held_back("BOOKING_RESCHEDULED"))
 
-    moved = outside_reschedule(world, outside["uid"], later)
-    outside_cancel(world, moved["uid"])
+    moved = world.driver.outside_reschedule(outside["uid"], later)
+    world.driver.outside_cancel(moved["uid"])
     world.settle()
     assert held_back_fired(world) == 1
 
     world.judge()  # db-matches-calcom: the new booking is active locally, cancelled upstream
-    assert upstream(world) == []
+    assert world.upstream() == []
     active = [a for a in appointments(world) if a["status"] in ("scheduled", "pending")]
     assert active == [], active

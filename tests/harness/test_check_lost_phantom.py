@@ -88,13 +88,6 @@ def test_an_unknown_outcome_for_another_slot_does_not_excuse(world: World) -> No
     assert world.kinds(world.check(LOST)) == ["lost-booking"]
 
 
-def test_reconciliation_accounts_for_a_booking_the_caller_never_heard_of(world: World) -> None:
-    world.collect("call_a", S1, status="slot_taken")
-    world.booking("u1", S1_MS, call_id="call_a")
-    world.appointment("u1", S1, call_id="call_a", source="reconcile")
-    assert world.check(LOST).ok
-
-
 def test_unknown_outcomes_never_book_twice(world: World) -> None:
     world.collect("call_a", S1, status="timeout")
     world.collect("call_a", S1, status="timeout")
@@ -159,3 +152,23 @@ def test_a_reschedule_asks_for_its_new_slot(world: World) -> None:
     world.op("reschedule", call_id="call_x", slot=S2, outcome="info")
     world.booking("u2", S2, call_id=None, rescheduled_from="u1")
     assert world.check(PHANTOM).ok
+
+
+def test_refused_caller_whose_booking_reconciliation_imported_is_still_lost(world: World) -> None:
+    # The caller heard slot_taken (a definite refusal); reconcile --repair later imported the
+    # booking made for their call. The appointment exists, but the caller does not know of it.
+    world.collect("call_a", S1, status="slot_taken")
+    world.booking("u1", S1_MS, call_id="call_a")
+    world.appointment("u1", S1, call_id="call_a")
+    for options in (CheckOptions(), CheckOptions(reconciled=True)):
+        (v,) = world.check(LOST, options=options).violations
+        assert v.details["direction"] == "booked-untold"
+        assert "the caller does not know of" in v.message
+
+
+def test_unknown_outcome_then_reconciled_appointment_is_accounted_for(world: World) -> None:
+    # The same booking after an *unknown* outcome (a timeout) is what reconciliation is for.
+    world.op("collect", call_id="call_a", slot=S1, outcome="info", answer={"error": "timeout"})
+    world.booking("u1", S1_MS, call_id="call_a")
+    world.appointment("u1", S1, call_id="call_a")
+    assert world.check(LOST, options=CheckOptions(reconciled=True)).ok

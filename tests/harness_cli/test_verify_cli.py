@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ def test_verify_passes_and_writes_reports(tmp_path: Path) -> None:
     result = _calharness("verify", "-k", "smoke", "--out", str(tmp_path), "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASSED" in result.stdout
-    assert "database: SQLite" in result.stdout
+    expected = "database: MariaDB" if os.environ.get("HARNESS_MYSQL_URL") else "database: SQLite"
+    assert expected in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ok"] is True
     assert summary["counts"]["passed"] >= 3
