@@ -13,6 +13,7 @@ GET  /healthz, GET /metrics
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from booking_service import api
 from booking_service.api import CONTEXT
+from booking_service.calcom.client import rate_limit_wait_budget
 from booking_service.context import ServiceContext, close_context, open_context
 from booking_service.flows.availability import check_availability
 from booking_service.flows.booking import collect_appointment
@@ -38,6 +40,8 @@ from booking_service.timing import UpstreamTimer, current_upstream_timer
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+#: The share of each Cal.com rate-limit window availability checks leave to bookings.
+CHECKS_LEAVE_TO_BOOKINGS = 0.25
 SETTINGS = web.AppKey("booking_service_settings", Settings)
 Flow = Callable[[ServiceContext, object], Awaitable[dict[str, Any]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,7 +68,8 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         response = await handler(request)
     finally:
-        current_upstream_timer.reset(token)
+        with contextlib.suppress(ValueError):  # a request abandoned at shutdown ends elsewhere
+            current_upstream_timer.reset(token)
     total_ms = (time.perf_counter() - started) * 1000
     if not response.prepared:
         response.headers["Server-Timing"] = (
@@ -91,6 +96,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
             },
         )
+    except sa.exc.TimeoutError:
+        # No pooled database connection in time. The voice flows answer this themselves (and
+        # settle what a Cal.com write already did); this is the net for everything else.
+        log.warning("database busy: no pooled connection for %s %s", request.method, request.path)
+        if retell:
+            return _retell_error("database_busy")
+        return web.json_response(
+            {"error": "database_busy", "message": "database busy, try again"},
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         if retell:
@@ -100,7 +116,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-def _retell_handler(flow: Flow) -> Handler:
+def _retell_handler(flow: Flow, *, leave: float = 0.0) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = request.app[CONTEXT]
         raw = await request.read()
@@ -108,7 +124,17 @@ def _retell_handler(flow: Flow) -> Handler:
             body: object = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError):
             return _retell_error("invalid_json")
-        return web.json_response(await flow(ctx, body))
+        # A caller is on the phone. Cal.com blocks a key for 60 s once its limit is exceeded;
+        # waiting that out means a minute of silence on the line, with the slot lock held so
+        # that every other caller for the slot times out on it (race_condition_detected). So a
+        # voice request waits only for a window about to reset (caller_rate_limit_wait_s in all),
+        # before it takes the slot lock where it can, and otherwise answers rate_limited at once:
+        # the agent can say "busy, one moment" and ask again, and the lock is free for the
+        # others. Only a definite 429 (Cal.com did not book) is answered so; a 429 after an
+        # unclear create is still an unknown outcome. A caller who is only asking leaves part of
+        # each window (`leave`) to callers who have chosen their slot and are booking it.
+        with rate_limit_wait_budget(ctx.settings.caller_rate_limit_wait_s, leave=leave):
+            return web.json_response(await flow(ctx, body))
 
     return handle
 
@@ -170,7 +196,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings or Settings()
     app.cleanup_ctx.append(_lifecycle)
-    app.router.add_post("/api/retell/check-availability", _retell_handler(check_availability))
+    app.router.add_post(
+        "/api/retell/check-availability",
+        _retell_handler(check_availability, leave=CHECKS_LEAVE_TO_BOOKINGS),
+    )
     app.router.add_post("/api/retell/collect-appointment", _retell_handler(collect_appointment))
     app.router.add_post("/api/retell/cancel-appointment", _retell_handler(cancel_appointment))
     app.router.add_post(

@@ -20,7 +20,7 @@ from booking_service.db import Database, create_engine, dialect_label
 from booking_service.metrics import Metrics
 from booking_service.models import PLAIN_BOOKING_UID_INDEX, UNIQUE_BOOKING_UID_INDEX
 from booking_service.settings import Defenses, Settings
-from booking_service.slot_lock import SlotLocks, slot_locks_for
+from booking_service.slot_lock import SlotLocks, close_slot_locks, slot_locks_for
 from booking_service.tenants import TenantDirectory, load_tenants, sync_tenants
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,10 @@ async def apply_unique_constraint_mode(engine: AsyncEngine, enabled: bool) -> No
 async def open_context(settings: Settings) -> ServiceContext:
     """Connect, migrate (unless told not to), apply the schema defense, load tenants, start the client."""
     engine = create_engine(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        echo=settings.db_echo,
     )
     try:
         if settings.migrate_on_startup:
@@ -161,7 +164,10 @@ async def open_context(settings: Settings) -> ServiceContext:
         metrics=metrics,
         tenants=tenants,
         slot_locks=slot_locks_for(
-            engine, enabled=settings.defenses.slot_lock, timeout_s=settings.slot_lock_timeout_s
+            engine,
+            enabled=settings.defenses.slot_lock,
+            timeout_s=settings.slot_lock_timeout_s,
+            connections=settings.slot_lock_connections,
         ),
         backoff=backoff,
     )
@@ -169,4 +175,5 @@ async def open_context(settings: Settings) -> ServiceContext:
 
 async def close_context(ctx: ServiceContext) -> None:
     await ctx.calcom.close()
+    await close_slot_locks(ctx.engine)
     await ctx.engine.dispose()

@@ -66,11 +66,13 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_engine(url: str | URL, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str | URL, *, pool_size: int = 20, pool_timeout_s: float = 30.0, echo: bool = False
+) -> AsyncEngine:
     """An async engine tuned for this service's short transactions."""
     target = async_url(url)
     backend = target.get_backend_name()
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "pool_timeout": pool_timeout_s}
     if backend == "sqlite":
         if is_memory_sqlite(target):
             raise DatabaseURLError(

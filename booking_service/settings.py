@@ -117,10 +117,15 @@ class Settings:
     timezone: str = "Europe/Berlin"
     random_seed: int | None = None
     slot_lock_timeout_s: float = 30.0
+    slot_lock_connections: int = 20  # per process: slots being booked at the same moment
+    # How long a phone caller may wait, in total per request, for Cal.com rate-limit windows
+    # (`max_rate_limit_wait_s` still bounds it; batch work such as reconciliation uses that).
+    caller_rate_limit_wait_s: float = 5.0
     alternatives_days: int = 7
     max_alternatives: int = 3
     calcom_list_page_size: int = 100
     db_pool_size: int = 20
+    db_pool_timeout_s: float = 30.0  # waiting for a pooled connection; then a clear answer
     db_echo: bool = False
 
     def __post_init__(self) -> None:
@@ -136,6 +141,8 @@ class Settings:
             "max_rate_limit_wait_s": self.max_rate_limit_wait_s,
             "circuit_open_s": self.circuit_open_s,
             "slot_lock_timeout_s": self.slot_lock_timeout_s,
+            "caller_rate_limit_wait_s": self.caller_rate_limit_wait_s,
+            "db_pool_timeout_s": self.db_pool_timeout_s,
         }
         for name, value in numbers.items():
             if value < 0:
@@ -146,6 +153,8 @@ class Settings:
             raise ValueError("retry_attempts must not be negative")
         if self.circuit_failure_threshold < 1:
             raise ValueError("circuit_failure_threshold must be at least 1")
+        if self.slot_lock_connections < 1:
+            raise ValueError("slot_lock_connections must be at least 1")
 
     @property
     def the_clock(self) -> Clock:

@@ -5,6 +5,12 @@ for the same slot in this service cannot both pass the check and both book. The 
 where the service's state lives: MariaDB/MySQL `GET_LOCK` (shared by every service process on
 that database), PostgreSQL advisory locks, and for SQLite an in-process lock (SQLite serialises
 writers itself; a SQLite deployment is one process).
+
+Waiting costs no database connection. Flows for one slot queue on an in-process lock first, so
+a process holds at most one lock connection per slot, and only to wait for other processes.
+Lock connections come from a small engine of their own, never from the pool the flows' queries
+use: fifty callers queued for one slot once held fifty pooled connections, and the flow holding
+the lock could not get one for its own insert (pool timeout, an unhandled error).
 """
 
 from __future__ import annotations
@@ -13,18 +19,31 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 
+#: Lock connections per process by default: one per slot being booked at the same moment.
+DEFAULT_LOCK_CONNECTIONS = 20
 
-class SlotLockTimeout(Exception):
+
+class SlotLockUnavailable(Exception):
+    """The slot lock could not be taken in time."""
+
+
+class SlotLockTimeout(SlotLockUnavailable):
     """The slot stayed locked by another booking flow for longer than the lock timeout."""
+
+
+class SlotLockBusy(SlotLockUnavailable):
+    """Every lock connection of this process was busy with other slots for the whole timeout."""
 
 
 def slot_key(company_id: int, start: datetime) -> str:
@@ -43,20 +62,25 @@ class NoSlotLocks:
         yield
 
 
-class InProcessSlotLocks:
+class KeyedLocks:
     """asyncio locks by key, dropped again when nobody holds or waits for them."""
 
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
+    def flows(self, key: str) -> int:
+        """How many flows of this process hold or wait for `key`."""
+        entry = self._locks.get(key)
+        return entry[1] if entry else 0
+
     @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, timeout_s: float) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             try:
-                await asyncio.wait_for(lock.acquire(), self.timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await lock.acquire()
             except TimeoutError as exc:
                 raise SlotLockTimeout(key) from exc
             try:
@@ -71,84 +95,161 @@ class InProcessSlotLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-class MySQLSlotLocks:
-    """`GET_LOCK` on a connection of its own, held for the whole flow.
+class InProcessSlotLocks:
+    """SQLite: the in-process lock is the whole lock."""
 
-    At most `max_holders` flows hold a lock connection at once, so lock holders can never take
-    every pooled connection and starve their own queries.
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.queue = KeyedLocks()
+
+    def hold(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.queue.hold(key, self.timeout_s)
+
+
+class DatabaseSlotLocks:
+    """A lock in the database, shared by every service process on it; subclasses say which.
+
+    A flow first queues in-process for its slot (no connection held), then takes one of this
+    process's lock connections, then the database lock, all within `timeout_s` together.
     """
 
-    def __init__(self, engine: AsyncEngine, timeout_s: float, max_holders: int = 10) -> None:
-        self.engine = engine
+    def __init__(
+        self, engine: AsyncEngine, timeout_s: float, connections: int = DEFAULT_LOCK_CONNECTIONS
+    ) -> None:
+        self.lock_engine = lock_engine_for(engine, connections)
         self.timeout_s = timeout_s
-        self._holders = asyncio.Semaphore(max_holders)
-        # Lock names are server-wide: include the database so two databases do not collide.
+        self.queue = KeyedLocks()
+        self._connections = asyncio.Semaphore(self.lock_engine.pool.size())  # type: ignore[attr-defined]
+
+    async def _lock(self, connection: AsyncConnection, key: str, timeout_s: float) -> None:
+        raise NotImplementedError
+
+    async def _unlock(self, connection: AsyncConnection, key: str) -> None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        async with self.queue.hold(key, self.timeout_s):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._connections.acquire()
+            except TimeoutError as exc:
+                raise SlotLockBusy(key) from exc
+            try:
+                async with self._connection(key) as connection:
+                    await self._lock(connection, key, max(0.0, deadline - loop.time()))
+                    try:
+                        yield
+                    finally:
+                        try:
+                            await self._unlock(connection, key)
+                        except Exception:  # the lock dies with the connection anyway
+                            log.warning(
+                                "could not release slot lock %s cleanly", key, exc_info=True
+                            )
+                            await connection.invalidate()
+            finally:
+                self._connections.release()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, key: str) -> AsyncIterator[AsyncConnection]:
+        connection = self.lock_engine.connect()
+        try:
+            await connection.start()
+        except sa.exc.TimeoutError as exc:  # only when an older SlotLocks still uses the pool
+            raise SlotLockBusy(key) from exc
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+
+class MySQLSlotLocks(DatabaseSlotLocks):
+    """`GET_LOCK` (server-wide names, so the database is part of the name)."""
+
+    def __init__(
+        self, engine: AsyncEngine, timeout_s: float, connections: int = DEFAULT_LOCK_CONNECTIONS
+    ) -> None:
+        super().__init__(engine, timeout_s, connections)
         self._namespace = f"{engine.url.host}:{engine.url.port}/{engine.url.database}"
 
     def _name(self, key: str) -> str:
         return "bs_slot_" + hashlib.sha1(f"{self._namespace}|{key}".encode()).hexdigest()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        name = self._name(key)
-        async with self._holders, self.engine.connect() as connection:
-            got = (
-                await connection.execute(
-                    sa.text("SELECT GET_LOCK(:name, :timeout)"),
-                    {"name": name, "timeout": self.timeout_s},
-                )
-            ).scalar()
-            await connection.commit()
-            if got != 1:
-                raise SlotLockTimeout(key)
-            try:
-                yield
-            finally:
-                try:
-                    await connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-                    await connection.commit()
-                except Exception:  # the lock dies with the connection anyway
-                    log.warning("could not release slot lock %s cleanly", key, exc_info=True)
-                    await connection.invalidate()
+    async def _lock(self, connection: AsyncConnection, key: str, timeout_s: float) -> None:
+        got = (
+            await connection.execute(
+                sa.text("SELECT GET_LOCK(:name, :timeout)"),
+                {"name": self._name(key), "timeout": timeout_s},
+            )
+        ).scalar()
+        if got != 1:
+            raise SlotLockTimeout(key)
+
+    async def _unlock(self, connection: AsyncConnection, key: str) -> None:
+        await connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self._name(key)})
 
 
-class PostgresSlotLocks:
-    """Session-level advisory lock on a connection of its own (holders capped as for MySQL)."""
-
-    def __init__(self, engine: AsyncEngine, timeout_s: float, max_holders: int = 10) -> None:
-        self.engine = engine
-        self.timeout_s = timeout_s
-        self._holders = asyncio.Semaphore(max_holders)
+class PostgresSlotLocks(DatabaseSlotLocks):
+    """Session-level advisory locks."""
 
     @staticmethod
     def _id(key: str) -> int:
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock_id = self._id(key)
-        async with self._holders, self.engine.connect() as connection:
-            await connection.execute(sa.text(f"SET lock_timeout = {int(self.timeout_s * 1000)}"))
-            try:
-                await connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
-            except sa.exc.DBAPIError as exc:
-                raise SlotLockTimeout(key) from exc
-            await connection.commit()
-            try:
-                yield
-            finally:
-                await connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
-                await connection.commit()
+    async def _lock(self, connection: AsyncConnection, key: str, timeout_s: float) -> None:
+        # lock_timeout 0 means "wait forever" to PostgreSQL: 1 ms is the shortest wait.
+        await connection.execute(sa.text(f"SET lock_timeout = {max(1, int(timeout_s * 1000))}"))
+        try:
+            await connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": self._id(key)})
+        except sa.exc.DBAPIError as exc:
+            raise SlotLockTimeout(key) from exc
+
+    async def _unlock(self, connection: AsyncConnection, key: str) -> None:
+        await connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": self._id(key)})
 
 
-def slot_locks_for(engine: AsyncEngine, *, enabled: bool, timeout_s: float) -> SlotLocks:
+# One lock engine per service engine, kept across `slot_locks_for` calls (the embedded harness
+# builds new slot locks whenever it switches defenses) and disposed with the service.
+_lock_engines: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def lock_engine_for(engine: AsyncEngine, connections: int) -> AsyncEngine:
+    """The small engine the slot locks of `engine`'s service take their connections from."""
+    lock_engine = _lock_engines.get(engine.sync_engine)
+    if lock_engine is None:
+        lock_engine = create_async_engine(
+            engine.url,
+            pool_size=max(1, connections),
+            max_overflow=0,
+            pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",  # session-level locks; nothing to commit
+        )
+        _lock_engines[engine.sync_engine] = lock_engine
+    return lock_engine
+
+
+async def close_slot_locks(engine: AsyncEngine) -> None:
+    """Dispose of the lock engine of `engine`'s service, if it has one."""
+    lock_engine = _lock_engines.pop(engine.sync_engine, None)
+    if lock_engine is not None:
+        await lock_engine.dispose()
+
+
+def slot_locks_for(
+    engine: AsyncEngine,
+    *,
+    enabled: bool,
+    timeout_s: float,
+    connections: int = DEFAULT_LOCK_CONNECTIONS,
+) -> SlotLocks:
     if not enabled:
         return NoSlotLocks()
     name = engine.dialect.name
-    # The pool allows pool_size + max_overflow connections; lock holders get at most half.
-    pool_size = getattr(engine.pool, "size", lambda: 10)()
     if name == "mysql":
-        return MySQLSlotLocks(engine, timeout_s, max_holders=max(1, pool_size))
+        return MySQLSlotLocks(engine, timeout_s, connections)
     if name == "postgresql":
-        return PostgresSlotLocks(engine, timeout_s, max_holders=max(1, pool_size))
+        return PostgresSlotLocks(engine, timeout_s, connections)
     return InProcessSlotLocks(timeout_s)

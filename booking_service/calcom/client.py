@@ -5,8 +5,11 @@
   (`{"status":"error","error":{"code","message"}}`) or as a bare Nest body
   (`{"statusCode":409,"message":"booking_conflict_error"}`), gateways answer HTML.
 * 429 carries `X-RateLimit-{Limit,Remaining,Reset}-Default` and no Retry-After: the client waits
-  for the window (on the service clock) when it is near enough, and stops sending while a key's
-  window is known to be exhausted.
+  for the window (on the service clock) when it is near enough — within `max_rate_limit_wait_s`
+  per call and within the `rate_limit_wait_budget` of the request, if it has one — and stops
+  sending while a key's window is known to be exhausted: refused, or used up by what Cal.com
+  last said remains and the requests already on their way (concurrent callers would otherwise
+  all be sent into the end of a window, and every one past the limit refused).
 * Reads are retried with exponential backoff and jitter on 5xx, timeouts and connection errors.
   Writes (create, reschedule, cancel) are sent once per call here: after an ambiguous failure only
   the caller can tell whether a retry is safe (it looks the booking up first).
@@ -16,10 +19,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -54,10 +61,46 @@ T = TypeVar("T")
 
 
 @dataclass
+class _Window:
+    """What Cal.com last said about an API key's rate-limit window."""
+
+    remaining: int
+    resets_at: datetime
+    limit: int | None = None
+
+
+@dataclass
 class _Answer:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+
+
+@dataclass
+class WaitBudget:
+    """Seconds one request may still spend waiting for rate-limit windows, over all its calls,
+    and the share of each window it leaves to other requests (it sees the window closed when
+    no more than that share is left)."""
+
+    seconds: float
+    leave: float = 0.0
+
+
+_wait_budget: ContextVar[WaitBudget | None] = ContextVar("calcom_wait_budget", default=None)
+
+
+@contextlib.contextmanager
+def rate_limit_wait_budget(seconds: float, *, leave: float = 0.0) -> Iterator[WaitBudget]:
+    """Within this block (this task and what it awaits), wait at most `seconds` in all for
+    rate-limit windows, and leave the share `leave` of each window to other requests; a window
+    further away fails at once with `RateLimitedError`."""
+    budget = WaitBudget(seconds, leave)
+    token = _wait_budget.set(budget)
+    try:
+        yield budget
+    finally:
+        with contextlib.suppress(ValueError):  # a request abandoned at shutdown ends elsewhere
+            _wait_budget.reset(token)
 
 
 def error_message(body: bytes) -> tuple[str, str | None]:
@@ -132,7 +175,8 @@ class CalcomClient:
         self.metrics = metrics
         self._session = session
         self._owns_session = session is None
-        self._window_closed_until: dict[str, datetime] = {}
+        self._windows: dict[str, _Window] = {}
+        self._in_flight: Counter[str] = Counter()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -157,7 +201,7 @@ class CalcomClient:
         For the embedded harness between scenarios (the fake resets its limiter and clock too).
         """
         self.circuit.reset()
-        self._window_closed_until.clear()
+        self._windows.clear()
 
     # --- one exchange ------------------------------------------------------------------
 
@@ -234,22 +278,66 @@ class CalcomClient:
             record_upstream(elapsed)
             self.metrics.calcom_latency.labels(endpoint=endpoint, outcome=outcome).observe(elapsed)
 
+    def _closed_until(self, api_key: str, now: datetime) -> datetime | None:
+        """When the key's window opens again, if it is known to be closed now."""
+        window = self._windows.get(api_key)
+        if window is None or window.resets_at <= now:
+            return None
+        budget = _wait_budget.get()
+        left_to_others = (
+            math.ceil(window.limit * budget.leave) if budget is not None and window.limit else 0
+        )
+        if window.remaining - self._in_flight[api_key] > left_to_others:
+            return None
+        return window.resets_at
+
+    def _note_window(self, api_key: str, headers: CIMultiDictProxy[str], now: datetime) -> None:
+        """Remember what an answer says is left of the key's window (the lower count wins
+        within one window: answers can arrive out of order)."""
+        reset = rate_limit_reset_s(headers, now)
+        try:
+            remaining = int(headers.get("X-RateLimit-Remaining-Default", ""))
+        except ValueError:
+            return
+        if reset is None:
+            return
+        resets_at = now + _seconds(reset)
+        limit = headers.get("X-RateLimit-Limit-Default", "")
+        known = self._windows.get(api_key)
+        if (
+            known is not None
+            and now < known.resets_at
+            and resets_at <= known.resets_at + _seconds(1)
+        ):
+            remaining = min(remaining, known.remaining)
+        self._windows[api_key] = _Window(
+            remaining, resets_at, int(limit) if limit.isdigit() else None
+        )
+
     async def _respect_window(self, api_key: str, waited: float) -> float:
-        """Wait out a known-exhausted rate-limit window (or refuse if it is too far away)."""
-        until = self._window_closed_until.get(api_key)
-        if until is None:
-            return waited
-        remaining = (until - utc_now(self.clock)).total_seconds()
-        if remaining <= 0:
-            self._window_closed_until.pop(api_key, None)
-            return waited
-        if waited + remaining > self.max_rate_limit_wait_s:
-            raise RateLimitedError(remaining)
-        await self._wait_window(remaining)
-        self._window_closed_until.pop(api_key, None)
-        return waited + remaining
+        """Wait out a known-closed rate-limit window (or refuse if it is too far away)."""
+        while True:
+            now = utc_now(self.clock)
+            until = self._closed_until(api_key, now)
+            if until is None:
+                return waited
+            seconds = (until - now).total_seconds()
+            if not self._may_wait(waited, seconds):
+                raise RateLimitedError(seconds)
+            await self._wait_window(seconds)
+            waited += seconds
+
+    def _may_wait(self, waited: float, seconds: float) -> bool:
+        """Within this call's limit and the request's budget, having waited `waited` s already?"""
+        if waited + seconds > self.max_rate_limit_wait_s:
+            return False
+        budget = _wait_budget.get()
+        return budget is None or seconds <= budget.seconds
 
     async def _wait_window(self, seconds: float) -> None:
+        budget = _wait_budget.get()
+        if budget is not None:
+            budget.seconds -= seconds
         self.metrics.rate_limit_waits.inc()
         self.metrics.rate_limit_wait_seconds.inc(seconds)
         log.info("waiting %.1f s for the Cal.com rate-limit window", seconds)
@@ -273,31 +361,31 @@ class CalcomClient:
         waited = 0.0
         while True:
             waited = await self._respect_window(api_key, waited)
-            answer = await self._exchange(
-                method,
-                path,
-                api_key=api_key,
-                api_version=api_version,
-                endpoint=endpoint,
-                params=params,
-                body=body,
-            )
+            self._in_flight[api_key] += 1
+            try:
+                answer = await self._exchange(
+                    method,
+                    path,
+                    api_key=api_key,
+                    api_version=api_version,
+                    endpoint=endpoint,
+                    params=params,
+                    body=body,
+                )
+            finally:
+                self._in_flight[api_key] -= 1
             now = utc_now(self.clock)
+            self._note_window(api_key, answer.headers, now)
             if answer.status == 429:
                 reset = rate_limit_reset_s(answer.headers, now)
                 wait = max(1.0, reset if reset is not None else DEFAULT_RATE_LIMIT_WINDOW_S)
-                self._window_closed_until[api_key] = now + _seconds(wait)
-                if waited + wait > self.max_rate_limit_wait_s:
+                self._windows[api_key] = _Window(0, now + _seconds(wait))
+                if not self._may_wait(waited, wait):
                     raise RateLimitedError(wait)
                 self.metrics.calcom_retries.labels(endpoint=endpoint, reason="rate_limited").inc()
                 await self._wait_window(wait)
-                self._window_closed_until.pop(api_key, None)
                 waited += wait
                 continue
-            if answer.headers.get("X-RateLimit-Remaining-Default") == "0":
-                reset = rate_limit_reset_s(answer.headers, now)
-                if reset:
-                    self._window_closed_until[api_key] = now + _seconds(reset)
             return self._interpret(answer, endpoint)
 
     def _interpret(self, answer: _Answer, endpoint: str) -> Any:
@@ -324,11 +412,41 @@ class CalcomClient:
             raise CalcomRequestError(answer.status, message, code)
         raise CalcomBadResponse(f"unexpected HTTP {answer.status} from Cal.com ({endpoint})")
 
-    async def _retried(self, endpoint: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run a safe-to-repeat call with backoff on `CalcomUnavailable`."""
+    async def _post(self, api_key: str, path: str, endpoint: str, body: dict[str, Any]) -> Any:
+        """A write to the bookings API, sent once: only the caller can tell whether a retry is
+        safe after an ambiguous failure."""
+        return await self._call(
+            "POST",
+            path,
+            api_key=api_key,
+            api_version=BOOKINGS_API_VERSION,
+            endpoint=endpoint,
+            body=body,
+        )
+
+    async def _get(
+        self,
+        api_key: str,
+        path: str,
+        endpoint: str,
+        parse: Callable[[Any], T],
+        *,
+        api_version: str = BOOKINGS_API_VERSION,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        """A read, retried with backoff on `CalcomUnavailable` (`parse` runs inside the retry,
+        so an unreadable answer is retried too)."""
         for number in range(self.retry_attempts + 1):
             try:
-                return await attempt()
+                parsed = await self._call(
+                    "GET",
+                    path,
+                    api_key=api_key,
+                    api_version=api_version,
+                    endpoint=endpoint,
+                    params=params,
+                )
+                return parse(parsed)
             except CalcomUnavailable as exc:
                 if number == self.retry_attempts:
                     raise
@@ -336,18 +454,33 @@ class CalcomClient:
                 await self.clock.sleep(self.backoff.delay(number))
         raise AssertionError("unreachable")
 
+    async def _get_known(
+        self,
+        api_key: str,
+        path: str,
+        endpoint: str,
+        parse: Callable[[Any], T],
+        *,
+        api_version: str = BOOKINGS_API_VERSION,
+    ) -> T | None:
+        """`_get`, with None where Cal.com does not know the thing (404)."""
+        try:
+            return await self._get(api_key, path, endpoint, parse, api_version=api_version)
+        except CalcomRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # --- the API the service uses --------------------------------------------------------
+
+    async def open_window(self, api_key: str) -> None:
+        """Return once the key's rate-limit window is open (waiting within the request's budget),
+        or raise `RateLimitedError`: for flows that should not wait later, holding a lock."""
+        await self._respect_window(api_key, 0.0)
 
     async def create_booking(self, api_key: str, body: dict[str, Any]) -> UpstreamBooking:
         """POST /v2/bookings once. Ambiguous failures raise `CalcomUnavailable(ambiguous=True)`."""
-        parsed = await self._call(
-            "POST",
-            "/v2/bookings",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings",
-            body=body,
-        )
+        parsed = await self._post(api_key, "/v2/bookings", "POST /v2/bookings", body)
         return UpstreamBooking.from_api(parsed["data"])
 
     async def reschedule_booking(
@@ -356,53 +489,35 @@ class CalcomClient:
         body: dict[str, Any] = {"start": iso_z(start)}
         if reason:
             body["reschedulingReason"] = reason
-        parsed = await self._call(
-            "POST",
-            f"/v2/bookings/{uid}/reschedule",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings/{uid}/reschedule",
-            body=body,
+        parsed = await self._post(
+            api_key, f"/v2/bookings/{uid}/reschedule", "POST /v2/bookings/{uid}/reschedule", body
         )
         return UpstreamBooking.from_api(parsed["data"])
 
     async def cancel_booking(self, api_key: str, uid: str, reason: str) -> UpstreamBooking | None:
-        parsed = await self._call(
-            "POST",
+        parsed = await self._post(
+            api_key,
             f"/v2/bookings/{uid}/cancel",
-            api_key=api_key,
-            api_version=BOOKINGS_API_VERSION,
-            endpoint="POST /v2/bookings/{uid}/cancel",
-            body={"cancellationReason": reason},
+            "POST /v2/bookings/{uid}/cancel",
+            {"cancellationReason": reason},
         )
-        data = parsed.get("data")
         try:
-            return UpstreamBooking.from_api(data)
+            return UpstreamBooking.from_api(parsed.get("data"))
         except CalcomBadResponse:
             return None  # cancelled; the body is not needed
 
     async def get_booking(self, api_key: str, uid: str) -> UpstreamBooking | None:
         """GET /v2/bookings/{uid}; None when Cal.com does not know it (404)."""
 
-        async def attempt() -> UpstreamBooking | None:
-            try:
-                parsed = await self._call(
-                    "GET",
-                    f"/v2/bookings/{uid}",
-                    api_key=api_key,
-                    api_version=BOOKINGS_API_VERSION,
-                    endpoint="GET /v2/bookings/{uid}",
-                )
-            except CalcomRequestError as exc:
-                if exc.status == 404:
-                    return None
-                raise
+        def parse(parsed: Any) -> UpstreamBooking:
             data = parsed["data"]
             if isinstance(data, list):  # a recurring series: the first occurrence is enough here
                 data = data[0] if data else None
             return UpstreamBooking.from_api(data)
 
-        return await self._retried("GET /v2/bookings/{uid}", attempt)
+        return await self._get_known(
+            api_key, f"/v2/bookings/{uid}", "GET /v2/bookings/{uid}", parse
+        )
 
     async def list_bookings(
         self,
@@ -427,19 +542,13 @@ class CalcomClient:
             params["eventTypeIds"] = ",".join(str(i) for i in event_type_ids)
         bookings: list[UpstreamBooking] = []
         for page in range(max_pages):
-            page_params = {**params, "skip": str(page * page_size)}
-
-            async def attempt(page_params: dict[str, str] = page_params) -> Any:
-                return await self._call(
-                    "GET",
-                    "/v2/bookings",
-                    api_key=api_key,
-                    api_version=BOOKINGS_API_VERSION,
-                    endpoint="GET /v2/bookings",
-                    params=page_params,
-                )
-
-            parsed = await self._retried("GET /v2/bookings", attempt)
+            parsed = await self._get(
+                api_key,
+                "/v2/bookings",
+                "GET /v2/bookings",
+                _as_is,
+                params={**params, "skip": str(page * page_size)},
+            )
             items = parsed.get("data")
             if isinstance(items, dict) and isinstance(items.get("bookings"), list):
                 items = items["bookings"]
@@ -458,41 +567,26 @@ class CalcomClient:
 
     async def get_event_type(self, api_key: str, event_type_id: int) -> EventTypeShape | None:
         """GET /v2/event-types/{id} (2024-06-14): its scheduling type and host count; None if unknown."""
-
-        async def attempt() -> EventTypeShape | None:
-            try:
-                parsed = await self._call(
-                    "GET",
-                    f"/v2/event-types/{event_type_id}",
-                    api_key=api_key,
-                    api_version=EVENT_TYPES_API_VERSION,
-                    endpoint="GET /v2/event-types/{id}",
-                )
-            except CalcomRequestError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return EventTypeShape.from_api(parsed.get("data"))
-
-        return await self._retried("GET /v2/event-types/{id}", attempt)
+        return await self._get_known(
+            api_key,
+            f"/v2/event-types/{event_type_id}",
+            "GET /v2/event-types/{id}",
+            lambda parsed: EventTypeShape.from_api(parsed.get("data")),
+            api_version=EVENT_TYPES_API_VERSION,
+        )
 
     async def free_slots(
         self, api_key: str, event_type_id: int, start: datetime, end: datetime
     ) -> list[datetime]:
         """GET /v2/slots (2024-09-04): free slot starts in [start, end], as aware UTC, sorted."""
-        params = {"eventTypeId": str(event_type_id), "start": iso_z(start), "end": iso_z(end)}
-
-        async def attempt() -> Any:
-            return await self._call(
-                "GET",
-                "/v2/slots",
-                api_key=api_key,
-                api_version=SLOTS_API_VERSION,
-                endpoint="GET /v2/slots",
-                params=params,
-            )
-
-        parsed = await self._retried("GET /v2/slots", attempt)
+        parsed = await self._get(
+            api_key,
+            "/v2/slots",
+            "GET /v2/slots",
+            _as_is,
+            api_version=SLOTS_API_VERSION,
+            params={"eventTypeId": str(event_type_id), "start": iso_z(start), "end": iso_z(end)},
+        )
         data = parsed.get("data")
         if not isinstance(data, dict):
             raise CalcomBadResponse("slots data is not an object")
@@ -506,6 +600,10 @@ class CalcomClient:
                 if instant is not None:
                     starts.add(instant)
         return sorted(starts)
+
+
+def _as_is(parsed: Any) -> Any:
+    return parsed
 
 
 def _status_class(status: int) -> str:

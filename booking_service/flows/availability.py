@@ -15,6 +15,7 @@ from booking_service.flows.common import (
     free_slots,
     parse_start,
     pick_alternatives,
+    refusal_answer,
     resolve_tenant,
     slot_json,
 )
@@ -35,17 +36,7 @@ async def check_availability(ctx: ServiceContext, body: object) -> dict[str, Any
         extra: dict[str, Any] = {"available": False}
         if refusal.start is not None:
             extra["requested"] = slot_json(refusal.start, ctx.settings.timezone)
-        return answer(
-            ctx,
-            status,
-            success=False,
-            reason=refusal.reason,
-            start=refusal.start,
-            alternatives=refusal.alternatives,
-            field=refusal.field,
-            services=refusal.services,
-            **extra,
-        )
+        return refusal_answer(ctx, refusal, status=status, **extra)
 
 
 async def _check(ctx: ServiceContext, body: object) -> dict[str, Any]:

@@ -13,7 +13,11 @@ The order of events, with the defense (docs/contracts.md §2.2) guarding each st
     │  failpoint collect.before_insert
     │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
     │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
+    │  no database connection for the insert → cancel the new booking at Cal.com
     release the lock
+
+No pooled database connection within `db_pool_timeout_s` before the create → `rate_limited` /
+`database_busy` (nothing happened; the caller may try again at once).
 """
 
 from __future__ import annotations
@@ -34,16 +38,19 @@ from booking_service.flows.common import (
     OutcomeUnknown,
     Refusal,
     RetellRequest,
+    add_appointment,
     alternatives_for,
     answer,
     appointment_by_uid,
-    appointment_status_for,
     audit,
+    before_slot_lock,
+    booking_columns,
     calcom_refusal,
     check_returned_booking,
     clean_email,
     clean_name,
     clean_phone,
+    database_busy,
     event_type_shape,
     find_service,
     free_slots,
@@ -51,16 +58,26 @@ from booking_service.flows.common import (
     parse_start,
     record_caller,
     resolve_tenant,
+    slot_lock_refusal,
+    uid_holder,
+    voice_flow,
+    write_refusal,
 )
-from booking_service.flows.upstream import create_booking, own_booking_after_refusal
+from booking_service.flows.upstream import (
+    OwnBooking,
+    cancel_booking,
+    create_booking,
+    own_booking_after_refusal,
+)
 from booking_service.models import ACTIVE_STATUSES, Appointment
 from booking_service.pii import mask_email
-from booking_service.slot_lock import SlotLockTimeout, slot_key
+from booking_service.slot_lock import SlotLockUnavailable, slot_key
 from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
 
 SUCCESS = {"booked", "confirmation_required"}
+UNRECORDED_REASON = "Technischer Fehler beim Speichern des Termins"
 
 
 @dataclass(frozen=True)
@@ -114,20 +131,7 @@ def read_request(ctx: ServiceContext, body: object) -> BookingRequest:
 
 
 async def collect_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
-    try:
-        result = await _collect(ctx, body)
-    except Refusal as refusal:
-        result = answer(
-            ctx,
-            refusal.status,
-            success=refusal.status in SUCCESS,
-            reason=refusal.reason,
-            start=refusal.start,
-            alternatives=refusal.alternatives,
-            field=refusal.field,
-            services=refusal.services,
-            **refusal.extra,
-        )
+    result = await voice_flow(ctx, _collect(ctx, body), success=SUCCESS)
     ctx.metrics.bookings.labels(outcome=result["status"]).inc()
     return result
 
@@ -140,21 +144,14 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
     customer_id = await record_caller(
         ctx, req.call_id, req.company.id, req.branch_id, req.name, req.phone, req.email
     )
-
+    await before_slot_lock(ctx, req.company, req.start)
     waited_since = time.perf_counter()
     try:
         async with ctx.slot_locks.hold(slot_key(req.company.id, req.start)):
             ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
             return await _book_holding_slot(ctx, req, customer_id)
-    except SlotLockTimeout as exc:
-        log.warning("slot lock for %s not acquired in time", iso_z(req.start))
-        alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
-        raise Refusal(
-            "race_condition_detected",
-            "slot_lock_timeout",
-            start=req.start,
-            alternatives=alternatives,
-        ) from exc
+    except SlotLockUnavailable as exc:
+        raise await slot_lock_refusal(ctx, exc, req.company, req.service, req.start) from exc
 
 
 async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any]:
@@ -261,50 +258,32 @@ async def _book_holding_slot(
     )
 
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
+    own = OwnBooking(
+        req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
+    )
     try:
         booking = await create_booking(
-            ctx,
-            req.company.calcom_api_key,
-            create_body(ctx, req, idempotency_key),
-            list_keys=req.company.calcom_list_keys,
-            idempotency_key=idempotency_key,
-            attendee_email=req.attendee_email,
-            start=req.start,
-            end=req.end,
+            ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
         )
     except (CalcomError, OutcomeUnknown) as exc:
-        refusal = calcom_refusal(exc, start=req.start)
-        if refusal.status in ("slot_taken", "race_condition_detected"):
-            refusal.alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
-        raise refusal from exc
+        raise await write_refusal(ctx, exc, req.company, req.service, req.start) from exc
 
-    problem = check_returned_booking(
-        ctx,
-        booking,
-        call_id=req.call_id,
-        expected_start=req.start,
-        caller_name=req.name,
-        idempotency_key=idempotency_key,
-    )
-    if problem is not None:
-        own = await own_booking_after_refusal(
+    def problem_with(booking: UpstreamBooking) -> tuple[str, str] | None:
+        return check_returned_booking(
             ctx,
-            req.company.calcom_list_keys,
+            booking,
+            call_id=req.call_id,
+            expected_start=req.start,
+            caller_name=req.name,
             idempotency_key=idempotency_key,
-            attendee_email=req.attendee_email,
-            start=req.start,
-            end=req.end,
         )
-        if own is not None:  # ours by idempotency key: the answer was corrupted, not stale
-            booking = own
-            problem = check_returned_booking(
-                ctx,
-                booking,
-                call_id=req.call_id,
-                expected_start=req.start,
-                caller_name=req.name,
-                idempotency_key=idempotency_key,
-            )
+
+    problem = problem_with(booking)
+    if problem is not None:
+        adopted = await own_booking_after_refusal(ctx, own)
+        if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
+            booking = adopted
+            problem = problem_with(booking)
     if problem is not None:
         layer, reason = problem
         ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
@@ -328,7 +307,35 @@ async def _book_holding_slot(
         start=iso_z(req.start),
         booking_uid=booking.uid,
     )
-    return await _insert(ctx, req, customer_id, booking, idempotency_key)
+    try:
+        return await _insert(ctx, req, customer_id, booking, idempotency_key)
+    except sa.exc.TimeoutError as exc:
+        raise await _unrecorded(ctx, req, booking) from exc
+
+
+async def _unrecorded(
+    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking
+) -> Refusal:
+    """Cal.com booked, but no database connection came for the insert: take the booking back.
+
+    Otherwise the caller would be told "not booked" while Cal.com holds a booking for them that
+    no webhook imports (their call owns it) — a lost booking until reconciliation.
+    """
+    log.error(
+        "no database connection to record booking %s for call %s: cancelling it at Cal.com",
+        booking.uid,
+        req.call_id,
+    )
+    try:
+        await cancel_booking(ctx, req.company.calcom_api_key, booking.uid, UNRECORDED_REASON)
+    except CalcomError:
+        log.error(
+            "could not cancel unrecorded booking %s of call %s: reconciliation will import it",
+            booking.uid,
+            req.call_id,
+        )
+        return Refusal("timeout", "booking_not_recorded", start=req.start)
+    return database_busy(start=req.start)
 
 
 async def _refuse_taken(
@@ -364,28 +371,18 @@ async def _insert(
                         holder.id,
                     )
                     raise Refusal("duplicate", "booking_uid_exists", start=req.start)
-            now = ctx.now()
-            appointment = Appointment(
+            appointment = await add_appointment(
+                session,
+                ctx,
                 company_id=req.company.id,
                 branch_id=req.branch_id,
                 customer_id=customer_id,
                 call_id=req.call_id,
                 service_id=req.service.id,
-                event_type_id=booking.event_type_id or req.service.event_type_id,
-                host_id=booking.host_ids[0] if booking.host_ids else None,
-                start=booking.start,
-                end=booking.end,
-                status=appointment_status_for(booking),
-                calcom_booking_uid=booking.uid,
-                booking_details=booking.details(),
                 source="voice",
                 idempotency_key=idempotency_key,
-                upstream_updated_at=booking.updated_at,
-                created_at=now,
-                updated_at=now,
+                **booking_columns(booking, event_type_id=req.service.event_type_id, host_id=None),
             )
-            session.add(appointment)
-            await session.flush()
             audit(
                 session,
                 ctx,
@@ -396,15 +393,11 @@ async def _insert(
             )
         return _booked(ctx, appointment, None)
     except sa.exc.IntegrityError:
-        async with ctx.db.read() as session:
-            holder = await appointment_by_uid(session, booking.uid)
-        if holder is None:
-            raise
         # The UNIQUE index caught it. Like the incident's fix, answer with the appointment that
         # already holds the booking instead of failing.
-        ctx.metrics.rejections.labels(
-            layer="unique_constraint", reason="existing_appointment_returned"
-        ).inc()
+        holder = await uid_holder(ctx, booking.uid)
+        if holder is None:
+            raise
         log.error(
             "UNIQUE violation on booking %s: returning existing appointment %s",
             booking.uid,

@@ -13,19 +13,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
+from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
 from booking_service.flows.common import (
     OutcomeUnknown,
     Refusal,
     RetellRequest,
+    add_appointment,
     alternatives_for,
     answer,
     appointment_by_uid,
-    appointment_status_for,
     audit,
+    before_slot_lock,
+    booking_columns,
     calcom_refusal,
+    cancel_locally,
     check_returned_booking,
     clean_phone,
     event_type_shape,
@@ -34,31 +37,22 @@ from booking_service.flows.common import (
     parse_start,
     resolve_tenant,
     same_name,
+    slot_lock_refusal,
+    uid_holder,
+    unrecorded_change,
+    voice_flow,
+    write_refusal,
 )
-from booking_service.flows.upstream import reschedule_booking
+from booking_service.flows.upstream import cancel_booking, reschedule_booking
 from booking_service.german_datetime import DateTimeParseError, parse_local_datetime
 from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
-from booking_service.slot_lock import SlotLockTimeout, slot_key
+from booking_service.slot_lock import SlotLockUnavailable, slot_key
 from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CANCEL_REASON = "Vom Anrufer telefonisch abgesagt"
 DEFAULT_RESCHEDULE_REASON = "Vom Anrufer telefonisch verschoben"
-
-
-def _refusal_answer(ctx: ServiceContext, refusal: Refusal) -> dict[str, Any]:
-    return answer(
-        ctx,
-        refusal.status,
-        success=False,
-        reason=refusal.reason,
-        start=refusal.start,
-        alternatives=refusal.alternatives,
-        field=refusal.field,
-        services=refusal.services,
-        **refusal.extra,
-    )
 
 
 # --- finding the caller's appointment --------------------------------------------------------
@@ -148,10 +142,7 @@ def _service_of(company: CompanyInfo, appointment: Appointment) -> ServiceInfo |
 
 
 async def cancel_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
-    try:
-        return await _cancel(ctx, body)
-    except Refusal as refusal:
-        return _refusal_answer(ctx, refusal)
+    return await voice_flow(ctx, _cancel(ctx, body))
 
 
 async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
@@ -173,67 +164,25 @@ async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
     await ctx.failpoint("cancel.before_upstream", appointment_id=appointment.id, call_id=call_id)
     if appointment.calcom_booking_uid:
         try:
-            await _cancel_upstream(
+            await cancel_booking(
                 ctx, company.calcom_api_key, appointment.calcom_booking_uid, reason
             )
         except CalcomError as exc:
             raise calcom_refusal(exc, start=appointment.start) from exc
-    async with ctx.db.write() as session:
-        current = await session.get(Appointment, appointment.id, with_for_update=True)
-        assert current is not None
-        if current.status != "cancelled":
-            previous = current.status
-            current.status = "cancelled"
-            current.updated_at = ctx.now()
-            audit(
-                session,
-                ctx,
-                current.id,
-                "cancelled",
-                "voice",
-                detail={"from": previous, "call_id": call_id},
-            )
+    try:
+        await cancel_locally(ctx, appointment.id, "voice", {"call_id": call_id})
+    except sa.exc.TimeoutError as exc:
+        raise unrecorded_change(appointment.start) from exc
     return answer(
         ctx, "cancelled", success=True, start=appointment.start, appointment_id=appointment.id
     )
-
-
-async def _cancel_upstream(ctx: ServiceContext, api_key: str, uid: str, reason: str) -> None:
-    """Cancel at Cal.com; a retry after an unclear failure first checks whether it already happened."""
-    for number in range(ctx.settings.retry_attempts + 1):
-        if number:
-            await ctx.clock.sleep(ctx.backoff.delay(number - 1))
-            current = await ctx.calcom.get_booking(api_key, uid)
-            if current is None or not current.active:
-                return
-        try:
-            await ctx.calcom.cancel_booking(api_key, uid, reason)
-            return
-        except CalcomRequestError as exc:
-            if exc.status == 404:
-                log.warning("booking %s unknown at Cal.com; cancelling locally only", uid)
-                return
-            if exc.status == 400:
-                current = await ctx.calcom.get_booking(api_key, uid)
-                if current is None or not current.active:
-                    return  # already cancelled there
-            raise
-        except CalcomUnavailable as exc:
-            if number == ctx.settings.retry_attempts:
-                raise
-            ctx.metrics.calcom_retries.labels(
-                endpoint="POST /v2/bookings/{uid}/cancel", reason=exc.kind
-            ).inc()
 
 
 # --- reschedule ------------------------------------------------------------------------------
 
 
 async def reschedule_appointment(ctx: ServiceContext, body: object) -> dict[str, Any]:
-    try:
-        return await _reschedule(ctx, body)
-    except Refusal as refusal:
-        return _refusal_answer(ctx, refusal)
+    return await voice_flow(ctx, _reschedule(ctx, body))
 
 
 async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
@@ -259,6 +208,7 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
         raise Refusal("unknown_service", "service_removed", start=new_start)
     if new_start == appointment.start:
         return _rescheduled(ctx, appointment, "unchanged")
+    await before_slot_lock(ctx, company, new_start)
     waited_since = time.perf_counter()
     try:
         async with ctx.slot_locks.hold(slot_key(company.id, new_start)):
@@ -266,14 +216,8 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
             return await _reschedule_holding_slot(
                 ctx, request, company, service, appointment, customer, new_start
             )
-    except SlotLockTimeout as exc:
-        alternatives = await alternatives_for(ctx, company, service, new_start)
-        raise Refusal(
-            "race_condition_detected",
-            "slot_lock_timeout",
-            start=new_start,
-            alternatives=alternatives,
-        ) from exc
+    except SlotLockUnavailable as exc:
+        raise await slot_lock_refusal(ctx, exc, company, service, new_start) from exc
 
 
 def _rescheduled(
@@ -334,10 +278,7 @@ async def _reschedule_holding_slot(
             request.text("grund") or DEFAULT_RESCHEDULE_REASON,
         )
     except (CalcomError, OutcomeUnknown) as exc:
-        refusal = calcom_refusal(exc, start=new_start)
-        if refusal.status in ("slot_taken", "race_condition_detected"):
-            refusal.alternatives = await alternatives_for(ctx, company, service, new_start)
-        raise refusal from exc
+        raise await write_refusal(ctx, exc, company, service, new_start) from exc
 
     problem = check_returned_booking(
         ctx,
@@ -356,7 +297,10 @@ async def _reschedule_holding_slot(
             "STALE BOOKING on reschedule refused by %s (%s): booking %s", layer, reason, booking.uid
         )
         raise Refusal("stale_booking_data", reason, start=new_start)
-    return await _apply_reschedule(ctx, appointment, booking)
+    try:
+        return await _apply_reschedule(ctx, appointment, booking)
+    except sa.exc.TimeoutError as exc:
+        raise unrecorded_change(new_start) from exc
 
 
 async def _apply_reschedule(
@@ -378,31 +322,21 @@ async def _apply_reschedule(
                         layer="uid_duplicate_check", reason="booking_uid_exists"
                     ).inc()
                     raise Refusal("duplicate", "booking_uid_exists", start=booking.start)
-            now = ctx.now()
-            new = Appointment(
+            new = await add_appointment(
+                session,
+                ctx,
                 company_id=old.company_id,
                 branch_id=old.branch_id,
                 customer_id=old.customer_id,
                 call_id=old.call_id,
                 service_id=old.service_id,
-                event_type_id=booking.event_type_id or old.event_type_id,
-                host_id=booking.host_ids[0] if booking.host_ids else old.host_id,
-                start=booking.start,
-                end=booking.end,
-                status=appointment_status_for(booking),
-                calcom_booking_uid=booking.uid,
-                booking_details=booking.details(),
                 source=old.source,
                 idempotency_key=old.idempotency_key,
-                upstream_updated_at=booking.updated_at,
-                created_at=now,
-                updated_at=now,
+                **booking_columns(booking, event_type_id=old.event_type_id, host_id=old.host_id),
             )
-            session.add(new)
             previous = current.status
             current.status = "rescheduled"
-            current.updated_at = now
-            await session.flush()
+            current.updated_at = new.created_at
             audit(
                 session,
                 ctx,
@@ -421,11 +355,7 @@ async def _apply_reschedule(
             )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
-        async with ctx.db.read() as session:
-            holder = await appointment_by_uid(session, booking.uid)
+        holder = await uid_holder(ctx, booking.uid)
         if holder is None:
             raise
-        ctx.metrics.rejections.labels(
-            layer="unique_constraint", reason="existing_appointment_returned"
-        ).inc()
         return _rescheduled(ctx, holder, "existing_appointment_returned")

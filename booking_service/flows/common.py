@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from booking_service.german_datetime import (
 from booking_service.messages import message
 from booking_service.models import ACTIVE_STATUSES, Appointment, AuditLog, Call, Customer
 from booking_service.pii import mask_email
+from booking_service.slot_lock import SlotLockBusy, SlotLockUnavailable
 from booking_service.tenants import (
     BranchInfo,
     CompanyInfo,
@@ -119,6 +120,62 @@ def answer(
     }
     body.update(extra)
     return body
+
+
+def refusal_answer(
+    ctx: ServiceContext,
+    refusal: Refusal,
+    *,
+    status: str | None = None,
+    success: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The answer for a refusal (`status` overrides the refusal's own)."""
+    return answer(
+        ctx,
+        status or refusal.status,
+        success=success,
+        reason=refusal.reason,
+        start=refusal.start,
+        alternatives=refusal.alternatives,
+        field=refusal.field,
+        services=refusal.services,
+        **refusal.extra,
+        **extra,
+    )
+
+
+async def voice_flow(
+    ctx: ServiceContext, run: Awaitable[dict[str, Any]], success: Collection[str] = ()
+) -> dict[str, Any]:
+    """Run a voice flow to its answer: a `Refusal` becomes one, and so does an exhausted pool.
+
+    A pool timeout that gets this far came before any write to Cal.com (the flows settle the
+    ones after a write themselves), so nothing happened: `rate_limited` / `database_busy`.
+    """
+    try:
+        try:
+            return await run
+        except sa.exc.TimeoutError as exc:
+            raise database_busy() from exc
+    except Refusal as refusal:
+        return refusal_answer(ctx, refusal, success=refusal.status in success)
+
+
+def database_busy(start: datetime | None = None) -> Refusal:
+    """No pooled database connection came within `db_pool_timeout_s`, and nothing was done."""
+    log.warning("database busy: no pooled connection in time; the caller is asked to try again")
+    return Refusal("rate_limited", "database_busy", start=start)
+
+
+def unrecorded_change(start: datetime | None) -> Refusal:
+    """Cal.com made the change, but no database connection came to record it.
+
+    The caller hears that something went wrong (they may ask again, which finds the change made
+    upstream); Cal.com's webhook, or reconciliation, brings the local record in line.
+    """
+    log.error("Cal.com changed a booking but no database connection came to record it")
+    return Refusal("error", "database_busy", start=start)
 
 
 # --- reading Retell requests ---------------------------------------------------------------
@@ -284,6 +341,20 @@ def calcom_refusal(exc: CalcomError | OutcomeUnknown, *, start: datetime | None 
     return Refusal("error", "calcom_error", start=start)
 
 
+async def write_refusal(
+    ctx: ServiceContext,
+    exc: CalcomError | OutcomeUnknown,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    start: datetime,
+) -> Refusal:
+    """The answer to a failed create or reschedule, with alternatives when the slot is gone."""
+    refusal = calcom_refusal(exc, start=start)
+    if refusal.status in ("slot_taken", "race_condition_detected"):
+        refusal.alternatives = await alternatives_for(ctx, company, service, start)
+    return refusal
+
+
 # --- slots and alternatives ------------------------------------------------------------------
 
 
@@ -348,17 +419,48 @@ async def alternatives_for(
     )
 
 
+async def before_slot_lock(ctx: ServiceContext, company: CompanyInfo, start: datetime) -> None:
+    """Wait for a closed Cal.com rate-limit window (within the caller's budget) before taking the
+    slot lock rather than while holding it, or refuse with `rate_limited` at once."""
+    try:
+        await ctx.calcom.open_window(company.calcom_api_key)
+    except CalcomError as exc:
+        raise calcom_refusal(exc, start=start) from exc
+
+
+async def slot_lock_refusal(
+    ctx: ServiceContext,
+    exc: SlotLockUnavailable,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    start: datetime,
+) -> Refusal:
+    """Another flow kept the slot too long, or this process had no lock connection free."""
+    if isinstance(exc, SlotLockBusy):
+        log.warning("no slot-lock connection free in time for %s", iso_z(start))
+        return Refusal("rate_limited", "slot_lock_busy", start=start)
+    log.warning("slot lock for %s not acquired in time", iso_z(start))
+    alternatives = await alternatives_for(ctx, company, service, start)
+    return Refusal(
+        "race_condition_detected", "slot_lock_timeout", start=start, alternatives=alternatives
+    )
+
+
 # --- database helpers ------------------------------------------------------------------------
 
 
-async def appointment_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
-    rows = await session.execute(
+async def appointment_by_uid(
+    session: AsyncSession, uid: str, *, for_update: bool = False
+) -> Appointment | None:
+    query = (
         sa.select(Appointment)
         .where(Appointment.calcom_booking_uid == uid)
         .order_by(Appointment.id)
         .limit(1)
     )
-    return rows.scalar_one_or_none()
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def event_type_shape(
@@ -510,6 +612,23 @@ def audit(
     )
 
 
+async def cancel_locally(
+    ctx: ServiceContext, appointment_id: int, source: str, detail: dict[str, Any]
+) -> bool:
+    """Mark an active appointment cancelled (audited); False when it is not active (any more)."""
+    async with ctx.db.write() as session:
+        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+        if appointment is None or appointment.status not in ACTIVE_STATUSES:
+            return False
+        previous = appointment.status
+        appointment.status = "cancelled"
+        appointment.updated_at = ctx.now()
+        audit(
+            session, ctx, appointment.id, "cancelled", source, detail={"from": previous, **detail}
+        )
+    return True
+
+
 def check_returned_booking(
     ctx: ServiceContext,
     booking: UpstreamBooking,
@@ -553,3 +672,43 @@ def check_returned_booking(
 
 def appointment_status_for(booking: UpstreamBooking) -> str:
     return "pending" if booking.status == "pending" else "scheduled"
+
+
+def booking_columns(
+    booking: UpstreamBooking, *, event_type_id: int, host_id: int | None
+) -> dict[str, Any]:
+    """An appointment's columns that Cal.com's booking decides (its event type and host, where
+    Cal.com names them, else the ones given)."""
+    return {
+        "event_type_id": booking.event_type_id or event_type_id,
+        "host_id": booking.host_ids[0] if booking.host_ids else host_id,
+        "start": booking.start,
+        "end": booking.end,
+        "status": appointment_status_for(booking),
+        "calcom_booking_uid": booking.uid,
+        "booking_details": booking.details(),
+        "upstream_updated_at": booking.updated_at,
+    }
+
+
+async def add_appointment(
+    session: AsyncSession, ctx: ServiceContext, **columns: Any
+) -> Appointment:
+    """Insert an appointment made now (flushed: it has its id; the UNIQUE index has spoken)."""
+    now = ctx.now()
+    appointment = Appointment(created_at=now, updated_at=now, **columns)
+    session.add(appointment)
+    await session.flush()
+    return appointment
+
+
+async def uid_holder(ctx: ServiceContext, uid: str) -> Appointment | None:
+    """After a UNIQUE violation on inserting `uid`: the appointment that holds it (the
+    `unique_constraint` layer's doing, counted), or None if the violation was another one."""
+    async with ctx.db.read() as session:
+        holder = await appointment_by_uid(session, uid)
+    if holder is not None:
+        ctx.metrics.rejections.labels(
+            layer="unique_constraint", reason="existing_appointment_returned"
+        ).inc()
+    return holder

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking_service.context import ServiceContext
-from booking_service.flows.common import audit, ensure_customer
+from booking_service.flows.common import add_appointment, audit, ensure_customer
 from booking_service.models import Appointment, Call
 from booking_service.tenants import CompanyInfo, ServiceInfo, normalize_phone
 
@@ -82,8 +82,9 @@ async def insert_imported(
             email,
         )
         customer_id = customer.id
-    now = ctx.now()
-    appointment = Appointment(
+    appointment = await add_appointment(
+        session,
+        ctx,
         company_id=company.id,
         branch_id=service.branch_id,
         customer_id=customer_id,
@@ -98,11 +99,7 @@ async def insert_imported(
         booking_details=booking.details,
         source=source,
         upstream_updated_at=booking.updated_at,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(appointment)
-    await session.flush()
     audit(
         session,
         ctx,

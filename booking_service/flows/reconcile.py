@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
-from booking_service.flows.common import audit, same_name
+from booking_service.flows.common import cancel_locally, same_name
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call
 from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
 from booking_service.tenants import CompanyInfo
@@ -222,20 +222,7 @@ async def _import_missing(
 
 
 async def _cancel_orphan(ctx: ServiceContext, appointment_id: int, reason: str) -> bool:
-    async with ctx.db.write() as session:
-        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
-        if appointment is None or appointment.status not in ACTIVE_STATUSES:
-            return False
-        previous = appointment.status
-        appointment.status = "cancelled"
-        appointment.updated_at = ctx.now()
-        audit(
-            session,
-            ctx,
-            appointment.id,
-            "cancelled",
-            "reconcile",
-            detail={"from": previous, "reason": reason},
-        )
+    if not await cancel_locally(ctx, appointment_id, "reconcile", {"reason": reason}):
+        return False
     log.warning("reconcile: cancelled orphan appointment %s (%s)", appointment_id, reason)
     return True

@@ -1,4 +1,4 @@
-"""Writes to Cal.com that must not happen twice: create and reschedule.
+"""Writes to Cal.com that must not happen twice: create and reschedule (and cancel).
 
 A create that timed out, was reset, answered 5xx or an unreadable body may have committed.
 Retrying it blindly can book the slot a second time or, for a plain event type, be refused
@@ -12,6 +12,8 @@ service refuses): those can arrive after Cal.com committed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,74 +25,67 @@ from booking_service.flows.common import OutcomeUnknown
 log = logging.getLogger(__name__)
 
 
-async def find_own_booking(
-    ctx: ServiceContext,
-    list_keys: tuple[str, ...],
-    *,
-    idempotency_key: str,
-    attendee_email: str | None,
-    start: datetime,
-    end: datetime,
-) -> UpstreamBooking | None:
+@dataclass(frozen=True)
+class OwnBooking:
+    """How to recognise our own booking at Cal.com: the attempt's idempotency key, looked up
+    among the bookings at [start, end] for the attendee, with each of the company's keys."""
+
+    list_keys: tuple[str, ...]
+    idempotency_key: str
+    attendee_email: str | None
+    start: datetime
+    end: datetime
+
+
+async def find_own_booking(ctx: ServiceContext, own: OwnBooking) -> UpstreamBooking | None:
     """The active booking at [start, end] whose metadata carries our idempotency key, if any.
 
     Listed with each of the company's keys: Cal.com shows a key only its owner's bookings, and
     the host (round robin) is Cal.com's choice.
     """
-    for key in list_keys:
+    for key in own.list_keys:
         bookings = await ctx.calcom.list_bookings(
             key,
-            after_start=start - timedelta(seconds=1),
-            before_end=end + timedelta(seconds=1),
-            attendee_email=attendee_email,
+            after_start=own.start - timedelta(seconds=1),
+            before_end=own.end + timedelta(seconds=1),
+            attendee_email=own.attendee_email,
             page_size=ctx.settings.calcom_list_page_size,
         )
         for booking in bookings:
-            if booking.metadata.get("idempotency_key") == idempotency_key and booking.active:
+            if booking.metadata.get("idempotency_key") == own.idempotency_key and booking.active:
                 return booking
     return None
 
 
-async def create_booking(
+async def write_once(
     ctx: ServiceContext,
-    api_key: str,
-    body: dict[str, Any],
     *,
-    list_keys: tuple[str, ...],
-    idempotency_key: str,
-    attendee_email: str | None,
-    start: datetime,
-    end: datetime,
+    operation: str,
+    endpoint: str,
+    send: Callable[[], Awaitable[UpstreamBooking]],
+    find: Callable[[bool], Awaitable[UpstreamBooking | None]],
 ) -> UpstreamBooking:
-    """Create once, retrying transient failures; never create twice after an ambiguous failure.
+    """Send a write, retrying transient failures; never send it twice after an ambiguous failure
+    without looking first (`find(after_ambiguous)`: our own result at Cal.com, if any).
 
-    Raises `CalcomError` for definite failures and `OutcomeUnknown` when a booking may exist but
-    could not be found (the caller must not be told "not booked").
+    Raises `CalcomError` for definite failures and `OutcomeUnknown` when the write may have
+    happened but its result could not be found (the caller must not be told "not done").
     """
     lookup = ctx.defenses.ambiguous_create_lookup
-    metrics = ctx.metrics
+    metrics = ctx.metrics.ambiguous_creates
     unresolved: CalcomUnavailable | None = None
 
-    async def own_booking() -> UpstreamBooking | None:
+    async def own_result() -> UpstreamBooking | None:
         try:
-            found = await find_own_booking(
-                ctx,
-                list_keys,
-                idempotency_key=idempotency_key,
-                attendee_email=attendee_email,
-                start=start,
-                end=end,
-            )
+            found = await find(unresolved is not None)
         except CalcomError as exc:
-            metrics.ambiguous_creates.labels(operation="create", resolution="lookup_failed").inc()
+            metrics.labels(operation=operation, resolution="lookup_failed").inc()
             if unresolved is not None:
                 raise OutcomeUnknown(unresolved) from exc
             return None
         if found is not None:
-            metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
-            log.info(
-                "create resolved by lookup: adopted booking %s (ours by idempotency key)", found.uid
-            )
+            metrics.labels(operation=operation, resolution="adopted").inc()
+            log.info("%s resolved by lookup: adopted booking %s", operation, found.uid)
         return found
 
     last: CalcomError | None = None
@@ -98,28 +93,26 @@ async def create_booking(
         if number:
             await ctx.clock.sleep(ctx.backoff.delay(number - 1))
             if unresolved is not None and lookup:
-                found = await own_booking()
+                found = await own_result()
                 if found is not None:
                     return found
-                metrics.ambiguous_creates.labels(
-                    operation="create", resolution="not_found_retry"
-                ).inc()
+                metrics.labels(operation=operation, resolution="not_found_retry").inc()
             elif unresolved is not None:
-                metrics.ambiguous_creates.labels(operation="create", resolution="blind_retry").inc()
+                metrics.labels(operation=operation, resolution="blind_retry").inc()
         try:
-            return await ctx.calcom.create_booking(api_key, body)
+            return await send()
         except CalcomUnavailable as exc:
             last = exc
             if exc.ambiguous:
                 unresolved = exc
-            metrics.calcom_retries.labels(endpoint="POST /v2/bookings", reason=exc.kind).inc()
-            log.warning("create booking failed (%s), attempt %d", exc.kind, number + 1)
+            ctx.metrics.calcom_retries.labels(endpoint=endpoint, reason=exc.kind).inc()
+            log.warning("%s failed (%s), attempt %d", operation, exc.kind, number + 1)
             continue
         except CalcomRequestError:
             # Cal.com said no. After an ambiguous attempt "taken" may mean: taken by our own first
             # booking; and a refusal can come back after a commit. Look before believing it.
             if lookup:
-                found = await own_booking()
+                found = await own_result()
                 if found is not None:
                     return found
             raise
@@ -130,23 +123,28 @@ async def create_booking(
     assert last is not None
     if unresolved is not None:
         if lookup:
-            found = await own_booking()
+            found = await own_result()
             if found is not None:
                 return found
-        metrics.ambiguous_creates.labels(operation="create", resolution="unresolved").inc()
+        metrics.labels(operation=operation, resolution="unresolved").inc()
         raise OutcomeUnknown(unresolved)
     raise last
 
 
-async def own_booking_after_refusal(
-    ctx: ServiceContext,
-    list_keys: tuple[str, ...],
-    *,
-    idempotency_key: str,
-    attendee_email: str | None,
-    start: datetime,
-    end: datetime,
-) -> UpstreamBooking | None:
+async def create_booking(
+    ctx: ServiceContext, api_key: str, body: dict[str, Any], own: OwnBooking
+) -> UpstreamBooking:
+    """Create once (`write_once`), looking for our own booking by its idempotency key."""
+    return await write_once(
+        ctx,
+        operation="create",
+        endpoint="POST /v2/bookings",
+        send=lambda: ctx.calcom.create_booking(api_key, body),
+        find=lambda _after_ambiguous: find_own_booking(ctx, own),
+    )
+
+
+async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> UpstreamBooking | None:
     """After refusing what Cal.com answered: did our create commit anyway (a corrupted answer)?
 
     Part of `ambiguous_create_lookup`; only a booking carrying our idempotency key is adopted, so
@@ -155,14 +153,7 @@ async def own_booking_after_refusal(
     if not ctx.defenses.ambiguous_create_lookup:
         return None
     try:
-        found = await find_own_booking(
-            ctx,
-            list_keys,
-            idempotency_key=idempotency_key,
-            attendee_email=attendee_email,
-            start=start,
-            end=end,
-        )
+        found = await find_own_booking(ctx, own)
     except CalcomError:
         return None
     if found is not None:
@@ -173,60 +164,51 @@ async def own_booking_after_refusal(
 async def reschedule_booking(
     ctx: ServiceContext, api_key: str, uid: str, new_start: datetime, reason: str | None
 ) -> UpstreamBooking:
-    """Reschedule once; after an ambiguous failure, follow `rescheduledToUid` before retrying."""
-    lookup = ctx.defenses.ambiguous_create_lookup
-    metrics = ctx.metrics
-    unresolved: CalcomUnavailable | None = None
+    """Reschedule once (`write_once`); after an ambiguous failure, follow `rescheduledToUid`.
 
-    async def adopt() -> UpstreamBooking | None:
-        assert unresolved is not None
-        try:
-            old = await ctx.calcom.get_booking(api_key, uid)
-            if old is None or not old.rescheduled_to_uid:
-                return None
-            new = await ctx.calcom.get_booking(api_key, old.rescheduled_to_uid)
-        except CalcomError as exc:
-            metrics.ambiguous_creates.labels(
-                operation="reschedule", resolution="lookup_failed"
-            ).inc()
-            raise OutcomeUnknown(unresolved) from exc
-        if new is not None:
-            metrics.ambiguous_creates.labels(operation="reschedule", resolution="adopted").inc()
-        return new
+    Only then: without an ambiguous attempt of ours, a move of the old booking was not ours.
+    """
 
-    last: CalcomError | None = None
+    async def moved(after_ambiguous: bool) -> UpstreamBooking | None:
+        if not after_ambiguous:
+            return None
+        old = await ctx.calcom.get_booking(api_key, uid)
+        if old is None or not old.rescheduled_to_uid:
+            return None
+        return await ctx.calcom.get_booking(api_key, old.rescheduled_to_uid)
+
+    return await write_once(
+        ctx,
+        operation="reschedule",
+        endpoint="POST /v2/bookings/{uid}/reschedule",
+        send=lambda: ctx.calcom.reschedule_booking(api_key, uid, new_start, reason),
+        find=moved,
+    )
+
+
+async def cancel_booking(ctx: ServiceContext, api_key: str, uid: str, reason: str) -> None:
+    """Cancel at Cal.com; a retry after an unclear failure first checks whether it already happened."""
     for number in range(ctx.settings.retry_attempts + 1):
         if number:
             await ctx.clock.sleep(ctx.backoff.delay(number - 1))
-            if unresolved is not None and lookup:
-                found = await adopt()
-                if found is not None:
-                    return found
+            current = await ctx.calcom.get_booking(api_key, uid)
+            if current is None or not current.active:
+                return
         try:
-            return await ctx.calcom.reschedule_booking(api_key, uid, new_start, reason)
+            await ctx.calcom.cancel_booking(api_key, uid, reason)
+            return
+        except CalcomRequestError as exc:
+            if exc.status == 404:
+                log.warning("booking %s unknown at Cal.com; cancelling locally only", uid)
+                return
+            if exc.status == 400:
+                current = await ctx.calcom.get_booking(api_key, uid)
+                if current is None or not current.active:
+                    return  # already cancelled there
+            raise
         except CalcomUnavailable as exc:
-            last = exc
-            if exc.ambiguous:
-                unresolved = exc
-            metrics.calcom_retries.labels(
-                endpoint="POST /v2/bookings/{uid}/reschedule", reason=exc.kind
+            if number == ctx.settings.retry_attempts:
+                raise
+            ctx.metrics.calcom_retries.labels(
+                endpoint="POST /v2/bookings/{uid}/cancel", reason=exc.kind
             ).inc()
-            continue
-        except CalcomRequestError:
-            if unresolved is not None and lookup:
-                found = await adopt()
-                if found is not None:
-                    return found
-            raise
-        except CalcomError as exc:
-            if unresolved is not None:
-                raise OutcomeUnknown(unresolved) from exc
-            raise
-    assert last is not None
-    if unresolved is not None:
-        if lookup:
-            found = await adopt()
-            if found is not None:
-                return found
-        raise OutcomeUnknown(unresolved)
-    raise last

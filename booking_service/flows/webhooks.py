@@ -270,7 +270,7 @@ async def _execute(
                 session, ctx, booking, company, service, source="webhook", delivery_key=key
             )
             return "imported"
-        appointment = await _locked_by_uid(session, booking.uid)
+        appointment = await appointment_by_uid(session, booking.uid, for_update=True)
         if appointment is None:
             return "conflict"
         return _transition(
@@ -278,7 +278,7 @@ async def _execute(
         )
 
     if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
-        appointment = await _locked_by_uid(session, booking.uid)
+        appointment = await appointment_by_uid(session, booking.uid, for_update=True)
         if appointment is not None:
             return _transition(
                 session, ctx, appointment, "cancelled", booking.updated_at, key, event
@@ -300,10 +300,10 @@ async def _execute(
 
     # BOOKING_RESCHEDULED: the old booking is replaced by the new one (booking.uid).
     outcome = "ignored_unknown_booking"
-    old = await _locked_by_uid(session, old_uid) if old_uid else None
+    old = await appointment_by_uid(session, old_uid, for_update=True) if old_uid else None
     if old is not None:
         outcome = _transition(session, ctx, old, "rescheduled", booking.updated_at, key, event)
-    new = await _locked_by_uid(session, booking.uid)
+    new = await appointment_by_uid(session, booking.uid, for_update=True)
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
@@ -339,17 +339,6 @@ async def _execute(
     return "rescheduled" if old is not None else "imported"
 
 
-async def _locked_by_uid(session: AsyncSession, uid: str) -> Appointment | None:
-    rows = await session.execute(
-        sa.select(Appointment)
-        .where(Appointment.calcom_booking_uid == uid)
-        .order_by(Appointment.id)
-        .limit(1)
-        .with_for_update()
-    )
-    return rows.scalar_one_or_none()
-
-
 def _transition(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -359,7 +348,14 @@ def _transition(
     key: str,
     event: str,
 ) -> str:
-    """Apply a delivered status unless `webhook_ordering` says it would move backwards."""
+    """Apply a delivered status unless `webhook_ordering` says it would move backwards.
+
+    A delivery that finds the appointment in its status already (the CREATED confirming a
+    booking the voice flow made, a move the caller made by phone, a second copy of a delivery)
+    changes nothing: its audit row is `<status>_noop`, which names no effect. Each processing of
+    a delivery still leaves one row per appointment it touched, so a delivery processed twice
+    (`webhook_dedupe` off) shows as two rows of one delivery key on one appointment.
+    """
     current = appointment.status
     if ctx.defenses.webhook_ordering:
         if PRECEDENCE[status] < PRECEDENCE[current]:
@@ -372,13 +368,18 @@ def _transition(
             and upstream_at < known
         ):
             return "ignored_out_of_order"
-    appointment.status = status
     if upstream_at is not None and (
         appointment.upstream_updated_at is None or upstream_at > appointment.upstream_updated_at
     ):
         appointment.upstream_updated_at = upstream_at
-    appointment.updated_at = ctx.now()
-    action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(status, "status_changed")
+    if status == current:
+        action = f"{status}_noop"
+    else:
+        appointment.status = status
+        appointment.updated_at = ctx.now()
+        action = {"cancelled": "cancelled", "rescheduled": "rescheduled"}.get(
+            status, "status_changed"
+        )
     audit(
         session,
         ctx,
@@ -388,4 +389,4 @@ def _transition(
         delivery_key=key,
         detail={"from": current, "to": status, "event": event},
     )
-    return "applied" if current != status else "reapplied"
+    return "unchanged" if status == current else "applied"

@@ -143,3 +143,14 @@ def make_stack(database_url: str) -> StackFactory:
         return open_stack(database_url, **options)
 
     return factory
+
+
+@pytest.fixture
+def make_mariadb_stack(mariadb_database: str) -> StackFactory:
+    """Like `make_stack`, on (an emptied) MariaDB only: for what only a server database shows."""
+    empty_mariadb(mariadb_database)
+
+    def factory(**options: Any) -> contextlib.AbstractAsyncContextManager[Stack]:
+        return open_stack(mariadb_database, **options)
+
+    return factory

@@ -6,6 +6,7 @@ and kept tiny.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from service_support import CalcomStub, ManualClock, Reply, booking_data, succes
 
 from booking_service.calcom.backoff import Backoff
 from booking_service.calcom.circuit import CircuitBreaker
-from booking_service.calcom.client import CalcomClient
+from booking_service.calcom.client import CalcomClient, rate_limit_wait_budget
 from booking_service.calcom.errors import (
     CalcomBadResponse,
     CalcomConnectionError,
@@ -414,6 +415,70 @@ async def test_remaining_zero_waits_before_the_next_call(
     await client.get_booking(KEY, "u1")
     await client.get_booking(KEY, "u1")
     assert clock.sleeps == [12.0]  # waited instead of provoking a 429 and a 60 s block
+
+
+async def test_calls_at_once_are_not_sent_past_what_the_window_has_left(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """Cal.com said two requests remain in this window (10 s left). Of three calls at once, two
+    are sent and the third waits for the next window, instead of all three being sent and the
+    third refused (a 429, and a block at Cal.com)."""
+    two_left = success(booking_data(uid="u1"))
+    two_left.headers = {"X-RateLimit-Remaining-Default": "2", "X-RateLimit-Reset-Default": "10"}
+    stub.script("GET /v2/bookings/u1", two_left, *(success(booking_data(uid="u1")),) * 3)
+    client = make_client()
+    await client.get_booking(KEY, "u1")
+    await asyncio.gather(*(client.get_booking(KEY, "u1") for _ in range(3)))
+    assert clock.sleeps == [10.0]
+    assert stub.count("GET /v2/bookings/u1") == 4
+
+
+async def test_a_request_can_leave_the_end_of_each_window_to_others(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """One request of four is left in this window. A request that leaves a quarter of each
+    window to others (an availability check, leaving room for bookings) waits for the next
+    window; one that does not (a booking) is sent."""
+    one_left = success(booking_data(uid="u1"))
+    one_left.headers = {
+        "X-RateLimit-Limit-Default": "4",
+        "X-RateLimit-Remaining-Default": "1",
+        "X-RateLimit-Reset-Default": "10",
+    }
+    stub.script("GET /v2/bookings/u1", one_left, *(success(booking_data(uid="u1")),) * 2)
+    client = make_client()
+    await client.get_booking(KEY, "u1")
+    with rate_limit_wait_budget(5.0, leave=0.25), pytest.raises(RateLimitedError):
+        await client.get_booking(KEY, "u1")
+    assert stub.count("GET /v2/bookings/u1") == 1
+    await client.get_booking(KEY, "u1")  # a booking takes the last request of the window
+    with rate_limit_wait_budget(60.0, leave=0.25):
+        await client.get_booking(KEY, "u1")  # waits for the next window
+    assert clock.sleeps == [10.0]
+    assert stub.count("GET /v2/bookings/u1") == 3
+
+
+async def test_a_request_budget_caps_the_waits_over_all_its_calls(
+    stub: CalcomStub, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    """A phone caller's request waits for windows only within its budget, over all its calls;
+    outside the budget (and without one) the client's own limit applies."""
+    stub.script(
+        "GET /v2/bookings/u1",
+        throttled("3"),
+        success(booking_data(uid="u1")),
+        throttled("3"),
+        success(booking_data(uid="u1")),
+    )
+    client = make_client()
+    with rate_limit_wait_budget(5.0) as budget:
+        await client.get_booking(KEY, "u1")  # waits 3 s of the 5
+        with pytest.raises(RateLimitedError):
+            await client.get_booking(KEY, "u1")  # 3 s more would exceed the budget
+    assert clock.sleeps == [3.0]
+    assert budget.seconds == 2.0
+    await client.get_booking(KEY, "u1")  # no budget here: the window is waited for
+    assert clock.sleeps == [3.0, 3.0]
 
 
 # --- circuit breaker ---------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from service_stack import FALLBACK_EMAIL, S_ISO, S, StackFactory
+from service_stack import FALLBACK_EMAIL, NOW, S_DATUM, S_ISO, S_UHRZEIT, S, StackFactory
 
 from booking_service import Defenses
+from booking_service.slot_lock import slot_key
 
 
 def utc(text: str) -> datetime:
@@ -290,7 +293,10 @@ async def test_reschedule_into_a_taken_slot(make_stack: StackFactory) -> None:
 async def test_rate_limit_waits_for_the_window_on_the_virtual_clock(
     make_stack: StackFactory,
 ) -> None:
-    async with make_stack(rate_limit=True, rate_limit_per_minute=1) as stack:
+    """A service configured to let callers wait (not the default) waits for the windows."""
+    async with make_stack(
+        rate_limit=True, rate_limit_per_minute=1, caller_rate_limit_wait_s=300
+    ) as stack:
         before = stack.clock.now()
         answer = await stack.collect("call_a")  # slots, then the create is over the limit
         assert answer["status"] == "booked", answer
@@ -301,6 +307,87 @@ async def test_rate_limit_waits_for_the_window_on_the_virtual_clock(
         )
         assert waits is not None
         assert waits >= 1
+
+
+THROTTLE_FIRST_CREATE = {
+    "name": "throttled",
+    "match": {"method": "POST", "path": "/v2/bookings"},
+    "trigger": {"kind": "nth", "n": 1},
+    "action": {"kind": "status", "status": 429},  # Reset-Default 60, as Cal.com's 60 s block
+}
+
+
+@pytest.mark.parametrize("caller_wait_s", [5.0, 65.0], ids=["phone-default", "patient"])
+async def test_a_429_on_the_create_is_answered_at_once_unless_the_caller_may_wait(
+    make_stack: StackFactory, caller_wait_s: float
+) -> None:
+    """Cal.com answers the create with 429 and a 60 s window. Waiting it out would hold the
+    caller in silence and the slot lock for a minute (every other caller for the slot would
+    time out on the lock). By default the caller hears `rate_limited` at once — no wait, no
+    second create — and the next caller for the slot too, without Cal.com being asked."""
+    async with make_stack(webhooks=False, caller_rate_limit_wait_s=caller_wait_s) as stack:
+        await stack.control.add_fault(THROTTLE_FIRST_CREATE)
+        before = stack.clock.now()
+        answer = await stack.collect("call_a")
+        waited = (stack.clock.now() - before).total_seconds()
+        waits = stack.ctx.metrics.registry.get_sample_value(
+            "booking_service_calcom_rate_limit_waits_total"
+        )
+        if caller_wait_s > 60:
+            assert answer["status"] == "booked", answer
+            assert (waited, waits) == (60, 1)
+            return
+        assert (answer["status"], answer["reason"]) == ("rate_limited", "calcom_rate_limit")
+        assert (waited, waits) == (0, 0)
+        assert await stack.upstream() == []
+        sent = (await stack.control.stats())["requests"]
+        other = await stack.collect("call_b", name="Bernd Brot")
+        assert (other["status"], other["reason"]) == ("rate_limited", "calcom_rate_limit")
+        assert (await stack.control.stats())["requests"] == sent  # the window is known closed
+        stack.clock.advance(60)
+        again = await stack.collect("call_a")  # the agent asks again once the window is over
+        assert again["status"] == "booked", again
+        assert [b["uid"] for b in await stack.upstream()] == [again["booking_uid"]]
+
+
+class ParkingClock:
+    """The stack's clock, except that a policy wait parks until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self.inner.now() if self.inner is not None else NOW
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting.set()
+        await self.go.wait()
+        self.inner.advance(seconds)
+
+
+async def test_a_closed_window_is_waited_for_before_the_slot_lock(
+    make_stack: StackFactory,
+) -> None:
+    """The caller's availability check used the key's last request of the window: the collect
+    waits for the next window before it takes the slot lock, not holding it (every other caller
+    for the slot would queue behind a lock held through the wait)."""
+    clock = ParkingClock()
+    async with make_stack(webhooks=False, clock=clock, caller_rate_limit_wait_s=60) as stack:
+        clock.inner = stack.clock
+        await stack.control.set_rate_limit(enabled=True, limit=1, window_s=3, block_s=3)
+        checked = await stack.retell(
+            "check-availability", datum=S_DATUM, uhrzeit=S_UHRZEIT, call_id="call_a"
+        )
+        assert checked["status"] == "available", checked
+        collect = asyncio.create_task(stack.collect("call_a"))
+        await asyncio.wait_for(clock.waiting.wait(), 10)
+        queued = stack.ctx.slot_locks.queue.flows(slot_key(1, S))  # type: ignore[attr-defined]
+        clock.go.set()
+        answer = await collect
+        assert queued == 0  # waiting for the window, not holding or queueing for the lock
+        assert answer["status"] == "booked", answer
 
 
 async def test_rate_limit_beyond_the_wait_budget_is_rate_limited(make_stack: StackFactory) -> None:

@@ -56,7 +56,57 @@ async def test_the_voice_flow_owns_its_own_booking(make_stack: StackFactory) -> 
         booked = await stack.collect("call_a")
         await stack.flush()
         assert [a.calcom_booking_uid for a in await stack.appointments()] == [booked["booking_uid"]]
-        assert (await outcomes(stack))[0] in ("owned_by_voice_flow", "reapplied")
+        assert (await outcomes(stack))[0] in ("owned_by_voice_flow", "unchanged")
+
+
+def delivery(trigger: str, uid: str, status: str, sent_at: str) -> bytes:
+    return json.dumps(
+        {
+            "triggerEvent": trigger,
+            "createdAt": sent_at,
+            "payload": {
+                "uid": uid,
+                "startTime": S_ISO,
+                "endTime": "2026-01-07T13:30:00Z",
+                "eventTypeId": 2001,
+                "status": status,
+                "attendees": [{"name": "Hans Schuster", "email": "hans@example.com"}],
+                "metadata": {"call_id": "call_a"},
+            },
+        }
+    ).encode()
+
+
+async def test_a_delivery_that_changes_nothing_is_audited_as_no_effect(
+    make_stack: StackFactory,
+) -> None:
+    """A CREATED for the voice flow's own booking, or a second CANCELLED, finds the appointment
+    as it says already: audited `…_noop` (no effect, for the webhook-applied-once checker); a
+    delivery that does change the status is audited as the change."""
+    async with make_stack(webhooks=False) as stack:
+        booked = await stack.collect("call_a", email="hans@example.com")
+        uid = booked["booking_uid"]
+        deliveries = [
+            delivery("BOOKING_CREATED", uid, "ACCEPTED", "2026-01-05T07:00:01.000Z"),
+            delivery("BOOKING_CANCELLED", uid, "CANCELLED", "2026-01-05T07:00:02.000Z"),
+            delivery("BOOKING_CANCELLED", uid, "CANCELLED", "2026-01-05T07:00:03.000Z"),
+        ]
+        answers = []
+        for body in deliveries:
+            status, answer = await stack.post(
+                "/api/webhooks/calcom", raw=body, headers=signed(body)
+            )
+            assert status == 200
+            answers.append(answer["outcome"])
+        assert answers == ["unchanged", "applied", "unchanged"]
+        actions = {row.delivery_key: row.action for row in await stack.audit() if row.delivery_key}
+        assert [actions[hashlib.sha256(body).hexdigest()] for body in deliveries] == [
+            "scheduled_noop",
+            "cancelled",
+            "cancelled_noop",
+        ]
+        [appointment] = await stack.appointments()
+        assert appointment.status == "cancelled"
 
 
 async def test_a_requested_booking_is_imported_pending_then_cancelled(
