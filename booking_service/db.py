@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -23,6 +24,46 @@ from sqlalchemy.ext.asyncio import (
 )
 
 READ_ONLY_OPTION = "booking_service_read_only"
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: MySQL/MariaDB errors that abort a transaction which would succeed if run again: InnoDB's
+#: deadlock (concurrent inserts of one unique key take conflicting gap locks) and lock-wait
+#: timeout. PostgreSQL's serialization failure and deadlock.
+TRANSIENT_MYSQL_ERRORS = frozenset({1213, 1205})
+TRANSIENT_PG_STATES = frozenset({"40001", "40P01"})
+TRANSIENT_ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a database error the database asks us to retry ("try restarting transaction")."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    if code in TRANSIENT_MYSQL_ERRORS:
+        return True
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state in TRANSIENT_PG_STATES
+
+
+async def retry_transient(transaction: Callable[[], Awaitable[T]],
+                          attempts: int = TRANSIENT_ATTEMPTS) -> T:
+    """Run a whole transaction again when the database aborted it as a deadlock victim.
+
+    The victim is rolled back at once and its rival goes on, so running it again right away is
+    what the database asks for; any other error, and the last attempt's, propagates."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await transaction()
+        except sa.exc.DBAPIError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            log.warning("transaction aborted by the database (%s), attempt %d of %d: running it "
+                        "again", exc.orig, attempt, attempts)
+            await asyncio.sleep(0)  # let the surviving transaction commit first
+    raise AssertionError("unreachable")
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

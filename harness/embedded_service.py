@@ -14,6 +14,7 @@ from aiohttp import web
 
 from booking_service.api import CONTEXT
 from booking_service.context import ServiceContext, apply_unique_constraint_mode
+from booking_service.db import retry_transient
 from booking_service.models import Base
 from booking_service.settings import Defenses
 from booking_service.slot_lock import slot_locks_for
@@ -28,12 +29,30 @@ def context_of(app: web.Application) -> ServiceContext:
 
 async def reset_service(app: web.Application, defenses: Defenses) -> None:
     ctx = context_of(app)
-    async with ctx.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name not in TENANT_TABLES:
-                await connection.execute(sa.delete(table))
+    await wipe_data(ctx)
     await apply_defenses(ctx, defenses)
     ctx.calcom.reset()  # circuit closed, rate-limit windows forgotten
+
+
+async def wipe_data(ctx: ServiceContext, attempts: int = 5) -> None:
+    """Delete every data row, children first. A request still in flight from the previous
+    scenario or load step (a webhook delivery, a Locust user being stopped) may insert a row
+    that references one being deleted: the FK violation or deadlock aborts the wipe, which then
+    simply runs again."""
+
+    async def wipe() -> None:
+        async with ctx.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in TENANT_TABLES:
+                    await connection.execute(sa.delete(table))
+
+    for attempt in range(1, attempts + 1):
+        try:
+            await retry_transient(wipe)
+            return
+        except sa.exc.IntegrityError:
+            if attempt == attempts:
+                raise
 
 
 async def apply_defenses(ctx: ServiceContext, defenses: Defenses) -> None:

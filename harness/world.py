@@ -221,6 +221,19 @@ class World:
             client.timeout_s = before
 
     @contextlib.contextmanager
+    def caller_rate_limit_wait(self, seconds: float) -> Iterator[None]:
+        """Run with callers willing to wait `seconds` for Cal.com's rate-limit windows (the
+        service's phone policy is 5 s, then `rate_limited`), restored after: a patient caller
+        sees the service wait a whole 60-second window out and carry on."""
+        settings = self._context().settings
+        before = settings.caller_rate_limit_wait_s
+        settings.caller_rate_limit_wait_s = seconds
+        try:
+            yield
+        finally:
+            settings.caller_rate_limit_wait_s = before
+
+    @contextlib.contextmanager
     def slot_lock_timeout(self, seconds: float) -> Iterator[None]:
         """Run with the service's slot-lock timeout at `seconds` (30 s by default), restored
         after: a scenario exposing a starved lock holder then costs seconds, not thirty."""

@@ -229,7 +229,7 @@ class LoadProfile:
         return {"calcom_timeout_s": self.scaled(10.0), "max_rate_limit_wait_s": self.scaled(65.0),
                 "backoff_base_s": self.scaled(0.2), "backoff_cap_s": self.scaled(5.0),
                 "circuit_open_s": self.scaled(30.0), "slot_lock_timeout_s": self.scaled(30.0),
-                "random_seed": self.seed}
+                "caller_rate_limit_wait_s": self.scaled(5.0), "random_seed": self.seed}
 
     # -- JSON ------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
+from booking_service.db import retry_transient
 from booking_service.flows.common import (
     OutcomeUnknown,
     Refusal,
@@ -308,7 +309,10 @@ async def _book_holding_slot(
         booking_uid=booking.uid,
     )
     try:
-        return await _insert(ctx, req, customer_id, booking, idempotency_key)
+        # A deadlock victim is rolled back before anything was written: run it again rather
+        # than tell a caller Cal.com has booked for that nothing happened.
+        return await retry_transient(
+            lambda: _insert(ctx, req, customer_id, booking, idempotency_key))
     except sa.exc.TimeoutError as exc:
         raise await _unrecorded(ctx, req, booking) from exc
 

@@ -23,6 +23,7 @@ from booking_service.calcom.errors import (
 )
 from booking_service.calcom.models import EventTypeShape, UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
+from booking_service.db import retry_transient
 from booking_service.german_datetime import (
     DateTimeParseError,
     format_datum,
@@ -561,9 +562,12 @@ async def record_caller(
 ) -> int:
     """Upsert the customer and the voice call in one transaction; returns the customer id.
 
-    A call id already used by another company is refused.
+    A call id already used by another company is refused. Concurrent requests of one call race
+    to insert its row: the loser sees the UNIQUE violation (and reads the winner's row on the
+    next pass) or, on MariaDB, is chosen as a deadlock victim and runs again.
     """
-    for _ in range(2):
+
+    async def once() -> int | None:
         try:
             async with ctx.db.write() as session:
                 customer = await ensure_customer(session, company_id, name, phone, email)
@@ -586,7 +590,12 @@ async def record_caller(
                     call.customer_id = customer.id
                 return customer.id
         except sa.exc.IntegrityError:
-            continue  # another request of the same call inserted it first
+            return None  # another request of the same call inserted it first
+
+    for _ in range(2):
+        customer_id = await retry_transient(once)
+        if customer_id is not None:
+            return customer_id
     raise Refusal("error", "call_id_conflict")
 
 

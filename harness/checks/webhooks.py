@@ -2,8 +2,9 @@
 
 The service's audit log names the delivery (``delivery_key`` = sha256 of the raw body, the same
 digest as the fake's ``body_sha256``) behind every change a webhook made. A delivery whose action
-appears twice, or a key recorded twice in ``processed_webhooks``, was applied twice (Cal.com may
-send one body several times). An effect whose body the fake never sent with a valid signature —
+appears twice, one processed twice on the same appointment (an effect and then a no-op — the
+service audits a transition that changes nothing as ``<status>_noop``), or a key recorded twice
+in ``processed_webhooks``, was applied twice (Cal.com may send one body several times). An effect whose body the fake never sent with a valid signature —
 nor the harness itself, see below — is a forgery that took effect.
 
 Webhooks the harness posts itself (history ``f: "webhook"``) count as signed when their invoke
@@ -96,6 +97,24 @@ def check(facts: Facts) -> Verdict:
                 appointments=involved, operations=ops,
                 details={"delivery_key": key, "audit": [r.to_json() for r in rows],
                          "deliveries": [d.to_json() for d in sent]},
+            ))
+
+    # Processed twice: one delivery audited twice on one appointment, as an effect or a no-op
+    # (a duplicate that changed nothing the second time was still not deduplicated).
+    per_appointment: dict[tuple[str, object], list[AuditEntry]] = defaultdict(list)
+    for row in service.audit_log:
+        if row.delivery_key and (row.is_effect or row.action.endswith("_noop")):
+            per_appointment[(row.delivery_key, row.appointment_id)].append(row)
+    for (key, appointment_id), rows in per_appointment.items():
+        if len(rows) > 1 and key not in reported:
+            reported.add(key)
+            violations.append(Violation(
+                kind=WEBHOOK_APPLIED_TWICE, key=f"delivery {key[:16]}",
+                message=(f"delivery {key[:16]}… was processed {len(rows)} times on appointment "
+                         f"{appointment_id}: " + ", ".join(r.action for r in rows)),
+                appointments=_distinct(facts.appointments_by_id[a] for a in (appointment_id,)
+                                       if a in facts.appointments_by_id),
+                details={"delivery_key": key, "audit": [r.to_json() for r in rows]},
             ))
 
     processed: dict[str, int] = defaultdict(int)

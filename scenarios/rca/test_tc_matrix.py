@@ -147,13 +147,19 @@ def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
 @pytest.mark.embedded_only
 def test_tc006_a_rate_limited_create_is_retried_after_the_window_without_duplicates(
         world: World) -> None:
-    """Cal.com answers the first create with 429 (window resets in 60 s): the service waits for the
-    window (on the frozen shared clock, so no real waiting) and books exactly once."""
+    """Cal.com answers the first create with 429 (window resets in 60 s, longer than a caller
+    holds on the line): the caller hears `rate_limited` with nothing booked, asks again after
+    the window (on the frozen shared clock, so no real waiting) and is booked exactly once."""
     world.freeze()
     slot = world.slot(days_ahead=2, hour=10)
     world.arm(fault("throttled", status(429), nth=1))
     seq = journal_seq(world)
 
+    refused = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
+    assert refused.status == "rate_limited", refused.body
+    assert world.upstream() == []
+
+    world.clock.advance(60)
     answer = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
 
     assert answer.status == "booked", answer.body

@@ -44,6 +44,29 @@ def test_a_duplicate_delivery_applied_twice_fails(world: World) -> None:
     assert [a.id for a in v.appointments] == [1]
 
 
+def test_a_duplicate_that_changed_nothing_the_second_time_fails(world: World) -> None:
+    # webhook_dedupe off: BOOKING_CANCELLED sent twice; the second pass found the appointment
+    # already cancelled and audited a no-op. Still processed twice on one appointment.
+    a = world.appointment("u1", S1, status="cancelled", id=1)
+    world.delivery("sha-cancel", trigger="BOOKING_CANCELLED", uid="u1")
+    world.delivery("sha-cancel", trigger="BOOKING_CANCELLED", uid="u1", copy=2)
+    world.audit_row(a.id, "cancelled", "sha-cancel")
+    world.audit_row(a.id, "cancelled_noop", "sha-cancel")
+    (v,) = world.check(WEBHOOKS).violations
+    assert v.kind == "webhook-applied-twice"
+    assert "processed 2 times on appointment 1" in v.message
+
+
+def test_one_delivery_touching_two_appointments_once_each_passes(world: World) -> None:
+    # A reschedule: the old appointment moves, the new one is created, each once; a no-op on a
+    # third appointment the delivery only looked at is not a second application either.
+    world.delivery("sha-resched", trigger="BOOKING_RESCHEDULED", uid="u1")
+    world.audit_row(1, "rescheduled", "sha-resched")
+    world.audit_row(2, "created", "sha-resched")
+    world.audit_row(3, "scheduled_noop", "sha-resched")
+    assert world.check(WEBHOOKS).ok
+
+
 def test_a_key_processed_twice_fails(world: World) -> None:
     world.processed_webhook("sha-1")
     world.processed_webhook("sha-1")
