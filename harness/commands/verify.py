@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -87,9 +88,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         db.close()
 
-    checks = [CheckResult.from_json({**verdict, "scope": nodeid})
-              for nodeid, verdicts in checks_by_test(out / "junit.xml").items()
-              for verdict in verdicts if not verdict.get("ok", True)]
+    checks = checks_across_scenarios(checks_by_test(out / "junit.xml"))
     notes = []
     nothing_ran = main_run.outcomes.get("passed", 0) + main_run.outcomes.get("failed", 0) == 0
     if nothing_ran:
@@ -109,6 +108,27 @@ def run(args: argparse.Namespace) -> int:
     ok = report.ok and main_run.exit_code == 0 and not nothing_ran
     print_summary(console, report, paths, ok)
     return 0 if ok else 1
+
+
+def checks_across_scenarios(by_test: dict[str, list[dict[str, Any]]]) -> list[CheckResult]:
+    """One row per checker: how many scenarios it judged, what it checked in all, and every
+    violation it found (each tagged with the scenario it came from)."""
+    rows: dict[str, CheckResult] = {}
+    judged: dict[str, int] = {}
+    for nodeid, verdicts in by_test.items():
+        for verdict in verdicts:
+            name = verdict["name"]
+            row = rows.setdefault(name, CheckResult(name=name, ok=True, scope="scenarios"))
+            if verdict.get("skipped"):
+                continue
+            judged[name] = judged.get(name, 0) + 1
+            row.checked += int(verdict.get("checked") or 0)
+            for violation in verdict.get("violations") or ():
+                row.ok = False
+                row.violations.append({**violation, "scenario": nodeid})
+    for name, row in rows.items():
+        row.scope = f"{judged.get(name, 0)} scenarios"
+    return list(rows.values())
 
 
 def print_summary(console: Console, report: object, paths: dict[str, Path], ok: bool) -> None:
