@@ -203,6 +203,10 @@ class FakeControl:
     def flush_webhooks(self, timeout_s: float = 10.0) -> dict[str, Any]:
         return self._call("POST", "/_fake/webhooks/flush", {"timeout_s": timeout_s})
 
+    def hold_webhooks(self, hold: bool = True) -> dict[str, Any]:
+        """Keep deliveries queued until `flush_webhooks` sends them (off again on reset)."""
+        return self._call("PUT", "/_fake/webhooks/mode", {"hold": hold})
+
     def subscribe(
         self, subscriber_url: str, *, triggers: list[str] | None = None, secret: str | None = None, active: bool = True
     ) -> dict[str, Any]:
@@ -324,6 +328,9 @@ class AsyncFakeControl:
 
     async def flush_webhooks(self, timeout_s: float = 10.0) -> dict[str, Any]:
         return await self._call("POST", "/_fake/webhooks/flush", {"timeout_s": timeout_s})
+
+    async def hold_webhooks(self, hold: bool = True) -> dict[str, Any]:
+        return await self._call("PUT", "/_fake/webhooks/mode", {"hold": hold})
 
     async def subscribe(
         self, subscriber_url: str, *, triggers: list[str] | None = None, secret: str | None = None, active: bool = True

@@ -296,6 +296,19 @@ async def flush_webhooks(request: web.Request) -> web.Response:
     return _ok({"deliveries": records, "pending": pending})
 
 
+async def put_webhook_mode(request: web.Request) -> web.Response:
+    state = _state(request)
+    body = _object(await _body(request), {"hold"}, "webhooks.mode")
+    hold = body.get("hold")
+    if not isinstance(hold, bool):
+        raise ControlError(400, "webhooks.mode.hold must be true or false")
+    assert state.delivery is not None
+    state.delivery.hold = hold
+    if not hold:
+        state.delivery.wake()
+    return _ok({"hold": hold, "pending": len(state.backend.webhooks.pending)})
+
+
 async def subscribe(request: web.Request) -> web.Response:
     backend = _state(request).backend
     body = _object(await _body(request), {"subscriberUrl", "triggers", "secret", "active", "payloadTemplate"}, "subscribe")
@@ -339,4 +352,5 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/_fake/rate-limit", get_rate_limit)
     router.add_put("/_fake/rate-limit", put_rate_limit)
     router.add_post("/_fake/webhooks/flush", flush_webhooks)
+    router.add_put("/_fake/webhooks/mode", put_webhook_mode)
     router.add_post("/_fake/webhooks/subscribe", subscribe)

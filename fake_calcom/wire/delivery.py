@@ -4,6 +4,10 @@ One POST per subscriber and event, no retries (Cal.com's default path, API-FACTS
 `webhook_duplicate` (copies), `webhook_delay` (later, still awaited by flush),
 `webhook_reorder` (held until the next delivery to the same subscriber has gone),
 `webhook_drop` (never sent), `webhook_bad_signature` (wrong `X-Cal-Signature-256`).
+
+With `hold` on, deliveries wait in the queue until a flush sends them: a test decides when the
+webhooks arrive (a state machine makes "deliver the webhooks" a step of its own) instead of
+racing the requests that caused them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class DeliveryWorker:
         self._sending = 0
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self.hold = False  # deliveries wait for a flush
+        self._flushing = 0
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.state.config.webhook_timeout_s)
@@ -53,7 +59,9 @@ class DeliveryWorker:
             await self._session.close()
 
     def reset(self) -> None:
-        """Forget held and delayed deliveries (the queue itself is cleared by the backend)."""
+        """Forget held and delayed deliveries (the queue itself is cleared by the backend);
+        deliveries go out as they come again."""
+        self.hold = False
         self._held.clear()
         for task in self._delayed:
             task.cancel()
@@ -66,7 +74,7 @@ class DeliveryWorker:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self.queue.pending:
+            while self.queue.pending and (not self.hold or self._flushing):
                 delivery = self.queue.pending.popleft()
                 self._sending += 1
                 try:
@@ -138,6 +146,10 @@ class DeliveryWorker:
             delivery.outcome = "failed"
             delivery.error = f"{type(error).__name__}: {error}"
 
+    def wake(self) -> None:
+        """Look at the queue again (after `hold` was switched off)."""
+        self._wakeup.set()
+
     # ------------------------------------------------------------------ flush
 
     def busy(self) -> bool:
@@ -145,8 +157,16 @@ class DeliveryWorker:
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until every queued, delayed and held delivery has been attempted."""
+        self._flushing += 1
+        try:
+            return await self._flush(timeout_s)
+        finally:
+            self._flushing -= 1
+
+    async def _flush(self, timeout_s: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        self._wakeup.set()
         while True:
             if not self.queue.pending and not self._sending:
                 # Nothing will come after a held delivery any more: send it now.

@@ -91,3 +91,32 @@ async def test_a_failing_subscriber_is_recorded_and_not_retried(api: CalcomApi, 
     outcomes = [(d["outcome"], d["http_status"]) for d in (await control.state())["webhook_deliveries"]]
     assert outcomes == [("failed", 500), ("failed", None)]
     assert (await control.stats())["webhooks"] == {"sent": 0, "failed": 2, "dropped": 0, "pending": 0}
+
+
+async def test_held_deliveries_wait_for_a_flush(api: CalcomApi, control: AsyncFakeControl, receiver: WebhookReceiver) -> None:
+    await control.subscribe(receiver.url, secret="whsec_calharness")
+    assert (await control.hold_webhooks())["hold"] is True
+    created = (await api.book()).data
+    await api.post(f"/v2/bookings/{created['uid']}/cancel", {"cancellationReason": "no"})
+    # Another round trip through the fake gives an unheld worker every chance to send.
+    await control.state()
+    truth = (await control.state())["webhook_deliveries"]
+    assert [d["outcome"] for d in truth] == ["pending", "pending"]
+    assert receiver.received == []
+    flushed = await control.flush_webhooks()
+    assert [d["outcome"] for d in flushed["deliveries"]] == ["sent", "sent"]
+    assert receiver.triggers() == ["BOOKING_CREATED", "BOOKING_CANCELLED"]
+    # Still holding after the flush; a reset lets deliveries go out as they come again.
+    await api.book(start=TUESDAY_1000)
+    await control.state()
+    assert [d["outcome"] for d in (await control.state())["webhook_deliveries"]][-1] == "pending"
+    await control.reset()
+    await control.subscribe(receiver.url, secret="whsec_calharness")
+    await control.take_slot(2002, TUESDAY_0900, {"name": "Outside", "email": "o@example.com"})
+    await control.flush_webhooks()
+    assert len(receiver.received) == 3
+
+
+async def test_webhook_mode_rejects_a_non_boolean(control: AsyncFakeControl) -> None:
+    with pytest.raises(Exception, match="hold must be true or false"):
+        await control._call("PUT", "/_fake/webhooks/mode", {"hold": "yes"})
