@@ -102,6 +102,8 @@ class Settings:
     webhook_secret: str = "whsec_calharness"
     defenses: Defenses = field(default_factory=Defenses)
     freshness_seconds: float = 30.0
+    # How far Cal.com's clock may lag ours before "created before we asked" counts (freshness).
+    clock_skew_s: float = 1.0
     calcom_timeout_s: float = 10.0
     retry_attempts: int = 3
     backoff_base_s: float = 0.2
@@ -135,6 +137,7 @@ class Settings:
             self.defenses = Defenses.with_off(self.defenses)
         numbers = {
             "freshness_seconds": self.freshness_seconds,
+            "clock_skew_s": self.clock_skew_s,
             "calcom_timeout_s": self.calcom_timeout_s,
             "backoff_base_s": self.backoff_base_s,
             "backoff_cap_s": self.backoff_cap_s,

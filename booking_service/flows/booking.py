@@ -262,6 +262,7 @@ async def _book_holding_slot(
     own = OwnBooking(
         req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
     )
+    requested_at = ctx.now()
     try:
         booking = await create_booking(
             ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
@@ -277,6 +278,7 @@ async def _book_holding_slot(
             expected_start=req.start,
             caller_name=req.name,
             idempotency_key=idempotency_key,
+            requested_at=requested_at,
         )
 
     problem = problem_with(booking)

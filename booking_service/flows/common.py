@@ -646,10 +646,16 @@ def check_returned_booking(
     expected_start: datetime,
     caller_name: str,
     idempotency_key: str | None,
+    requested_at: datetime | None = None,
 ) -> tuple[str, str] | None:
     """The three checks on what Cal.com answered (seeds/004 layers 1 and 2, plus attendee/start).
 
     Returns `(defense, reason)` of the first check that refuses the booking, or None.
+
+    Freshness has two rules: older than the window, or — for a booking that carries no call id of
+    any call — made before this create was sent (Cal.com's dedupe handed us an existing booking
+    that nothing marks as ours: a namesake's, booked at the desk with the practice's fallback
+    e-mail seconds earlier, would pass every other layer).
     """
     now = ctx.now()
     age: float | None = None
@@ -666,6 +672,15 @@ def check_returned_booking(
     defenses = ctx.defenses
     if defenses.freshness and not ours and age is not None and age > ctx.settings.freshness_seconds:
         return "freshness", "booking_too_old"
+    if (
+        defenses.freshness
+        and not ours
+        and requested_at is not None
+        and booking.created_at is not None
+        and not booking.metadata.get("call_id")
+        and (requested_at - booking.created_at).total_seconds() > ctx.settings.clock_skew_s
+    ):
+        return "freshness", "booking_predates_request"
     if defenses.call_id_match and call_id is not None:
         returned = booking.metadata.get("call_id")
         if returned not in (None, "") and str(returned) != call_id:

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking_service.context import ServiceContext
-from booking_service.flows.common import add_appointment, audit, ensure_customer
-from booking_service.models import Appointment, Call
+from booking_service.flows.common import add_appointment, audit, ensure_customer, same_name
+from booking_service.models import Appointment, Call, Customer
 from booking_service.tenants import CompanyInfo, ServiceInfo, normalize_phone
 
 
@@ -68,9 +68,15 @@ async def insert_imported(
     delivery_key: str | None = None,
     call: Call | None = None,
 ) -> Appointment:
-    """Insert the appointment (no uid check here: the caller did that before its failpoint)."""
-    if call is not None and call.customer_id is not None:
-        customer_id: int | None = call.customer_id
+    """Insert the appointment (no uid check here: the caller did that before its failpoint).
+
+    The customer is the call's only when the call's caller is the booking's attendee: a caller
+    may give another name on a later attempt of the same call (the agent misheard, the caller
+    corrected it), and the appointment must show whom Cal.com booked."""
+    caller = await session.get(Customer, call.customer_id) \
+        if call is not None and call.customer_id is not None else None
+    if caller is not None and same_name(caller.name, booking.attendee_name or ""):
+        customer_id: int | None = caller.id
     else:
         # The company's fallback address is shared by every caller without e-mail: never a key.
         email = booking.attendee_email if booking.attendee_email != company.fallback_email else None

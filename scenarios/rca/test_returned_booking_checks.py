@@ -2,16 +2,16 @@
 
 Contract §2.8 `call_id_match` and `attendee_match`. Both use Cal.com's round-robin dedupe: an
 outside booking at S with the company's fallback e-mail (the address every caller without one is
-booked with) comes back to a new caller who has no e-mail either. The booking is only 5 s old, so
-the freshness layer lets it through, and no webhook imported it (`webhooks: false`), so neither
-the local double-check nor the uid lookup knows it: exactly one layer is left to refuse it.
+booked with) comes back to a new caller who has no e-mail either. No webhook imported it, so
+neither the local double-check nor the uid lookup knows it, and it passes freshness (5 s old but
+carrying a call id; or made as the create arrived): exactly one layer is left to refuse it.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from harness.faults import fault, rewrite
+from harness.faults import fault, rewrite, slot_steal
 from harness.world import World
 from scenarios.rca._support import HANS, HANSI, appointments
 
@@ -44,13 +44,19 @@ def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
 @pytest.mark.rca("duplicate-stale-booking", "tc-008")
 @pytest.mark.defense("attendee_match")
 def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
-    """Fresh, no call_id to compare (the incident's fix lets that pass), but the attendee is
-    Hansi Sputer, not the caller Hans Schuster."""
-    _, _, answer = _outside_booking_then_caller(world, name=HANSI)
+    """No call_id to compare (the incident's fix lets that pass), not older than the request
+    (the desk booked Hansi Sputer with the fallback e-mail as the create arrived: the fake's
+    `slot_steal`, so freshness has nothing to say), but the attendee is Hansi Sputer, not the
+    caller Hans Schuster."""
+    world.freeze()
+    slot = world.slot(days_ahead=2, hour=14)
+    world.arm(fault("desk-books-first", slot_steal(HANSI, world.berlin.fallback_email), first=1))
+    answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin")
+    world.judge()  # with the defense off: no-stolen-booking (call_688 holds Hansi's booking)
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "attendee_mismatch"
     assert answer.body["alternatives"]
-    assert appointments(world) == []
+    assert [a for a in appointments(world) if a["call_id"] == "call_688"] == []
 
 
 @pytest.mark.rca("call-id-mismatch")

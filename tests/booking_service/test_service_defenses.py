@@ -71,6 +71,28 @@ async def test_freshness(make_stack: StackFactory, on: bool) -> None:
             assert await stolen(stack, answer, "call_688")
 
 
+@pytest.mark.parametrize("on", ON_OFF)
+async def test_freshness_refuses_a_booking_made_before_the_request(
+    make_stack: StackFactory, on: bool
+) -> None:
+    """Fresh (5 s), no call id, the caller's own name: a namesake booked at the desk with the
+    fallback e-mail just before. Only "made before we asked" gives it away (found by the
+    state machine, `calharness explore`)."""
+    async with make_stack(defenses=defenses("freshness", on)) as stack:
+        await stack.control.take_slot(
+            2004,
+            S_ISO,
+            {"name": "Hans Schuster", "email": FALLBACK_EMAIL},
+            age_s=5,
+            webhooks=False,
+        )
+        answer = await stack.collect("call_688", service="Teamtermin")
+        if on:
+            await assert_refused_stale(stack, answer, "booking_predates_request")
+        else:
+            assert await stolen(stack, answer, "call_688")
+
+
 # --- (2) call_id_match -----------------------------------------------------------------------
 
 
@@ -98,18 +120,26 @@ async def test_call_id_match(make_stack: StackFactory, on: bool) -> None:
 
 @pytest.mark.parametrize("on", ON_OFF)
 async def test_attendee_match(make_stack: StackFactory, on: bool) -> None:
-    """A fresh booking without call_id comes back, made by someone else with the fallback e-mail."""
+    """A booking without call_id comes back, made by someone else with the fallback e-mail just as
+    the create arrived (the fake's `slot_steal`): not older than the request, so only the attendee
+    name gives it away."""
     async with make_stack(defenses=defenses("attendee_match", on)) as stack:
-        await stack.control.take_slot(
-            2004,
-            S_ISO,
-            {"name": "Outside Booker", "email": FALLBACK_EMAIL},
-            age_s=5,
-            webhooks=False,
+        await stack.control.add_fault(
+            {
+                "name": "desk-books-first",
+                "match": {"method": "POST", "path": "/v2/bookings"},
+                "trigger": {"kind": "first", "k": 1},
+                "action": {
+                    "kind": "slot_steal",
+                    "attendee": {"name": "Outside Booker", "email": FALLBACK_EMAIL},
+                },
+            }
         )
         answer = await stack.collect("call_688", service="Teamtermin")
         if on:
-            await assert_refused_stale(stack, answer, "attendee_mismatch")
+            assert (answer["status"], answer["reason"]) == ("stale_booking_data", "attendee_mismatch")
+            # The desk's booking may be imported by its webhook, never as the caller's.
+            assert [a for a in await stack.appointments() if a.call_id == "call_688"] == []
         else:
             assert await stolen(stack, answer, "call_688")
 
@@ -119,10 +149,11 @@ async def test_attendee_match(make_stack: StackFactory, on: bool) -> None:
 
 @pytest.mark.parametrize("on", ON_OFF)
 async def test_uid_duplicate_check(make_stack: StackFactory, on: bool) -> None:
-    """Cal.com replays a fresh booking the service already imported from its webhook."""
+    """Cal.com replays a fresh booking the service already imported from its webhook (made as
+    the create arrives: an older one would be refused by freshness first)."""
     async with make_stack(defenses=defenses("uid_duplicate_check", on)) as stack:
         outside = await stack.control.take_slot(
-            2002, S_ISO, {"name": "Hans Schuster", "email": "hans.schuster@example.com"}, age_s=5
+            2002, S_ISO, {"name": "Hans Schuster", "email": "hans.schuster@example.com"}, age_s=0
         )
         await stack.flush()
         [imported] = await stack.appointments()

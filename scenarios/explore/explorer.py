@@ -1,0 +1,354 @@
+"""The state machine's actions on a World, its model, and the invariants checked after each step.
+
+An `Explorer` is plain code with no Hypothesis in it: the machine (machine.py) draws `Step`s and
+hands them to `apply`, and a found reproducer (scenarios/found/) replays its step list through the
+same `apply`. What the machine found is what the reproducer runs.
+
+The model keeps what each caller was told and who holds which slot as far as the callers and the
+outside world know. It predicts what must happen when nothing can excuse a refusal (no fault armed,
+no crash, nobody at the slot, no outside change): a new caller is booked, a booked caller's retry
+gets the same booking back, a booked caller's cancel cancels. The harness's checkers judge the
+rest after every step: no double booking (Cal.com's hosts and the service's slots), one appointment
+per booking uid, no stolen booking, no lost booking, no phantom, webhooks applied once, tenants
+kept apart; and, once the webhooks are delivered and a repairing reconciliation has run at the
+end, the service agrees with Cal.com.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.checks import CheckOptions, Verdict, run_all
+from harness.clients.service import Answer
+from harness.slots import Slot
+from harness.world import World
+from scenarios.explore import universe as U
+
+#: Checkers that hold after every step. `db-matches-calcom` needs the webhooks delivered (an
+#: outside cancel is news to the service until its webhook arrives), so it judges the end only.
+STEP_CHECKERS = ("host-slot-exclusive", "local-slot-exclusive", "one-appointment-per-booking",
+                 "no-stolen-booking", "no-lost-booking", "no-phantom-booking",
+                 "webhook-applied-once", "tenant-isolation")
+
+
+class ModelMismatch(AssertionError):
+    """The service answered something the model says nothing could excuse."""
+
+
+class InvariantViolated(AssertionError):
+    """A harness checker found a violation after a step."""
+
+    def __init__(self, verdicts: list[Verdict]) -> None:
+        self.verdicts = verdicts
+        super().__init__("invariants violated:\n" + "\n".join(str(v) for v in verdicts))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action with its arguments, as drawn (JSON-friendly, for reproducers)."""
+
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "args": self.args}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Step:
+        return cls(data["action"], dict(data.get("args") or {}))
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.args.items())
+        return f"{self.action}({args})"
+
+
+@dataclass
+class Caller:
+    """One phone call as the model knows it."""
+
+    call_id: str
+    name: str
+    slot: int
+    service: str
+    told: str | None = None  # the last status the service gave this call
+    appointment_id: int | None = None
+    booking_uid: str | None = None
+    holds: bool = False  # told booked/rescheduled and not cancelled since
+
+
+@dataclass
+class Model:
+    callers: list[Caller] = field(default_factory=list)
+    outside: dict[str, int] = field(default_factory=dict)  # active outside uid -> slot
+    faults_armed: int = 0
+    crashes: int = 0
+    touched: set[int] = field(default_factory=set)  # slots someone changed in Cal.com directly
+
+    def holders(self, slot: int) -> list[str]:
+        held = [c.call_id for c in self.callers if c.holds and c.slot == slot]
+        return held + [uid for uid, s in self.outside.items() if s == slot]
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing armed and nothing crashed: a refusal would need a reason in the model."""
+        return self.faults_armed == 0 and self.crashes == 0
+
+
+class Explorer:
+    """Applies steps to a world (a clean one: `world_for` or the scenario fixture)."""
+
+    def __init__(self, world: World, *, calls_prefix: str = "call") -> None:
+        self.world = world
+        self.model = Model()
+        self.steps: list[Step] = []
+        self._prefix = calls_prefix
+        world.freeze(U.START)
+        world.fake.hold_webhooks(True)
+        self._calcom = world._context().calcom
+        self._timeout_before = self._calcom.timeout_s
+        self._calcom.timeout_s = U.CALCOM_TIMEOUT_S
+
+    def close(self) -> None:
+        self._calcom.timeout_s = self._timeout_before
+        for name in ("collect.after_double_check", "collect.before_insert",
+                     "webhook.before_insert", "reconcile.before_insert"):
+            self.world.stack.failpoints.pop(name, None)
+
+    # -- applying ---------------------------------------------------------------------------------
+
+    def apply(self, step: Step) -> None:
+        """Run one step, then check every invariant that holds at any moment. Each step takes
+        `STEP_SECONDS` of the frozen clock: phone calls and desk bookings are not simultaneous."""
+        self.steps.append(step)
+        self.world.clock.advance(U.STEP_SECONDS)
+        getattr(self, f"do_{step.action}")(**step.args)
+        self.check_step()
+
+    def slot(self, index: int) -> Slot:
+        days, hour, minute = U.SLOTS[index]
+        return self.world.slot(days_ahead=days, hour=hour, minute=minute)
+
+    def _new_caller(self, name: str, slot: int, service: str) -> Caller:
+        caller = Caller(f"{self._prefix}_{len(self.model.callers) + 1:04d}", name, slot, service)
+        self.model.callers.append(caller)
+        return caller
+
+    def _heard(self, caller: Caller, answer: Answer) -> None:
+        caller.told = answer.status
+        if answer.status in ("booked", "rescheduled"):
+            caller.holds = True
+            caller.appointment_id = answer.body.get("appointment_id")
+            caller.booking_uid = answer.body.get("booking_uid")
+
+    def _expect(self, condition: bool, message: str, answer: Answer) -> None:
+        if not condition:
+            raise ModelMismatch(f"{message}; the service answered {answer.http_status} "
+                                f"{json.dumps(answer.body, default=str)[:600]}")
+
+    # -- caller actions ---------------------------------------------------------------------------
+
+    def do_check(self, slot: int, service: str) -> None:
+        """A new caller asks whether the slot is free (and may book it later: `book_checked`)."""
+        caller = self._new_caller(U.NAMES[0], slot, service)
+        self.world.driver.check(self.slot(slot), call_id=caller.call_id, service=service)
+
+    def do_book(self, slot: int, service: str, name: int) -> None:
+        """A new caller books; or, when the last caller only checked, that caller books."""
+        free = not self.model.holders(slot) and slot not in self.model.touched
+        caller = self._new_caller(U.NAMES[name], slot, service)
+        answer = self.world.driver.collect(self.slot(slot), name=caller.name,
+                                           call_id=caller.call_id, service=service)
+        self._heard(caller, answer)
+        if self.model.quiet and free:
+            self._expect(answer.status == "booked",
+                         f"{caller.call_id} asked for a free slot {slot} with nothing armed", answer)
+
+    def do_book_checked(self, caller: int, name: int) -> None:
+        """A caller who checked earlier (and heard "free") books now — the 14-second race."""
+        who = self.model.callers[caller]
+        who.name = U.NAMES[name]
+        answer = self.world.driver.collect(self.slot(who.slot), name=who.name,
+                                           call_id=who.call_id, service=who.service)
+        self._heard(who, answer)
+
+    def do_retry(self, caller: int) -> None:
+        """The voice agent sends the same call's booking again (a timeout, a re-prompt)."""
+        who = self.model.callers[caller]
+        was = (who.holds, who.booking_uid)
+        answer = self.world.driver.collect(self.slot(who.slot), name=who.name,
+                                           call_id=who.call_id, service=who.service)
+        if was[0] and self.model.quiet and who.slot not in self.model.touched:
+            self._expect(answer.status == "booked" and answer.body.get("booking_uid") == was[1],
+                         f"{who.call_id} holds {was[1]} and retried with nothing armed", answer)
+        if answer.status == "booked" or not who.holds:
+            self._heard(who, answer)
+
+    def do_burst(self, slot: int, service: str, names: list[int]) -> None:
+        """len(names) new callers ask for one slot at the same instant.
+
+        Without the slot lock every caller is held right after the availability double-check
+        until all have passed it (the worst interleaving, forced, not hoped for). With the lock on,
+        the lock decides the order and a barrier inside it could only wait out its timeout, so
+        none is installed (the same rule as scenarios/races/_support.force_race)."""
+        free = not self.model.holders(slot) and slot not in self.model.touched
+        callers = [self._new_caller(U.NAMES[n], slot, service) for n in names]
+        forced = not self.world.defense_on("slot_lock")
+        if forced:
+            self.world.barrier("collect.after_double_check", parties=len(callers),
+                               timeout_s=U.RACE_BARRIER_S)
+        driver, at = self.world.driver, self.slot(slot)
+        try:
+            answers = driver.concurrently([
+                (lambda c=c: driver.acollect(at, name=c.name, call_id=c.call_id, service=service))
+                for c in callers])
+        finally:
+            self.world.stack.failpoints.pop("collect.after_double_check", None)
+        for caller, answer in zip(callers, answers, strict=True):
+            self._heard(caller, answer)
+        if self.model.quiet and free:
+            self._expect(any(a.status == "booked" for a in answers),
+                         f"{len(callers)} callers raced for a free slot {slot} with nothing "
+                         "armed and none was booked", answers[0])
+
+    def do_cancel(self, caller: int) -> None:
+        who = self.model.callers[caller]
+        was_holding = who.holds
+        answer = self.world.driver.cancel(call_id=who.call_id, appointment_id=who.appointment_id,
+                                          slot=None if who.appointment_id else self.slot(who.slot))
+        if answer.status in ("cancelled", "already_cancelled"):
+            who.holds = False
+        if was_holding and self.model.quiet and who.slot not in self.model.touched:
+            self._expect(answer.status == "cancelled",
+                         f"{who.call_id} holds a booking and cancelled it with nothing armed",
+                         answer)
+
+    def do_reschedule(self, caller: int, slot: int) -> None:
+        who = self.model.callers[caller]
+        answer = self.world.driver.reschedule(
+            call_id=who.call_id, new_slot=self.slot(slot), appointment_id=who.appointment_id,
+            old_slot=None if who.appointment_id else self.slot(who.slot))
+        if answer.status == "rescheduled":
+            who.slot = slot
+            self._heard(who, answer)
+
+    # -- the outside world ------------------------------------------------------------------------
+
+    def do_outside_take(self, slot: int, service: str, name: int, age: int,
+                        earlier_call: bool) -> None:
+        """Someone books directly in Cal.com with the practice's fallback e-mail (the front desk
+        booking a phone customer), maybe long ago, maybe from an earlier call."""
+        metadata = {"call_id": U.EARLIER_CALL} if earlier_call else None
+        try:
+            booking = self.world.driver.take_slot(
+                U.SERVICES[service], self.slot(slot), name=U.NAMES[name],
+                email=self.world.berlin.fallback_email, metadata=metadata,
+                age_s=U.OUTSIDE_AGES[age])
+        except Exception:  # noqa: BLE001 - the host is busy: Cal.com refused, nothing changed
+            return
+        self.model.outside[booking["uid"]] = slot
+        self.model.touched.add(slot)
+
+    def do_outside_cancel(self, which: int) -> None:
+        """Someone cancels a booking in Cal.com directly (front desk, the e-mail link)."""
+        active = sorted(b["uid"] for b in self.world.upstream())
+        if not active:
+            return
+        uid = active[which % len(active)]
+        booking = self.world.driver.outside_cancel(uid)
+        self.model.outside.pop(uid, None)
+        self.model.touched.add(self._slot_of(booking["start"]))
+
+    def _slot_of(self, start: str) -> int:
+        for index in range(len(U.SLOTS)):
+            if self.slot(index).start == start:
+                return index
+        return -1
+
+    def do_advance(self, seconds: int) -> None:
+        self.world.clock.advance(seconds)
+        self._note("clock", {"advance_s": seconds})
+
+    def do_arm(self, kind: str, endpoint: str, trigger: str) -> None:
+        self.model.faults_armed += 1
+        directive = U.fault_directive(kind, endpoint, trigger, self.model.faults_armed)
+        self.world.arm(directive)
+        self._note("fault", directive)
+
+    def do_crash(self) -> None:
+        """The next booking's service process dies after Cal.com said yes, before it stored the
+        appointment (the caller hears an error; Cal.com holds the booking)."""
+        self.model.crashes += 1
+        self.world.crash_at("collect.before_insert")
+        self._note("fault", {"crash_at": "collect.before_insert"})
+
+    def do_deliver(self) -> None:
+        """Cal.com's queued webhooks arrive (with whatever webhook faults are armed)."""
+        self.world.settle()
+
+    def do_reconcile(self, repair: bool) -> None:
+        self.world.driver.reconcile(self.world.berlin.api_key, repair=repair)
+
+    def do_import_race(self) -> None:
+        """A repairing reconciliation runs while the webhooks arrive, each importer held between
+        its uid check and its insert until the other is there too (when both import one booking;
+        otherwise the lone importer waits out a second)."""
+        world = self.world
+        world.barrier(["webhook.before_insert", "reconcile.before_insert"], parties=2,
+                      timeout_s=U.IMPORT_BARRIER_S)
+        driver = world.driver
+        try:
+            driver.concurrently([
+                lambda: driver.areconcile(world.berlin.api_key, repair=True),
+                lambda: driver.fake.flush_webhooks(),
+            ])
+        finally:
+            for name in ("webhook.before_insert", "reconcile.before_insert"):
+                world.stack.failpoints.pop(name, None)
+
+    def _note(self, f: str, value: dict[str, Any]) -> None:
+        self.world.recorder.invoke("explorer", f, None, None, value).ok(value)
+
+    # -- invariants -------------------------------------------------------------------------------
+
+    def check_step(self) -> None:
+        world = self.world
+        verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
+                           only=STEP_CHECKERS)
+        failed = [v for v in verdicts if not v.ok]
+        if failed:
+            raise InvariantViolated(failed)
+
+    def check_end(self) -> list[Verdict]:
+        """Deliver what Cal.com still holds back, reconcile with repair, judge everything."""
+        world = self.world
+        world.fake.clear_faults()  # the end-of-run repair itself runs on a healthy upstream
+        world.stack.failpoints.clear()
+        world.settle()
+        world.driver.reconcile(world.berlin.api_key, repair=True)
+        world.settle()
+        verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
+                           options=CheckOptions(reconciled=True))
+        world.judged = True
+        world.last_verdicts = verdicts
+        failed = [v for v in verdicts if not v.ok]
+        if failed:
+            raise InvariantViolated(failed)
+        return verdicts
+
+
+def replay(world: World, steps: list[dict[str, Any]] | list[Step]) -> Explorer:
+    """Run a step list (a reproducer's) on a clean world and judge it like the machine does."""
+    explorer = Explorer(world)
+    try:
+        for step in steps:
+            explorer.apply(step if isinstance(step, Step) else Step.from_json(step))
+        explorer.check_end()
+    finally:
+        explorer.close()
+    return explorer
+
+
+def steps_json(steps: list[Step]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in steps]

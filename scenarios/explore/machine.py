@@ -1,0 +1,261 @@
+"""The Hypothesis state machine: rules draw steps, the explorer applies and judges them.
+
+    result = explore(stack, Profile.ci(), seed=0)
+    if result.failure: print(result.failure.text)
+
+Each example gets a clean world on the shared embedded stack (`world_for`: the fake and the
+database reset in milliseconds), a frozen clock at `universe.START`, and webhooks held until a
+`deliver` step. Every random choice comes from Hypothesis, seeded: the same seed, profile and
+defenses give the same steps (and, on a shrunk failure, the same reproducer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, precondition, rule
+
+from harness.stack import EmbeddedStack
+from harness.world import world_for
+from scenarios.explore import universe as U
+from scenarios.explore.explorer import Explorer, Step
+
+SLOT = st.integers(0, len(U.SLOTS) - 1)
+SERVICE = st.sampled_from(sorted(U.SERVICES))
+NAME = st.integers(0, len(U.NAMES) - 1)
+#: Which caller (taken modulo the callers so far; the step records the one it resolved to).
+CALLER = st.integers(0, 7)
+
+
+@st.composite
+def fault_choice(draw: st.DrawFn) -> dict[str, str]:
+    kind = draw(st.sampled_from(U.CREATE_ONLY + U.ANY_ENDPOINT + U.WEBHOOK))
+    endpoint = "create" if kind in U.CREATE_ONLY or kind in U.WEBHOOK \
+        else draw(st.sampled_from(sorted(U.ENDPOINTS)))
+    return {"kind": kind, "endpoint": endpoint, "trigger": draw(st.sampled_from(U.TRIGGERS))}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much to explore: examples (sequences) of up to `steps` steps each."""
+
+    name: str
+    examples: int
+    steps: int
+    shrink: bool = True
+
+    @classmethod
+    def ci(cls) -> Profile:
+        """Part of `pytest` and `calharness verify`: well under a minute on 2 cores."""
+        return cls("ci", examples=40, steps=12)
+
+    @classmethod
+    def deep(cls, examples: int = 500, steps: int = 30) -> Profile:
+        return cls("deep", examples=examples, steps=steps)
+
+
+@dataclass
+class Failure:
+    """A shrunk failing sequence: the steps, what broke, and how to run it again."""
+
+    steps: list[Step]
+    error: str
+    kind: str
+    seed: int | None
+    defenses_off: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        from scenarios.explore.reproducer import render_text
+
+        return render_text(self)
+
+
+@dataclass
+class ExploreResult:
+    profile: Profile
+    seed: int | None
+    defenses_off: tuple[str, ...]
+    examples: int = 0
+    steps: int = 0
+    failure: Failure | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def summary(self) -> str:
+        off = ", ".join(self.defenses_off) or "none"
+        verdict = "no failure" if self.ok else f"FAILED after shrinking to " \
+            f"{len(self.failure.steps) if self.failure else 0} steps"
+        return (f"explore[{self.profile.name}] seed={self.seed} defenses off: {off}: "
+                f"{self.examples} examples, {self.steps} steps, {verdict}")
+
+
+def machine_for(stack: EmbeddedStack, defenses_off: tuple[str, ...],
+                result: ExploreResult) -> type[RuleBasedStateMachine]:
+    """A state machine class bound to one running stack (Hypothesis builds one per example)."""
+
+    class BookingMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self._world_cm = world_for(stack, defenses_off=defenses_off, judge=False)
+            world = self._world_cm.__enter__()
+            self.explorer = Explorer(world)
+            self._failed = False
+            result.examples += 1
+
+        def _do(self, action: str, **args: Any) -> None:
+            result.steps += 1
+            try:
+                self.explorer.apply(Step(action, args))
+            except BaseException as exc:
+                self._failed = True
+                _remember(result, self.explorer.steps, exc, defenses_off)
+                raise
+
+        def _caller(self, index: int) -> int:
+            return index % len(self.explorer.model.callers)
+
+        @property
+        def _has_callers(self) -> bool:
+            return bool(self.explorer.model.callers)
+
+        # callers ------------------------------------------------------------------------------
+
+        @rule(slot=SLOT, service=SERVICE)
+        def check(self, slot: int, service: str) -> None:
+            self._do("check", slot=slot, service=service)
+
+        @rule(slot=SLOT, service=SERVICE, name=NAME)
+        def book(self, slot: int, service: str, name: int) -> None:
+            self._do("book", slot=slot, service=service, name=name)
+
+        @precondition(lambda self: self._has_callers)
+        @rule(caller=CALLER, name=NAME)
+        def book_checked(self, caller: int, name: int) -> None:
+            self._do("book_checked", caller=self._caller(caller), name=name)
+
+        @precondition(lambda self: self._has_callers)
+        @rule(caller=CALLER)
+        def retry(self, caller: int) -> None:
+            self._do("retry", caller=self._caller(caller))
+
+        @rule(slot=SLOT, service=SERVICE, names=st.lists(NAME, min_size=2, max_size=3))
+        def burst(self, slot: int, service: str, names: list[int]) -> None:
+            self._do("burst", slot=slot, service=service, names=names)
+
+        @precondition(lambda self: self._has_callers)
+        @rule(caller=CALLER)
+        def cancel(self, caller: int) -> None:
+            self._do("cancel", caller=self._caller(caller))
+
+        @precondition(lambda self: self._has_callers)
+        @rule(caller=CALLER, slot=SLOT)
+        def reschedule(self, caller: int, slot: int) -> None:
+            self._do("reschedule", caller=self._caller(caller), slot=slot)
+
+        # the outside world -------------------------------------------------------------------
+
+        @rule(slot=SLOT, service=SERVICE, name=NAME,
+              age=st.integers(0, len(U.OUTSIDE_AGES) - 1), earlier_call=st.booleans())
+        def outside_take(self, slot: int, service: str, name: int, age: int,
+                         earlier_call: bool) -> None:
+            self._do("outside_take", slot=slot, service=service, name=name, age=age,
+                     earlier_call=earlier_call)
+
+        @rule(which=st.integers(0, 3))
+        def outside_cancel(self, which: int) -> None:
+            self._do("outside_cancel", which=which)
+
+        @rule(seconds=st.sampled_from(U.CLOCK_STEPS))
+        def advance(self, seconds: int) -> None:
+            self._do("advance", seconds=seconds)
+
+        @rule(choice=fault_choice())
+        def arm(self, choice: dict[str, str]) -> None:
+            self._do("arm", **choice)
+
+        @rule()
+        def crash(self) -> None:
+            self._do("crash")
+
+        @rule()
+        def deliver(self) -> None:
+            self._do("deliver")
+
+        @rule(repair=st.booleans())
+        def reconcile(self, repair: bool) -> None:
+            self._do("reconcile", repair=repair)
+
+        @rule()
+        def import_race(self) -> None:
+            self._do("import_race")
+
+        def teardown(self) -> None:
+            try:
+                if not self._failed:
+                    self.explorer.check_end()
+            except BaseException as exc:
+                _remember(result, self.explorer.steps, exc, defenses_off)
+                raise
+            finally:
+                self.explorer.close()
+                self._world_cm.__exit__(None, None, None)
+
+    return BookingMachine
+
+
+def _remember(result: ExploreResult, steps: list[Step], exc: BaseException,
+              defenses_off: tuple[str, ...]) -> None:
+    """Keep the latest failing sequence: Hypothesis runs the shrunk one last."""
+    result.failure = Failure(steps=list(steps), error="".join(
+        traceback.format_exception_only(type(exc), exc)).strip(), kind=type(exc).__name__,
+        seed=result.seed, defenses_off=defenses_off)
+
+
+def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
+            defenses_off: Iterable[str] = (), database: Path | None = None,
+            verbose: bool = False) -> ExploreResult:
+    """Run the machine; a failure is shrunk and returned (not raised)."""
+    off = tuple(defenses_off)
+    result = ExploreResult(profile=profile, seed=seed, defenses_off=off)
+    phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+    if profile.shrink:
+        phases.append(Phase.shrink)
+    config = settings(
+        max_examples=profile.examples, stateful_step_count=profile.steps, deadline=None,
+        database=DirectoryBasedExampleDatabase(str(database)) if database else None,
+        suppress_health_check=list(HealthCheck), phases=phases, print_blob=False,
+        report_multiple_bugs=False,
+        verbosity=Verbosity.normal if verbose else Verbosity.quiet)
+    test = get_state_machine_test(machine_for(stack, off, result), settings=config)
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+    try:
+        test()
+    except Exception:  # the failure is in result.failure, shrunk
+        if result.failure is None:
+            raise
+    else:
+        result.failure = None  # failures seen while shrinking do not count when it passed
+    return result
+
+
+@contextlib.contextmanager
+def running_stack(label: str = "explore", database_url: str | None = None) -> Any:
+    """An embedded stack for a standalone run (`calharness explore`)."""
+    from harness.stack import StackOptions
+
+    with EmbeddedStack(StackOptions(label=label, database_url=database_url)) as stack:
+        yield stack
