@@ -652,10 +652,11 @@ def check_returned_booking(
 
     Returns `(defense, reason)` of the first check that refuses the booking, or None.
 
-    Freshness has two rules: older than the window, or — for a booking that carries no call id of
-    any call — made before this create was sent (Cal.com's dedupe handed us an existing booking
-    that nothing marks as ours: a namesake's, booked at the desk with the practice's fallback
-    e-mail seconds earlier, would pass every other layer).
+    Freshness has two rules: older than the window; and a booking that carries no call id must
+    have been made by this create — not before it was sent, and not of unknown age (Cal.com's
+    dedupe handing us a namesake's booking, made at the desk with the practice's fallback e-mail
+    seconds earlier, passes every other layer). A refused booking that is ours after all (our
+    idempotency key, found by the lookup that follows a refusal) is still adopted.
     """
     now = ctx.now()
     age: float | None = None
@@ -672,15 +673,12 @@ def check_returned_booking(
     defenses = ctx.defenses
     if defenses.freshness and not ours and age is not None and age > ctx.settings.freshness_seconds:
         return "freshness", "booking_too_old"
-    if (
-        defenses.freshness
-        and not ours
-        and requested_at is not None
-        and booking.created_at is not None
-        and not booking.metadata.get("call_id")
-        and (requested_at - booking.created_at).total_seconds() > ctx.settings.clock_skew_s
-    ):
-        return "freshness", "booking_predates_request"
+    if defenses.freshness and not ours and requested_at is not None \
+            and not booking.metadata.get("call_id"):
+        if booking.created_at is None:
+            return "freshness", "booking_age_unknown"
+        if (requested_at - booking.created_at).total_seconds() > ctx.settings.clock_skew_s:
+            return "freshness", "booking_predates_request"
     if defenses.call_id_match and call_id is not None:
         returned = booking.metadata.get("call_id")
         if returned not in (None, "") and str(returned) != call_id:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, rule
 
 from harness.stack import EmbeddedStack
 from harness.world import world_for
@@ -32,16 +32,47 @@ from scenarios.explore.explorer import Explorer, Step
 SLOT = st.integers(0, len(U.SLOTS) - 1)
 SERVICE = st.sampled_from(sorted(U.SERVICES))
 NAME = st.integers(0, len(U.NAMES) - 1)
-#: Which caller (taken modulo the callers so far; the step records the one it resolved to).
-CALLER = st.integers(0, 7)
+#: Which caller or held slot (taken modulo how many there are; the step records the resolved one).
+WHICH = st.integers(0, 7)
 
 
-@st.composite
-def fault_choice(draw: st.DrawFn) -> dict[str, str]:
-    kind = draw(st.sampled_from(U.CREATE_ONLY + U.ANY_ENDPOINT + U.WEBHOOK))
-    endpoint = "create" if kind in U.CREATE_ONLY or kind in U.WEBHOOK \
-        else draw(st.sampled_from(sorted(U.ENDPOINTS)))
-    return {"kind": kind, "endpoint": endpoint, "trigger": draw(st.sampled_from(U.TRIGGERS))}
+def _weighted(weights: dict[str, int]) -> st.SearchStrategy[str]:
+    """A choice with weights (Hypothesis draws uniformly from the repeated list; the first entry
+    is where shrinking goes, so the harmless choices come first)."""
+    return st.sampled_from([name for name, n in weights.items() for _ in range(n)])
+
+
+FAULT = st.fixed_dictionaries({
+    "kind": _weighted(U.FAULT_WEIGHTS),
+    "endpoint": st.sampled_from(U.FAULT_ENDPOINTS),
+    "trigger": _weighted(U.TRIGGER_WEIGHTS),
+})
+
+#: The arguments each action draws (the explorer's `do_<action>` signature).
+ARGS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "deliver": st.just({}),
+    "advance": st.fixed_dictionaries({"seconds": st.sampled_from(U.CLOCK_STEPS)}),
+    "check": st.fixed_dictionaries({"slot": SLOT, "service": SERVICE}),
+    "book": st.fixed_dictionaries({"slot": SLOT, "service": SERVICE, "name": NAME}),
+    "book_taken": st.fixed_dictionaries({"which": WHICH, "service": SERVICE,
+                                         "namesake": st.booleans()}),
+    "retry": st.fixed_dictionaries({"caller": WHICH, "rename": st.booleans()}),
+    "burst": st.fixed_dictionaries({"slot": SLOT, "service": SERVICE,
+                                    "names": st.lists(NAME, min_size=2, max_size=3)}),
+    "cancel": st.fixed_dictionaries({"caller": WHICH}),
+    "reschedule": st.fixed_dictionaries({"caller": WHICH, "slot": SLOT}),
+    "outside_take": st.fixed_dictionaries({
+        "slot": SLOT, "service": SERVICE, "name": NAME,
+        "age": st.integers(0, len(U.OUTSIDE_AGES) - 1), "earlier_call": st.booleans()}),
+    "outside_cancel": st.fixed_dictionaries({"which": WHICH}),
+    "arm": FAULT,
+    "crash": st.just({}),
+    "reconcile": st.fixed_dictionaries({"repair": st.booleans()}),
+    "import_race": st.just({}),
+}
+
+STEP = _weighted(U.ACTION_WEIGHTS).flatmap(
+    lambda action: ARGS[action].map(lambda args: (action, args)))
 
 
 @dataclass(frozen=True)
@@ -124,83 +155,11 @@ def machine_for(stack: EmbeddedStack, defenses_off: tuple[str, ...],
                 _remember(result, self.explorer.steps, exc, defenses_off)
                 raise
 
-        def _caller(self, index: int) -> int:
-            return index % len(self.explorer.model.callers)
-
-        @property
-        def _has_callers(self) -> bool:
-            return bool(self.explorer.model.callers)
-
-        # callers ------------------------------------------------------------------------------
-
-        @rule(slot=SLOT, service=SERVICE)
-        def check(self, slot: int, service: str) -> None:
-            self._do("check", slot=slot, service=service)
-
-        @rule(slot=SLOT, service=SERVICE, name=NAME)
-        def book(self, slot: int, service: str, name: int) -> None:
-            self._do("book", slot=slot, service=service, name=name)
-
-        @precondition(lambda self: self._has_callers)
-        @rule(caller=CALLER, name=NAME)
-        def book_checked(self, caller: int, name: int) -> None:
-            self._do("book_checked", caller=self._caller(caller), name=name)
-
-        @precondition(lambda self: self._has_callers)
-        @rule(caller=CALLER)
-        def retry(self, caller: int) -> None:
-            self._do("retry", caller=self._caller(caller))
-
-        @rule(slot=SLOT, service=SERVICE, names=st.lists(NAME, min_size=2, max_size=3))
-        def burst(self, slot: int, service: str, names: list[int]) -> None:
-            self._do("burst", slot=slot, service=service, names=names)
-
-        @precondition(lambda self: self._has_callers)
-        @rule(caller=CALLER)
-        def cancel(self, caller: int) -> None:
-            self._do("cancel", caller=self._caller(caller))
-
-        @precondition(lambda self: self._has_callers)
-        @rule(caller=CALLER, slot=SLOT)
-        def reschedule(self, caller: int, slot: int) -> None:
-            self._do("reschedule", caller=self._caller(caller), slot=slot)
-
-        # the outside world -------------------------------------------------------------------
-
-        @rule(slot=SLOT, service=SERVICE, name=NAME,
-              age=st.integers(0, len(U.OUTSIDE_AGES) - 1), earlier_call=st.booleans())
-        def outside_take(self, slot: int, service: str, name: int, age: int,
-                         earlier_call: bool) -> None:
-            self._do("outside_take", slot=slot, service=service, name=name, age=age,
-                     earlier_call=earlier_call)
-
-        @rule(which=st.integers(0, 3))
-        def outside_cancel(self, which: int) -> None:
-            self._do("outside_cancel", which=which)
-
-        @rule(seconds=st.sampled_from(U.CLOCK_STEPS))
-        def advance(self, seconds: int) -> None:
-            self._do("advance", seconds=seconds)
-
-        @rule(choice=fault_choice())
-        def arm(self, choice: dict[str, str]) -> None:
-            self._do("arm", **choice)
-
-        @rule()
-        def crash(self) -> None:
-            self._do("crash")
-
-        @rule()
-        def deliver(self) -> None:
-            self._do("deliver")
-
-        @rule(repair=st.booleans())
-        def reconcile(self, repair: bool) -> None:
-            self._do("reconcile", repair=repair)
-
-        @rule()
-        def import_race(self) -> None:
-            self._do("import_race")
+        @rule(step=STEP)
+        def step(self, step: tuple[str, dict[str, Any]]) -> None:
+            resolved = self.explorer.resolve(*step)
+            if resolved is not None:  # None: nothing to act on yet (no caller, no booking)
+                self._do(resolved[0], **resolved[1])
 
         def teardown(self) -> None:
             try:

@@ -69,6 +69,30 @@ WEBHOOK = ("webhook_duplicate", "webhook_reorder", "webhook_drop", "webhook_bad_
 
 TRIGGERS: tuple[str, ...] = ("first1", "first2", "always", "nth2")
 
+# How often each thing is drawn. Uniform draws would spend most steps on generic upstream errors
+# and bookkeeping; the incidents come from collisions (two callers, a caller and the desk) and
+# from Cal.com handing back the wrong booking, so those are drawn more often. Hypothesis also
+# draws the first entry more often than the rest (and shrinks towards it), so the first entry is
+# the most common thing in the world: a caller booking.
+
+ACTION_WEIGHTS: dict[str, int] = {
+    "book": 4, "deliver": 2, "advance": 1, "check": 1, "book_taken": 3, "retry": 2, "burst": 2,
+    "cancel": 1, "reschedule": 1, "outside_take": 3, "outside_cancel": 1, "arm": 3, "crash": 1,
+    "reconcile": 1, "import_race": 1,
+}
+
+FAULT_WEIGHTS: dict[str, int] = {
+    "overbook": 3, "503_before": 1, "503_after": 1, "500_after": 1, "409_before": 1, "429_before": 1,
+    "hang_after": 1, "reset_before": 1, "truncate": 1, "malformed": 1,
+    "webhook_duplicate": 1, "webhook_reorder": 1, "webhook_drop": 1, "webhook_bad_signature": 1,
+    "stale_replay_start": 2, "stale_replay_email": 1, "slot_steal": 2,
+    "drop_created_at": 2, "drop_metadata": 1,
+}
+
+FAULT_ENDPOINTS: tuple[str, ...] = ("create", "slots", "cancel", "reschedule", "list")
+
+TRIGGER_WEIGHTS: dict[str, int] = {"always": 2, "first1": 1, "first2": 1, "nth2": 1}
+
 
 def _trigger(name: str) -> dict[str, Any]:
     return {"first1": {"first": 1}, "first2": {"first": 2}, "always": {},
