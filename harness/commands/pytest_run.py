@@ -128,6 +128,19 @@ class ProgressDisplay:
                                   else "[green]all passing")
 
 
+def property_by_test(junit: Path, name: str) -> dict[str, Any]:
+    """A JSON property (`record_property(name, json)`) of each test that recorded it, by node id
+    (by test name when the node id is not recorded)."""
+    if not junit.exists():
+        return {}
+    found: dict[str, Any] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value", "") for p in case.iter("property")}
+        if name in props:
+            found[props.get("nodeid") or case.get("name", "")] = json.loads(props[name])
+    return found
+
+
 def checks_by_test(junit: Path) -> dict[str, list[dict[str, Any]]]:
     """The checker verdicts each scenario recorded (the `checks` JUnit property), by node id."""
     if not junit.exists():

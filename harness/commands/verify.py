@@ -20,7 +20,12 @@ from rich.console import Console
 
 from harness.commands import ablate
 from harness.commands.console import make_console
-from harness.commands.pytest_run import ProgressDisplay, checks_by_test, run_pytest
+from harness.commands.pytest_run import (
+    ProgressDisplay,
+    checks_by_test,
+    property_by_test,
+    run_pytest,
+)
 from harness.commands.run_env import RunDatabase, choose_run_database, default_workers
 from reports import CheckResult, build_report, write_reports
 
@@ -89,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         db.close()
 
     checks = checks_across_scenarios(checks_by_test(out / "junit.xml"))
-    notes = []
+    notes = [explore_note(run) for run in property_by_test(out / "junit.xml", "explore").values()]
     nothing_ran = main_run.outcomes.get("passed", 0) + main_run.outcomes.get("failed", 0) == 0
     if nothing_ran:
         notes.append("no scenario ran (all skipped or none selected): nothing was verified")
@@ -108,6 +113,14 @@ def run(args: argparse.Namespace) -> int:
     ok = report.ok and main_run.exit_code == 0 and not nothing_ran
     print_summary(console, report, paths, ok)
     return 0 if ok else 1
+
+
+def explore_note(run: dict[str, Any]) -> str:
+    """The state machine's line in the summary: how much it explored, and what it found."""
+    off = ", ".join(run.get("defenses_off") or []) or "none"
+    found = "no failure" if not run.get("failure") else "a failure (see the scenario's output)"
+    return (f"state machine ({run.get('profile')} profile, seed {run.get('seed')}, defenses off: "
+            f"{off}): {run.get('examples')} examples, {run.get('steps')} steps, {found}")
 
 
 def checks_across_scenarios(by_test: dict[str, list[dict[str, Any]]]) -> list[CheckResult]:
@@ -154,6 +167,8 @@ def print_summary(console: Console, report: object, paths: dict[str, Path], ok: 
         ablate.print_matrix(console, report.ablation)
     for stat in report.hypothesis_stats():
         console.print(f"hypothesis: {stat.nodeid}: {stat.text.strip().splitlines()[0] if stat.text else ''}")
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     console.print(f"database: {report.database}")
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
     console.print("[bold green]PASSED[/bold green]" if ok else "[bold red]FAILED[/bold red]",

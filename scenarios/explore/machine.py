@@ -87,7 +87,7 @@ class Profile:
     @classmethod
     def ci(cls) -> Profile:
         """Part of `pytest` and `calharness verify`: well under a minute on 2 cores."""
-        return cls("ci", examples=40, steps=12)
+        return cls("ci", examples=150, steps=12)
 
     @classmethod
     def deep(cls, examples: int = 500, steps: int = 30) -> Profile:
@@ -127,8 +127,9 @@ class ExploreResult:
 
     def summary(self) -> str:
         off = ", ".join(self.defenses_off) or "none"
-        verdict = "no failure" if self.ok else f"FAILED after shrinking to " \
-            f"{len(self.failure.steps) if self.failure else 0} steps"
+        n = len(self.failure.steps) if self.failure else 0
+        verdict = "no failure" if self.ok else \
+            f"FAILED, shrunk to {n} steps" if self.profile.shrink else f"FAILED ({n} steps)"
         return (f"explore[{self.profile.name}] seed={self.seed} defenses off: {off}: "
                 f"{self.examples} examples, {self.steps} steps, {verdict}")
 

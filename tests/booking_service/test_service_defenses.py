@@ -93,6 +93,32 @@ async def test_freshness_refuses_a_booking_made_before_the_request(
             assert await stolen(stack, answer, "call_688")
 
 
+@pytest.mark.parametrize("on", ON_OFF)
+async def test_freshness_refuses_a_booking_of_unknown_age_without_call_id(
+    make_stack: StackFactory, on: bool
+) -> None:
+    """The same namesake's booking made as the create arrives, but Cal.com's answer lacks
+    `createdAt`: with no call id either, nothing shows it is the caller's."""
+    async with make_stack(defenses=defenses("freshness", on)) as stack:
+        await stack.control.take_slot(
+            2004, S_ISO, {"name": "Hans Schuster", "email": FALLBACK_EMAIL}, age_s=0,
+            webhooks=False,
+        )
+        await stack.control.add_fault(
+            {
+                "name": "no-created-at",
+                "match": {"method": "POST", "path": "/v2/bookings"},
+                "trigger": {"kind": "always"},
+                "action": {"kind": "rewrite", "set": {"data.createdAt": None}},
+            }
+        )
+        answer = await stack.collect("call_688", service="Teamtermin")
+        if on:
+            await assert_refused_stale(stack, answer, "booking_age_unknown")
+        else:
+            assert await stolen(stack, answer, "call_688")
+
+
 # --- (2) call_id_match -----------------------------------------------------------------------
 
 

@@ -1,0 +1,113 @@
+"""`calharness explore` — the Hypothesis state machine over the whole stack, for as long as you like.
+
+    calharness explore                                  # 500 sequences of up to 30 steps
+    calharness explore --examples 5000 --steps 50       # a night's run
+    calharness explore --seed 1234                      # the same run again, step for step
+    calharness explore --defense-off slot_lock          # does it find what the lock prevents?
+    calharness explore --sweep                          # each sequence defense off in turn
+
+A failure is shrunk to the shortest sequence that still breaks, printed as a numbered step list
+with the checker's evidence, and written as a ready pytest file under scenarios/found/ (replayed
+by `pytest` from then on). Failing examples are kept in a Hypothesis database
+(.calharness/explore-db by default) and replayed first next time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import time
+from pathlib import Path
+
+from harness.commands.console import make_console
+
+#: The defenses that matter to sequences of calls (issue 5): `--sweep` switches each off in turn
+#: and expects the machine to find what it prevents.
+SEQUENCE_DEFENSES = ("freshness", "call_id_match", "uid_duplicate_check", "unique_constraint",
+                     "availability_double_check", "slot_lock")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", type=int, default=500, metavar="N",
+                        help="sequences to generate (default 500)")
+    parser.add_argument("--steps", type=int, default=30, metavar="M",
+                        help="steps per sequence at most (default 30)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed for every random choice (default: a fresh one, printed)")
+    parser.add_argument("--profile", choices=("deep", "ci"), default="deep",
+                        help="ci: the profile `pytest` runs (ignores --examples/--steps)")
+    parser.add_argument("--defense-off", action="append", default=[], metavar="NAME",
+                        help="switch a booking-service defense off (repeatable)")
+    parser.add_argument("--sweep", action="store_true",
+                        help=f"switch each sequence defense off in turn "
+                        f"({', '.join(SEQUENCE_DEFENSES)}); exit non-zero unless a failure is "
+                        "found for every one")
+    parser.add_argument("--found-dir", type=Path, default=Path("scenarios/found"),
+                        help="where reproducers are written (default scenarios/found)")
+    parser.add_argument("--no-write", action="store_true", help="print reproducers only")
+    parser.add_argument("--example-db", type=Path, default=Path(".calharness/explore-db"),
+                        help="Hypothesis database of failing examples, replayed first "
+                        "(default .calharness/explore-db)")
+    parser.add_argument("--no-example-db", action="store_true",
+                        help="no database: a run depends on its seed alone")
+    parser.add_argument("--db", dest="database_url", default=None, metavar="URL",
+                        help="the service's database (default: HARNESS_DB_URL, HARNESS_MYSQL_URL, "
+                        "testcontainers, else SQLite)")
+    parser.add_argument("--verbose", action="store_true", help="Hypothesis prints every step")
+
+
+def run(args: argparse.Namespace) -> int:
+    from booking_service.settings import DEFENSE_NAMES
+    from scenarios.explore.machine import Profile, explore, running_stack
+    from scenarios.explore.reproducer import write_pytest
+
+    console = make_console()
+    if not args.verbose:
+        # The service logs every refusal and every injected crash: thousands per run, all
+        # expected. What matters is in the result; --verbose shows everything.
+        logging.getLogger("booking_service").setLevel(logging.CRITICAL)
+        logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
+    if args.examples < 1 or args.steps < 1:
+        console.print("[red]--examples and --steps must be at least 1[/red]")
+        return 2
+    known = set(DEFENSE_NAMES)
+    unknown = [d for d in args.defense_off if d not in known]
+    if unknown:
+        console.print(f"[red]unknown defense(s) {unknown}; known: {sorted(known)}[/red]")
+        return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    profile = Profile.ci() if args.profile == "ci" else Profile.deep(args.examples, args.steps)
+    runs = [(d,) for d in SEQUENCE_DEFENSES] if args.sweep else [tuple(args.defense_off)]
+    database = None if args.no_example_db else args.example_db
+
+    missed: list[str] = []
+    found_any = False
+    with running_stack(database_url=args.database_url) as stack:
+        assert stack.database is not None
+        console.print(f"[bold]calharness explore[/bold] — profile {profile.name}: "
+                      f"{profile.examples} examples × ≤ {profile.steps} steps, seed {seed}")
+        console.print(f"database: {stack.database.description}")
+        for off in runs:
+            started = time.perf_counter()
+            result = explore(stack, profile, seed=seed, defenses_off=off, database=database,
+                             verbose=args.verbose)
+            console.print(f"{result.summary()} ({time.perf_counter() - started:.1f} s)")
+            if result.failure is None:
+                if args.sweep:
+                    missed.append(off[0])
+                continue
+            found_any = True
+            console.print(result.failure.text, markup=False, highlight=False)
+            if not args.no_write:
+                path = write_pytest(result.failure, args.found_dir)
+                console.print(f"reproducer written: {path}")
+            console.print(f"run again: calharness explore --seed {seed} "
+                          + " ".join(f"--defense-off {d}" for d in off), markup=False)
+    if args.sweep:
+        if missed:
+            console.print(f"[red]no failure found with these defenses off: {missed}[/red]")
+            return 1
+        console.print("[green]a failure was found with each sequence defense off[/green]")
+        return 0
+    return 1 if found_any else 0

@@ -1,0 +1,41 @@
+"""The state machine's CI profile: part of every `pytest` and `calharness verify` run.
+
+With every defense on it must find nothing. Run with a defense off (as `calharness ablate` does
+for the defenses it is tagged with), it must find what that defense prevents: the tags say which
+ones the CI profile's budget is enough for (`calharness explore --sweep` shows all of them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from harness.stack import EmbeddedStack
+from harness.world import defenses_off_from_env
+from scenarios.explore.machine import Profile, explore
+
+pytestmark = [pytest.mark.area("explore"), pytest.mark.embedded_only]
+
+#: The seed of the CI profile: every run generates the same sequences.
+CI_SEED = 0
+
+
+@pytest.mark.defense("freshness", "call_id_match", "unique_constraint",
+                     "availability_double_check", "slot_lock")
+def test_state_machine_finds_no_failure(stack: EmbeddedStack,
+                                        record_property: pytest.RecordProperty) -> None:
+    if not isinstance(stack, EmbeddedStack):
+        pytest.skip("the state machine needs the embedded stack (faults, clock, failpoints)")
+    # Under ablation only finding matters: shrinking is for people, and costs most of the time.
+    profile = Profile.ci()
+    if os.environ.get("CALHARNESS_ABLATE"):
+        profile = Profile(profile.name, profile.examples, profile.steps, shrink=False)
+    result = explore(stack, profile, seed=CI_SEED, defenses_off=defenses_off_from_env())
+    record_property("explore", json.dumps({
+        "profile": profile.name, "seed": CI_SEED, "examples": result.examples,
+        "steps": result.steps, "defenses_off": list(result.defenses_off),
+        "failure": result.failure.text if result.failure else None}))
+    print(result.summary())
+    assert result.ok, result.failure.text if result.failure else ""
