@@ -43,6 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"switch each sequence defense off in turn "
                         f"({', '.join(SEQUENCE_DEFENSES)}); exit non-zero unless a failure is "
                         "found for every one")
+    parser.add_argument("--fast-shrink", action="store_true",
+                        help="skip Hypothesis's shrinker; only drop steps (always on with --sweep)")
     parser.add_argument("--found-dir", type=Path, default=Path("scenarios/found"),
                         help="where reproducers are written (default scenarios/found)")
     parser.add_argument("--no-write", action="store_true", help="print reproducers only")
@@ -78,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     profile = Profile.ci() if args.profile == "ci" else Profile.deep(args.examples, args.steps)
+    if args.sweep or args.fast_shrink:
+        # Hypothesis's shrinker also simplifies arguments but can take minutes per failure;
+        # dropping single steps until none can go is seconds and gives a 1-minimal sequence.
+        profile = Profile(profile.name, profile.examples, profile.steps, shrink=False)
     runs = [(d,) for d in SEQUENCE_DEFENSES] if args.sweep else [tuple(args.defense_off)]
     database = None if args.no_example_db else args.example_db
 

@@ -16,6 +16,7 @@ end, the service agrees with Cal.com.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -135,7 +136,8 @@ class Explorer:
         if action in ("retry", "cancel", "reschedule"):
             if not callers:
                 return None
-            return action, {**args, "caller": args["caller"] % len(callers)}
+            return action, self._in_order(action, {**args,
+                                                   "caller": args["caller"] % len(callers)})
         if action == "book_taken":
             held = self.model.held()
             if not held:
@@ -143,7 +145,12 @@ class Explorer:
             slot, name = held[args["which"] % len(held)]
             name = name if args["namesake"] else (name + 1) % len(U.NAMES)
             return "book", {"slot": slot, "service": args["service"], "name": name}
-        return action, args
+        return action, self._in_order(action, args)
+
+    def _in_order(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Arguments in the order `do_<action>` declares them (reproducers read the same way)."""
+        names = list(inspect.signature(getattr(self, f"do_{action}")).parameters)
+        return {name: args[name] for name in names if name in args}
 
     def apply(self, step: Step) -> None:
         """Run one step, then check every invariant that holds at any moment. Each step takes

@@ -186,8 +186,10 @@ def _remember(result: ExploreResult, steps: list[Step], exc: BaseException,
 
 def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
             defenses_off: Iterable[str] = (), database: Path | None = None,
-            verbose: bool = False) -> ExploreResult:
-    """Run the machine; a failure is shrunk and returned (not raised)."""
+            verbose: bool = False, minimal: bool = True) -> ExploreResult:
+    """Run the machine; a failure is shrunk (by Hypothesis when the profile says so, then by
+    dropping single steps while it still breaks the same way, unless `minimal` is off) and
+    returned, not raised."""
     off = tuple(defenses_off)
     result = ExploreResult(profile=profile, seed=seed, defenses_off=off)
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
@@ -209,7 +211,54 @@ def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
             raise
     else:
         result.failure = None  # failures seen while shrinking do not count when it passed
+    if result.failure is not None and minimal:
+        result.failure = minimise(stack, result.failure)
     return result
+
+
+def _signature(error: str) -> str:
+    """What broke, without the details: the exception type and the first checker named."""
+    lines = error.splitlines()
+    checker = lines[1].split(":")[0].strip() if len(lines) > 1 else ""
+    return f"{lines[0].split(':')[0]} {checker}"
+
+
+def replays_failing(stack: EmbeddedStack, failure: Failure, steps: list[Step]) -> str | None:
+    """Replay `steps` on a clean world; the error if it breaks the same way, else None."""
+    from scenarios.explore.explorer import InvariantViolated, ModelMismatch
+
+    with world_for(stack, defenses_off=failure.defenses_off, judge=False) as world:
+        explorer = Explorer(world)
+        try:
+            for step in steps:
+                explorer.apply(step)
+            explorer.check_end()
+        except (InvariantViolated, ModelMismatch) as exc:
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return error if _signature(error) == _signature(failure.error) else None
+        except Exception:  # a step that no longer makes sense (a caller that is not there)
+            return None
+        finally:
+            explorer.close()
+    return None
+
+
+def minimise(stack: EmbeddedStack, failure: Failure) -> Failure:
+    """Drop single steps while the failure stays the same (Hypothesis's shrinker sometimes
+    keeps steps that only moved the clock or made an unrelated caller)."""
+    steps = list(failure.steps)
+    error = failure.error
+    shrunk = True
+    while shrunk and len(steps) > 1:
+        shrunk = False
+        for i in range(len(steps)):
+            candidate = steps[:i] + steps[i + 1:]
+            again = replays_failing(stack, failure, candidate)
+            if again is not None:
+                steps, error, shrunk = candidate, again, True
+                break
+    return Failure(steps=steps, error=error, kind=failure.kind, seed=failure.seed,
+                   defenses_off=failure.defenses_off)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ regression scenario that `calharness ablate` proves still bites.
 
 from __future__ import annotations
 
-import json
+import pprint
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,10 +35,10 @@ def _slug(failure: Failure) -> str:
 
 
 def render_pytest(failure: Failure) -> str:
-    steps = json.dumps([s.to_json() for s in failure.steps], indent=4)
+    steps = pprint.pformat([s.to_json() for s in failure.steps], width=96, sort_dicts=False)
     off = list(failure.defenses_off)
     marks = "".join(f"@pytest.mark.defense({d!r})\n" for d in off)
-    error = "\n".join(f"    {line}" for line in failure.error.splitlines()[:12])
+    error = "\n".join(f"    {line[:92]}".rstrip() for line in failure.error.splitlines()[:12])
     return f'''"""Found by `calharness explore` (seed {failure.seed}, defenses off: {", ".join(off) or "none"}),
 shrunk to {len(failure.steps)} steps. What broke when it was found:
 

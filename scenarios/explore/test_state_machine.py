@@ -30,9 +30,11 @@ def test_state_machine_finds_no_failure(stack: EmbeddedStack,
         pytest.skip("the state machine needs the embedded stack (faults, clock, failpoints)")
     # Under ablation only finding matters: shrinking is for people, and costs most of the time.
     profile = Profile.ci()
-    if os.environ.get("CALHARNESS_ABLATE"):
+    ablating = bool(os.environ.get("CALHARNESS_ABLATE"))
+    if ablating:
         profile = Profile(profile.name, profile.examples, profile.steps, shrink=False)
-    result = explore(stack, profile, seed=CI_SEED, defenses_off=defenses_off_from_env())
+    result = explore(stack, profile, seed=CI_SEED, defenses_off=defenses_off_from_env(),
+                     minimal=not ablating)
     record_property("explore", json.dumps({
         "profile": profile.name, "seed": CI_SEED, "examples": result.examples,
         "steps": result.steps, "defenses_off": list(result.defenses_off),
