@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks import CheckOptions, Verdict, run_all
@@ -283,12 +283,12 @@ class Explorer:
 
     def do_outside_cancel(self, which: int) -> None:
         """Someone cancels a booking in Cal.com directly (front desk, the e-mail link)."""
-        active = sorted(b["uid"] for b in self.world.upstream())
+        active = sorted(self.world.upstream(), key=lambda b: b["uid"])
         if not active:
             return
-        uid = active[which % len(active)]
-        start = next(b["start"] for b in self.world.upstream() if b["uid"] == uid)
-        self.model.touched.add(self._slot_of(start))
+        booking = active[which % len(active)]
+        uid = booking["uid"]
+        self.model.touched.add(self._slot_of(booking["start"]))
         try:
             self.world.driver.outside_cancel(uid)
         except AssertionError:
@@ -387,7 +387,3 @@ def replay(world: World, steps: list[dict[str, Any]] | list[Step]) -> Explorer:
     finally:
         explorer.close()
     return explorer
-
-
-def steps_json(steps: list[Step]) -> list[dict[str, Any]]:
-    return [asdict(s) for s in steps]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,6 @@ class ExploreResult:
     examples: int = 0
     steps: int = 0
     failure: Failure | None = None
-    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

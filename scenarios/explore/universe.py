@@ -60,14 +60,9 @@ ENDPOINTS: dict[str, F.Endpoint] = {
 CREATE_ONLY = ("stale_replay_start", "stale_replay_email", "overbook", "slot_steal",
                "drop_created_at", "drop_metadata")
 
-#: Fault kinds for any endpoint.
-ANY_ENDPOINT = ("503_before", "503_after", "500_after", "409_before", "429_before", "hang_after",
-                "reset_before", "truncate", "malformed")
-
 #: Fault kinds on webhook deliveries.
 WEBHOOK = ("webhook_duplicate", "webhook_reorder", "webhook_drop", "webhook_bad_signature")
 
-TRIGGERS: tuple[str, ...] = ("first1", "first2", "always", "nth2")
 
 # How often each thing is drawn. Uniform draws would spend most steps on generic upstream errors
 # and bookkeeping; the incidents come from collisions (two callers, a caller and the desk) and
