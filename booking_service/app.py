@@ -212,6 +212,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_post("/api/reconcile", api.run_reconcile)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if app[SETTINGS].test_control_token:
+        from booking_service import test_control
+
+        test_control.enable(app, app[SETTINGS])
     return app
 
 

@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not run migrations on start-up"
     )
+    serve.add_argument(
+        "--test-control-token",
+        default=_env("BOOKING_TEST_CONTROL_TOKEN"),
+        metavar="TOKEN",
+        help="enable the test-control endpoints under /_test/ (defenses, clock, failpoints, "
+        "state, reset — for calharness; they can wipe the database: never in production), "
+        "guarded by this bearer token (env BOOKING_TEST_CONTROL_TOKEN)",
+    )
 
     mig = commands.add_parser("migrate", help="upgrade or downgrade the database schema")
     mig.add_argument("direction", nargs="?", choices=("upgrade", "downgrade"), default="upgrade")
@@ -227,7 +235,10 @@ def _serve(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret,
         defenses=defenses,
         migrate_on_startup=not args.no_migrate,
+        test_control_token=args.test_control_token or None,
     )
+    if settings.test_control_token:
+        logging.warning("test control is ON (/_test/…): this service can be wiped over HTTP")
     web.run_app(
         create_app(settings),
         access_log_class=AccessLogger,

@@ -129,6 +129,8 @@ class Settings:
     db_pool_size: int = 20
     db_pool_timeout_s: float = 30.0  # waiting for a pooled connection; then a clear answer
     db_echo: bool = False
+    # The test-control protocol (booking_service/test_control): off unless a token is set.
+    test_control_token: str | None = None
 
     def __post_init__(self) -> None:
         if self.clock is None:

@@ -203,6 +203,9 @@ class FakeControl:
     def flush_webhooks(self, timeout_s: float = 10.0) -> dict[str, Any]:
         return self._call("POST", "/_fake/webhooks/flush", {"timeout_s": timeout_s})
 
+    def rendezvous(self) -> dict[str, Any]:
+        return self._call("GET", "/_fake/rendezvous")
+
     def hold_webhooks(self, hold: bool = True) -> dict[str, Any]:
         """Keep deliveries queued until `flush_webhooks` sends them (off again on reset)."""
         return self._call("PUT", "/_fake/webhooks/mode", {"hold": hold})
@@ -328,6 +331,9 @@ class AsyncFakeControl:
 
     async def flush_webhooks(self, timeout_s: float = 10.0) -> dict[str, Any]:
         return await self._call("POST", "/_fake/webhooks/flush", {"timeout_s": timeout_s})
+
+    async def rendezvous(self) -> dict[str, Any]:
+        return await self._call("GET", "/_fake/rendezvous")
 
     async def hold_webhooks(self, hold: bool = True) -> dict[str, Any]:
         return await self._call("PUT", "/_fake/webhooks/mode", {"hold": hold})

@@ -14,19 +14,27 @@ import asyncio
 import hashlib
 import itertools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
 from fake_calcom.client import AsyncFakeControl
+from harness.adapters import Adapter, Attribution, Request
+from harness.capabilities import MissingCapability
 from harness.clients.service import Answer, ServiceClient
 from harness.history import HistoryRecorder, PendingOperation
 from harness.slots import Slot
+
+if TYPE_CHECKING:
+    from harness.session import Session
 
 T = TypeVar("T")
 
 #: The Cal.com API version the outside world's changes are sent with (API-FACTS: bookings).
 CALCOM_API_VERSION = "2024-08-13"
+#: The fake's first host's key (its default seed data), for changes made in Cal.com directly.
+DEFAULT_HOST_KEY = "cal_live_calharness_anna"
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -49,35 +57,48 @@ def _finish(pending: PendingOperation, answer: Answer) -> Answer:
 
 
 class Driver:
-    """Drives one target (service + optional fake control plane) and records what it does."""
+    """Drives one target through its adapter (+ the fake's control plane) and records it."""
 
-    def __init__(self, service_url: str, recorder: HistoryRecorder, run: Runner, *,
-                 fake_url: str | None = None, timeout_s: float = 30.0,
-                 call_id_prefix: str = "",
-                 service_factory: Callable[[], ServiceClient] | None = None,
-                 to_number: str | None = None, calcom_api_key: str | None = None) -> None:
+    def __init__(self, session: Session, recorder: HistoryRecorder, *,
+                 call_id_prefix: str = "", adapter: Adapter | None = None) -> None:
+        self.session = session
         self.recorder = recorder
-        self._run = run
-        self._service_url = service_url
-        self._fake_url = fake_url
-        self._timeout_s = timeout_s
+        self._run: Runner = session.run
+        self.adapter: Adapter = adapter if adapter is not None else session.require_adapter()
+        self._fake_url = session.fake.base_url if session.fake is not None else None
         # Against a shared deployment every call id carries the run's id (safety rail).
         self._prefix = call_id_prefix
-        self._service_factory = service_factory
-        self._to_number = to_number
+        primary = session.companies["primary"]
+        self._to_number = primary.phone
         # The Cal.com key changes made directly in Cal.com are made with (a host's key).
-        self.calcom_api_key = calcom_api_key
-        self._service: ServiceClient | None = None
+        self.calcom_api_key = primary.calcom_api_key or DEFAULT_HOST_KEY
         self._fake: AsyncFakeControl | None = None
         self._calls = itertools.count(1)
+        self._contacts: dict[str, str] = {}
+        self.booked: list[Request] = []  # what this world booked (clean-up when nothing resets)
 
-    # clients live on the stack's loop: create them lazily there
+    @property
+    def attribution(self) -> Attribution:
+        return self.adapter.attribution
+
     @property
     def service(self) -> ServiceClient:
-        if self._service is None:
-            self._service = (self._service_factory() if self._service_factory is not None
-                             else ServiceClient(self._service_url, timeout_s=self._timeout_s))
-        return self._service
+        """The reference voice API's raw client (scenarios of that API only)."""
+        return self._client("voice_api")
+
+    def _client(self, capability: str) -> ServiceClient:
+        """The HTTP client of an adapter whose API has `capability` beyond the operations
+        (the voice adapter's tenant reads, webhook receiver, reconcile)."""
+        self.session.need(capability)
+        client = getattr(self.adapter, "client", None)
+        if not isinstance(client, ServiceClient):
+            raise MissingCapability(capability)
+        return client
+
+    def for_service(self, url: str) -> Driver:
+        """A driver for another instance of the same service (a replica), same history."""
+        return Driver(self.session, self.recorder, call_id_prefix=self._prefix,
+                      adapter=self.session.adapter_for(url))
 
     def _cid(self, call_id: str) -> str:
         return call_id if not self._prefix or call_id.startswith(self._prefix) \
@@ -86,15 +107,14 @@ class Driver:
     @property
     def fake(self) -> AsyncFakeControl:
         if self._fake_url is None:
-            raise RuntimeError("this target has no fake Cal.com control plane")
+            raise MissingCapability("outside_changes")
         if self._fake is None:
             self._fake = AsyncFakeControl(self._fake_url)
         return self._fake
 
     async def aclose(self) -> None:
-        if self._service is not None:
-            await self._service.close()
-            self._service = None
+        if self.adapter is not self.session.adapter:
+            await self.adapter.close()
         if self._fake is not None:
             await self._fake.close()
             self._fake = None
@@ -105,19 +125,56 @@ class Driver:
     def new_call_id(self, prefix: str = "call") -> str:
         return f"{prefix}_{next(self._calls):04d}"
 
+    def _contact(self, call_id: str, phone: str | None,
+                 email: str | None) -> tuple[str | None, str | None]:
+        """A service that knows a booking's call only by the attendee's contact gets one of
+        its own for every call (unless the scenario gives one)."""
+        kind = self.adapter.attribution.kind
+        if kind == "phone" and phone is None:
+            phone = self._contacts.setdefault(
+                call_id, f"+49155{len(self._contacts) + 1:07d}")
+        elif kind == "email" and email is None:
+            slug = "".join(c if c.isalnum() else "-" for c in call_id).strip("-").lower()
+            email = self._contacts.setdefault(call_id, f"{slug}@calls.calharness.example")
+        return phone, email
+
+    async def _operate(self, request: Request, process: str | None, slot: str | None) -> Answer:
+        """Record the request, send it through the adapter, record how it ended."""
+        capability = {"check": "check", "collect": "book", "cancel": "cancel",
+                      "reschedule": "reschedule"}[request.f]
+        self.session.need(capability)
+        if request.extra and "voice_api" not in self.session.capabilities:
+            raise MissingCapability("voice_api")
+        self.session.spend(request)
+        pending = self.recorder.invoke(process or request.call_id, request.f, request.call_id,
+                                       slot, _dialled(request.record(), request.to_number))
+        operation = {"check": self.adapter.check, "collect": self.adapter.book,
+                     "cancel": self.adapter.cancel,
+                     "reschedule": self.adapter.reschedule}[request.f]
+        try:
+            answer = await operation(request)
+        except MissingCapability:
+            pending.info({"error": "skipped: the adapter lacks this operation"})
+            raise
+        except Exception as exc:  # an adapter bug or a transport error: the outcome is unknown
+            pending.error(exc)
+            raise
+        _finish(pending, answer)
+        if request.f == "collect" and answer.status == "booked":
+            appointment = answer.body.get("appointment_id") if isinstance(answer.body, dict) \
+                else None
+            self.booked.append(replace(request, appointment_id=appointment))
+        return answer
+
     # voice-agent operations ---------------------------------------------------------------------
 
     async def acheck(self, slot: Slot, *, call_id: str, service: str | None = "Beratung",
                      process: str | None = None, to_number: str | None = None,
                      args: dict[str, Any] | None = None) -> Answer:
         call_id = self._cid(call_id)
-        to_number = to_number or self._to_number
-        body = {"datum": slot.datum, "uhrzeit": slot.uhrzeit, "call_id": call_id}
-        if service is not None:
-            body["dienstleistung"] = service
-        body.update(args or {})
-        pending = self.recorder.invoke(process or call_id, "check", call_id, slot.start, body)
-        return _finish(pending, await self.service.check_availability(body, to_number=to_number))
+        request = Request("check", call_id, slot=slot, service=service,
+                          to_number=to_number or self._to_number, extra=args or {})
+        return await self._operate(request, process, slot.start)
 
     async def acollect(self, slot: Slot, *, name: str, call_id: str,
                        service: str = "Beratung", telefon: str | None = None,
@@ -126,55 +183,35 @@ class Driver:
                        args: dict[str, Any] | None = None,
                        timeout_s: float | None = None) -> Answer:
         call_id = self._cid(call_id)
-        to_number = to_number or self._to_number
-        body: dict[str, Any] = {"datum": slot.datum, "uhrzeit": slot.uhrzeit, "name": name,
-                                "dienstleistung": service, "call_id": call_id}
-        for key, value in (("telefon", telefon), ("email", email), ("bestaetigung", bestaetigung)):
-            if value is not None:
-                body[key] = value
-        body.update(args or {})
-        pending = self.recorder.invoke(process or call_id, "collect", call_id, slot.start,
-                                       _dialled(body, to_number))
-        answer = await self.service.collect_appointment(body, to_number=to_number,
-                                                        timeout_s=timeout_s)
-        return _finish(pending, answer)
+        telefon, email = self._contact(call_id, telefon, email)
+        request = Request("collect", call_id, slot=slot, name=name, phone=telefon, email=email,
+                          service=service, confirm=bestaetigung,
+                          to_number=to_number or self._to_number, extra=args or {},
+                          timeout_s=timeout_s)
+        return await self._operate(request, process, slot.start)
 
     async def acancel(self, *, call_id: str, appointment_id: int | None = None,
                       slot: Slot | None = None, grund: str | None = None,
                       process: str | None = None, to_number: str | None = None,
                       args: dict[str, Any] | None = None) -> Answer:
         call_id = self._cid(call_id)
-        to_number = to_number or self._to_number
-        body: dict[str, Any] = {"call_id": call_id}
-        if appointment_id is not None:
-            body["appointment_id"] = appointment_id
-        if slot is not None:
-            body.update(datum=slot.datum, uhrzeit=slot.uhrzeit)
-        if grund is not None:
-            body["grund"] = grund
-        body.update(args or {})
-        pending = self.recorder.invoke(process or call_id, "cancel", call_id,
-                                       slot.start if slot else None, _dialled(body, to_number))
-        return _finish(pending, await self.service.cancel_appointment(body, to_number=to_number))
+        telefon, email = self._contact(call_id, None, None)
+        request = Request("cancel", call_id, slot=slot, appointment_id=appointment_id,
+                          reason=grund, phone=telefon, email=email,
+                          to_number=to_number or self._to_number, extra=args or {})
+        return await self._operate(request, process, slot.start if slot else None)
 
     async def areschedule(self, *, call_id: str, new_slot: Slot, appointment_id: int | None = None,
                           old_slot: Slot | None = None, process: str | None = None,
                           to_number: str | None = None,
                           args: dict[str, Any] | None = None) -> Answer:
         call_id = self._cid(call_id)
-        to_number = to_number or self._to_number
-        body: dict[str, Any] = {"call_id": call_id, "neues_datum": new_slot.datum,
-                                "neue_uhrzeit": new_slot.uhrzeit}
-        if appointment_id is not None:
-            body["appointment_id"] = appointment_id
-        if old_slot is not None:
-            body.update(datum=old_slot.datum, uhrzeit=old_slot.uhrzeit)
-        body.update(args or {})
+        telefon, email = self._contact(call_id, None, None)
+        request = Request("reschedule", call_id, slot=old_slot, new_slot=new_slot,
+                          appointment_id=appointment_id, phone=telefon, email=email,
+                          to_number=to_number or self._to_number, extra=args or {})
         # The history's slot for a reschedule is the *new* start (what it tries to take).
-        pending = self.recorder.invoke(process or call_id, "reschedule", call_id,
-                                       new_slot.start, _dialled(body, to_number))
-        return _finish(pending, await self.service.reschedule_appointment(
-            body, to_number=to_number))
+        return await self._operate(request, process, new_slot.start)
 
     # outside world ------------------------------------------------------------------------------
 
@@ -183,6 +220,7 @@ class Driver:
                          age_s: float | None = None, webhooks: bool = True,
                          process: str = "outside") -> dict[str, Any]:
         """Someone books the slot directly in Cal.com (the web page, the phone at the desk)."""
+        self.session.need("outside_changes")
         value = {"eventTypeId": event_type_id, "start": slot.start,
                  "attendee": {"name": name, "email": email}, "metadata": metadata or {},
                  "age_s": age_s, "webhooks": webhooks}
@@ -225,9 +263,9 @@ class Driver:
         """One change over Cal.com's own API (on the fake), recorded as the process
         `outside-calcom` with no call. A refusal fails the scenario: it means the scenario
         set up something Cal.com would not do."""
+        self.session.need("outside_changes")
         key = api_key or self.calcom_api_key
-        if self._fake_url is None or key is None:
-            raise RuntimeError("changes in Cal.com need the fake's URL and a Cal.com API key")
+        assert self._fake_url is not None
         pending = self.recorder.invoke(process, f, None, slot, {"booking_uid": uid, "by": "host"})
         headers = {"cal-api-version": CALCOM_API_VERSION, "Authorization": f"Bearer {key}"}
         async with aiohttp.ClientSession() as session, session.post(
@@ -243,16 +281,18 @@ class Driver:
                     appointment_id: int | None = None, search: str | None = None,
                     process: str = "reader", **filters: str) -> Answer:
         """A tenant-scoped read, recorded so the tenant-isolation check can judge it."""
+        client = self._client("tenant_reads")
+        if endpoint not in ("appointments", "appointment", "customers"):
+            raise ValueError(f"unknown read endpoint {endpoint!r}")
+        self.session.spend()
         value = {"endpoint": endpoint, "company_id": company_id}
         pending = self.recorder.invoke(process, "read", None, None, value)
         if endpoint == "appointments":
-            answer = await self.service.list_appointments(api_key, **filters)
+            answer = await client.list_appointments(api_key, **filters)
         elif endpoint == "appointment":
-            answer = await self.service.get_appointment(api_key, appointment_id or 0)
-        elif endpoint == "customers":
-            answer = await self.service.search_customers(api_key, search or "")
+            answer = await client.get_appointment(api_key, appointment_id or 0)
         else:
-            raise ValueError(f"unknown read endpoint {endpoint!r}")
+            answer = await client.search_customers(api_key, search or "")
         if answer.http_status is None:
             pending.info({"error": answer.error})
         elif answer.http_status >= 400:
@@ -264,10 +304,12 @@ class Driver:
     async def awebhook(self, raw_body: bytes, signature: str | None, *,
                        signature_valid: bool, process: str = "webhook-sender") -> Answer:
         """Deliver a Cal.com webhook ourselves (forgeries, replays)."""
+        client = self._client("webhooks")
+        self.session.spend()
         value = {"body_sha256": hashlib.sha256(raw_body).hexdigest(),
                  "signature_valid": signature_valid}
         pending = self.recorder.invoke(process, "webhook", None, None, value)
-        answer = await self.service.deliver_webhook(raw_body, signature)
+        answer = await client.deliver_webhook(raw_body, signature)
         if answer.http_status is None:
             pending.info({"error": answer.error})
         elif answer.http_status >= 400:
@@ -278,8 +320,10 @@ class Driver:
 
     async def areconcile(self, api_key: str, *, repair: bool = False,
                          process: str = "reconciler") -> Answer:
+        client = self._client("reconcile")
+        self.session.spend()
         pending = self.recorder.invoke(process, "reconcile", None, None, {"repair": repair})
-        answer = await self.service.reconcile(api_key, repair=repair)
+        answer = await client.reconcile(api_key, repair=repair)
         if answer.http_status == 200 and isinstance(answer.body, dict):
             pending.ok(answer.body)
         elif answer.http_status is None or answer.http_status >= 500:

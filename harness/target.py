@@ -1,36 +1,48 @@
-"""Target files: point the harness at a deployment (staging) instead of the embedded stack.
+"""Target files: which booking service to verify, through which adapter, with what control.
 
-A real deployment offers no reset, no fault injection, no failpoints and no virtual clock, so a
-target run is black-box: only scenarios not marked ``embedded_only`` run, every call id carries
-the run's id, the run books on days far from real traffic, it stops at a request budget, and it
-cancels what it booked at the end. Example (TOML)::
+The embedded stack is a target too (the harness writes it); a target file points the harness at
+a deployment instead — the reference service in its own processes, a user's service, staging.
+What the target offers decides which scenarios run (harness/capabilities.py). Example (TOML)::
 
     name = "staging"
     service_url = "https://booking.staging.example.com"
-    allow_booking = true          # the run books (and then cancels) real test appointments
-    max_requests = 400            # hard stop: the run aborts when it would send more
-    days_ahead = 40               # book this many working days out, away from real callers
-    service = "Beratung"          # the service (dienstleistung) scenarios book
+    adapter = "voice"             # the API shape: "voice" (Retell-style), or "package.module:Class"
+    allow_booking = true          # the run books (and then cancels) test appointments
+    allow_faults = false          # inject faults at the fake Cal.com behind the service
+    max_requests = 400            # hard stop: the run aborts when it would send more (0: none)
+    days_ahead = 30               # without a reset, book this many working days out
+
+    [adapter_settings]            # the adapter's own settings (see the adapter's docstring)
 
     [companies.primary]           # the tenant calls are routed to (world.berlin)
     api_key = "bs_…"              # its key for the read API
     phone = "+4930123456"         # the number callers dial (routes the call to the tenant)
     fallback_email = "termin@…"   # optional
+    id = 1                        # optional: its id in the service's answers
 
     [companies.secondary]         # another tenant, for the isolation scenarios (world.hamburg)
     api_key = "bs_…"
     phone = "+4940987654"
 
-    [calcom]                      # optional: where ground truth comes from
-    control_url = "http://…"      # a fake Cal.com control plane behind the deployment, or
-    api_url = "https://api.cal.com"  # the real Cal.com API, read-only,
+    [calcom]                      # where Cal.com is, as the service sees it
+    control_url = "http://…"      # a fake Cal.com's control plane: faults, clock, ground truth
+    api_url = "https://api.cal.com"  # or the real Cal.com API, read-only, for ground truth,
     api_key = "cal_live_…"        # with a key that may list the bookings
+
+    [test_control]                # the service's test-control protocol (docs/contracts.md §4)
+    url = "http://…"              # default: service_url
+    token_env = "BOOKING_TEST_CONTROL_TOKEN"   # or token = "…"
+    replica_url = "http://…"      # optional: a second instance on the same database
+
+With test control the companies may be left out: the service names its tenants itself.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,20 +59,29 @@ class TargetCompany:
     phone: str | None = None
     fallback_email: str | None = None
     id: int | None = None
+    name: str | None = None
+    calcom_api_key: str | None = None
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     service_url: str
-    companies: dict[str, TargetCompany]
+    companies: dict[str, TargetCompany] = field(default_factory=dict)
+    adapter: str = "voice"
+    adapter_settings: Mapping[str, Any] = field(default_factory=dict)
     allow_booking: bool = False
-    max_requests: int = 300
+    allow_faults: bool = False
+    max_requests: int | None = 300
     days_ahead: int = 30
-    service: str = "Beratung"
     calcom_control_url: str | None = None
     calcom_api_url: str | None = None
     calcom_api_key: str | None = None
+    test_control_url: str | None = None
+    test_control_token: str | None = None
+    replica_url: str | None = None
+    #: the harness started this stack itself (embedded): no request budget, all allowed
+    embedded: bool = False
     run_id: str = field(default_factory=lambda: "calh" + secrets.token_hex(3))
 
     @property
@@ -72,55 +93,175 @@ class Target:
         return self.companies.get("secondary")
 
 
+KNOWN = {"name", "service_url", "adapter", "adapter_settings", "allow_booking", "allow_faults",
+         "max_requests", "days_ahead", "service", "companies", "calcom", "test_control"}
+COMPANY_KEYS = {"api_key", "phone", "fallback_email", "id", "name", "calcom_api_key"}
+CALCOM_KEYS = {"control_url", "api_url", "api_key"}
+TEST_CONTROL_KEYS = {"url", "token", "token_env", "replica_url"}
+
+
 def _url(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) \
+            or len(value.split("://", 1)[1].strip("/")) == 0:
         raise TargetError(f"{where} must be an http(s) URL, got {value!r}")
     return value.rstrip("/")
+
+
+def _keys(doc: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise TargetError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+
+
+def _table(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise TargetError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _flag(doc: Mapping[str, Any], key: str, where: str) -> bool:
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise TargetError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _count(doc: Mapping[str, Any], key: str, default: int, where: str, *,
+           zero_ok: bool = False) -> int:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1):
+        raise TargetError(f"{where}: {key} must be a {'non-negative' if zero_ok else 'positive'} "
+                          f"integer, got {value!r}")
+    return value
+
+
+def _companies(doc: Mapping[str, Any], where: str) -> dict[str, TargetCompany]:
+    companies: dict[str, TargetCompany] = {}
+    for role, body in _table(doc, "companies", where).items():
+        at = f"{where}: [companies.{role}]"
+        if not isinstance(body, dict):
+            raise TargetError(f"{at} must be a table")
+        _keys(body, COMPANY_KEYS, at)
+        if not isinstance(body.get("api_key"), str) or not body["api_key"]:
+            raise TargetError(f"{at} needs api_key = \"…\" (the tenant's key for the read API)")
+        for key in ("phone", "fallback_email", "name", "calcom_api_key"):
+            if key in body and not isinstance(body[key], str):
+                raise TargetError(f"{at}: {key} must be a string")
+        if "id" in body and (isinstance(body["id"], bool) or not isinstance(body["id"], int)):
+            raise TargetError(f"{at}: id must be an integer")
+        companies[role] = TargetCompany(role=role, api_key=body["api_key"],
+                                        phone=body.get("phone"),
+                                        fallback_email=body.get("fallback_email"),
+                                        id=body.get("id"), name=body.get("name"),
+                                        calcom_api_key=body.get("calcom_api_key"))
+    return companies
+
+
+def _token(control: Mapping[str, Any], where: str) -> str | None:
+    if "token" in control and "token_env" in control:
+        raise TargetError(f"{where}: [test_control] takes token or token_env, not both")
+    if "token_env" in control:
+        name = control["token_env"]
+        if not isinstance(name, str) or not name:
+            raise TargetError(f"{where}: [test_control] token_env must name an environment variable")
+        value = os.environ.get(name)
+        if not value:
+            raise TargetError(f"{where}: [test_control] token_env: ${name} is not set "
+                              f"(export it, or remove [test_control] to run black-box)")
+        return value
+    token = control.get("token")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise TargetError(f"{where}: [test_control] token must be a non-empty string")
+    return token
+
+
+def parse_target(doc: Mapping[str, Any], where: str, *, default_name: str = "target") -> Target:
+    """Validate a decoded target document (every key known, every value of its type)."""
+    _keys(doc, KNOWN, where)
+    if "service_url" not in doc:
+        raise TargetError(f"{where}: service_url is required (the booking service's base URL)")
+    calcom = _table(doc, "calcom", where)
+    _keys(calcom, CALCOM_KEYS, f"{where}: [calcom]")
+    control = _table(doc, "test_control", where)
+    _keys(control, TEST_CONTROL_KEYS, f"{where}: [test_control]")
+    token = _token(control, where)
+    if control and token is None:
+        raise TargetError(f"{where}: [test_control] needs token or token_env")
+    companies = _companies(doc, where)
+    if "primary" not in companies and token is None:
+        raise TargetError(f"{where}: [companies.primary] is required (api_key, phone) unless "
+                          f"[test_control] lets the service name its tenants")
+    adapter = doc.get("adapter", "voice")
+    if not isinstance(adapter, str) or not adapter:
+        raise TargetError(f"{where}: adapter must be \"voice\" or \"package.module:Class\"")
+    service_url = _url(doc["service_url"], f"{where}: service_url")
+    max_requests = _count(doc, "max_requests", 300, where, zero_ok=True)
+    if calcom.get("api_key") is not None and not isinstance(calcom["api_key"], str):
+        raise TargetError(f"{where}: [calcom] api_key must be a string")
+    allow_faults = _flag(doc, "allow_faults", where)
+    if allow_faults and not calcom.get("control_url"):
+        raise TargetError(f"{where}: allow_faults needs a fake Cal.com behind the service: set "
+                          f"[calcom] control_url (faults are never sent to the real Cal.com)")
+    return Target(
+        name=str(doc.get("name") or default_name),
+        service_url=service_url,
+        companies=companies,
+        adapter=adapter,
+        adapter_settings=_table(doc, "adapter_settings", where),
+        allow_booking=_flag(doc, "allow_booking", where),
+        allow_faults=allow_faults,
+        max_requests=max_requests or None,
+        days_ahead=_count(doc, "days_ahead", 30, where),
+        calcom_control_url=_url(calcom["control_url"], f"{where}: [calcom] control_url")
+        if calcom.get("control_url") else None,
+        calcom_api_url=_url(calcom["api_url"], f"{where}: [calcom] api_url")
+        if calcom.get("api_url") else None,
+        calcom_api_key=calcom.get("api_key"),
+        test_control_url=(_url(control["url"], f"{where}: [test_control] url")
+                          if control.get("url") else service_url) if token else None,
+        test_control_token=token,
+        replica_url=_url(control["replica_url"], f"{where}: [test_control] replica_url")
+        if control.get("replica_url") else None,
+    )
 
 
 def load_target(path: str | Path) -> Target:
     path = Path(path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TargetError(f"target file not found: {path}") from None
     except OSError as exc:
         raise TargetError(f"cannot read target file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise TargetError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{path} is not valid TOML: {exc}") from None
-    known = {"name", "service_url", "allow_booking", "max_requests", "days_ahead", "service",
-             "companies", "calcom"}
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise TargetError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
-    if "service_url" not in doc:
-        raise TargetError(f"{path}: service_url is required (the booking service's base URL)")
-    companies_doc = doc.get("companies") or {}
-    if "primary" not in companies_doc:
-        raise TargetError(f"{path}: [companies.primary] is required (api_key, phone)")
-    companies = {}
-    for role, body in companies_doc.items():
-        if not isinstance(body, dict) or not isinstance(body.get("api_key"), str):
-            raise TargetError(f"{path}: [companies.{role}] needs api_key = \"…\"")
-        companies[role] = TargetCompany(role=role, api_key=body["api_key"],
-                                        phone=body.get("phone"),
-                                        fallback_email=body.get("fallback_email"),
-                                        id=body.get("id"))
-    calcom = doc.get("calcom") or {}
-    max_requests = doc.get("max_requests", 300)
-    if not isinstance(max_requests, int) or max_requests < 1:
-        raise TargetError(f"{path}: max_requests must be a positive integer")
-    days_ahead = doc.get("days_ahead", 30)
-    if not isinstance(days_ahead, int) or days_ahead < 1:
-        raise TargetError(f"{path}: days_ahead must be a positive integer")
-    return Target(
-        name=str(doc.get("name") or path.stem),
-        service_url=_url(doc["service_url"], "service_url"),
-        companies=companies,
-        allow_booking=bool(doc.get("allow_booking", False)),
-        max_requests=max_requests, days_ahead=days_ahead,
-        service=str(doc.get("service", "Beratung")),
-        calcom_control_url=_url(calcom["control_url"], "calcom.control_url")
-        if calcom.get("control_url") else None,
-        calcom_api_url=_url(calcom["api_url"], "calcom.api_url") if calcom.get("api_url") else None,
-        calcom_api_key=calcom.get("api_key"),
-    )
+    return parse_target(doc, str(path), default_name=path.stem)
+
+
+def target_toml(target: Target, *, token_env: str | None = None) -> str:
+    """A target file for `target` (what `calharness serve` prints)."""
+    lines = [f'name = "{target.name}"', f'service_url = "{target.service_url}"',
+             f'adapter = "{target.adapter}"', f"allow_booking = {str(target.allow_booking).lower()}",
+             f"allow_faults = {str(target.allow_faults).lower()}",
+             f"max_requests = {target.max_requests or 0}"]
+    for role, company in target.companies.items():
+        lines += ["", f"[companies.{role}]", f'api_key = "{company.api_key}"']
+        if company.phone:
+            lines.append(f'phone = "{company.phone}"')
+    if target.calcom_control_url or target.calcom_api_url:
+        lines += ["", "[calcom]"]
+        if target.calcom_control_url:
+            lines.append(f'control_url = "{target.calcom_control_url}"')
+        if target.calcom_api_url:
+            lines.append(f'api_url = "{target.calcom_api_url}"')
+    if target.test_control_token:
+        lines += ["", "[test_control]", f'url = "{target.test_control_url}"']
+        lines.append(f'token_env = "{token_env}"' if token_env
+                     else f'token = "{target.test_control_token}"')
+        if target.replica_url:
+            lines.append(f'replica_url = "{target.replica_url}"')
+    return "\n".join(lines) + "\n"

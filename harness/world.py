@@ -1,38 +1,48 @@
-"""A scenario's world: the stack, a fresh history, the driver, and the judge.
+"""A scenario's world: one target, a fresh history, the driver, and the judge.
 
+    @pytest.mark.needs("faults")
     def test_something(world):
         slot = world.slot(hour=10)
+        world.arm(fault("lost-answer", status(503, "after"), first=1))
         answer = world.driver.collect(slot, name="Hans Schuster", call_id="call_1")
         assert answer.status == "booked"
-        # on teardown the scenario fixture calls world.judge(): every invariant checker runs over
-        # the history, the service's appointments and the fake's ground truth, and the test
-        # fails with the evidence if any invariant is broken.
+        # then every invariant checker runs over the history, what the service's API (or its
+        # test control) shows and Cal.com's ground truth, and the scenario fails with the
+        # evidence if any invariant is broken.
+
+There is one World whatever the target: the embedded stack, the reference service in its own
+processes, a user's service through its adapter, staging. What it may do comes from the
+session's capabilities (harness/capabilities.py); a method used without its capability raises
+`MissingCapability`, which skips the scenario and names what it lacked.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
-from aiohttp import web
-
-from booking_service import create_app
-from booking_service.tenants import demo_tenants
-from fake_calcom.client import AsyncFakeControl
+from fake_calcom.client import AsyncFakeControl, FakeControl
+from harness.capabilities import MissingCapability
 from harness.checks import CheckOptions, GroundTruth, ServiceView, Verdict, assert_ok, run_all
+from harness.checks.attribution import attributor
+from harness.control import TestControlClient
 from harness.driver import Driver
 from harness.history import History, HistoryRecorder
-from harness.slots import Slot, parse_z, workday_slot
-from harness.stack import EmbeddedStack
+from harness.session import Session
+from harness.slots import BERLIN, Slot, parse_z, workday_slot
+from harness.target import TargetCompany
+
+T = TypeVar("T")
 
 #: The environment variable that switches defenses off for a scenario run (comma-separated).
 DEFENSES_OFF_ENV = "CALHARNESS_DEFENSES_OFF"
+
+#: A tenant as scenarios use it (`world.berlin.api_key`, `.id`, `.phone`, `.fallback_email`).
+Company = TargetCompany
 
 
 def defenses_off_from_env() -> tuple[str, ...]:
@@ -49,121 +59,200 @@ def defense_on_in_env(name: str) -> bool:
     return name not in defenses_off_from_env()
 
 
-class InjectedCrash(RuntimeError):
-    """Raised at a failpoint (`World.crash_at`) to make the service die there."""
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class Company:
-    id: int
-    name: str
-    api_key: str
-    fallback_email: str
-    calcom_api_key: str
-    phone: str
+class FailpointHits:
+    """The contexts a failpoint was reached in, read from the service when looked at."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self._world = world
+        self.name = name
+
+    @property
+    def hits(self) -> list[dict[str, Any]]:
+        hits: list[dict[str, Any]] = []
+        for control in self._world._controls():
+            point = self._world.run(control.failpoints()).get(self.name)
+            if point is not None:
+                hits += point["hits"]
+        return hits
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __bool__(self) -> bool:
+        return bool(self.hits)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.hits)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.hits[index]
 
 
 class FailpointBarrier:
-    """Hold whoever reaches it until `parties` have arrived, or until `timeout_s` passes.
+    """A barrier at one or more failpoints, held on the fake's control plane (a rendezvous), so
+    it spans processes and replicas: who arrived, whether all did, whether it timed out (the
+    liveness fallback when the defense under test keeps the others out)."""
 
-    The timeout is a liveness fallback for the case where the defense under test *prevents* the
-    others from arriving (a slot lock): then the first one through carries on alone and
-    `timed_out` says so. It never decides an outcome by racing the scheduler."""
+    def __init__(self, world: World, name: str) -> None:
+        self._world = world
+        self.name = name
 
-    def __init__(self, parties: int, timeout_s: float) -> None:
-        self.parties = parties
-        self.timeout_s = timeout_s
-        self.arrived: list[dict[str, Any]] = []
-        self.timed_out = False
-        self._all_here = asyncio.Event()
+    def _state(self) -> dict[str, Any]:
+        points = self._world.fake.rendezvous()["rendezvous"]
+        return dict(points.get(self.name) or {"arrived": [], "tripped": False,
+                                              "timed_out": False})
 
-    async def __call__(self, context: dict[str, Any]) -> None:
-        self.arrived.append(context)
-        if len(self.arrived) >= self.parties:
-            self._all_here.set()
-        try:
-            await asyncio.wait_for(self._all_here.wait(), self.timeout_s)
-        except TimeoutError:
-            self.timed_out = True
+    @property
+    def arrived(self) -> list[dict[str, Any]]:
+        return list(self._state()["arrived"])
 
     @property
     def tripped(self) -> bool:
-        return self._all_here.is_set()
+        return bool(self._state()["tripped"])
+
+    @property
+    def timed_out(self) -> bool:
+        return bool(self._state()["timed_out"])
+
+
+class SharedClock:
+    """The one time line of the service and Cal.com: both frozen and moved together. The
+    service's clock links to the fake's, so a policy wait in the service moves both."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def _fake(self) -> FakeControl:
+        fake = self._world.session.fake
+        assert fake is not None
+        return fake
+
+    def now(self) -> datetime:
+        return self._world.now()
+
+    def _both(self, **change: Any) -> None:
+        self._world.need("clock")
+        fake = self._fake()
+        peer = f"{fake.base_url}/_fake/clock"
+        for control in self._world._controls():
+            self._world.run(control.clock(**change, peer=peer))
+        if change.get("reset"):
+            fake.reset_clock()
+        if "freeze" in change:
+            fake.freeze(change["freeze"])
+        if "advance_s" in change:
+            fake.advance(change["advance_s"])
+        if change.get("unfreeze"):
+            fake.unfreeze()
+
+    def freeze(self, at: datetime | None = None) -> datetime:
+        self._world.need("clock")
+        instant = at if at is not None else self.now()
+        if instant.tzinfo is None:
+            raise ValueError("freeze needs an aware datetime")
+        self._both(freeze=_iso(instant))
+        return instant.astimezone(UTC)
+
+    def advance(self, seconds: float) -> None:
+        self._both(advance_s=seconds)
+
+    def unfreeze(self) -> None:
+        self._both(unfreeze=True)
+
+    def reset(self) -> None:
+        self._both(reset=True)
 
 
 @dataclass
 class World:
-    stack: EmbeddedStack
+    session: Session
     recorder: HistoryRecorder
     driver: Driver
-    companies: dict[str, Company]
+    day_offset: int = 0
     check_options: CheckOptions = field(default_factory=CheckOptions)
     judged: bool = False
     last_verdicts: list[Verdict] = field(default_factory=list)
+    _barriers: int = 0
 
-    # -- the target ----------------------------------------------------------------------------
-
-    @property
-    def fake(self) -> Any:
-        """The fake Cal.com's control plane (blocking client)."""
-        return self.stack.control
+    # -- what this target offers -----------------------------------------------------------------
 
     @property
-    def clock(self) -> Any:
-        return self.stack.clock
+    def capabilities(self) -> frozenset[str]:
+        return self.session.capabilities
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.session.capabilities for n in names)
+
+    def need(self, *names: str) -> None:
+        missing = [n for n in names if n not in self.session.capabilities]
+        if missing:
+            raise MissingCapability(*missing)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 300) -> T:
+        return self.session.run(coro, timeout)
+
+    def _controls(self) -> list[TestControlClient]:
+        return [c for c in (self.session.control, self.session.replica_control) if c is not None]
+
+    def _control(self, capability: str) -> TestControlClient:
+        self.need(capability)
+        assert self.session.control is not None
+        return self.session.control
+
+    # -- tenants and time ------------------------------------------------------------------------
 
     @property
     def berlin(self) -> Company:
-        return self.companies["Praxis Berlin"]
+        """The tenant calls are routed to (the first practice)."""
+        return self.session.companies["primary"]
 
     @property
     def hamburg(self) -> Company:
-        return self.companies["Praxis Hamburg"]
+        """A second tenant, for the isolation scenarios."""
+        self.need("second_tenant")
+        return self.session.companies["secondary"]
+
+    def now(self) -> datetime:
+        """Now on Cal.com's clock (the fake's, which the service's follows), else real time."""
+        fake = self.session.fake
+        if fake is None:
+            return datetime.now(UTC)
+        return parse_z(str(fake.clock()["now"]))
+
+    @property
+    def clock(self) -> SharedClock:
+        return SharedClock(self)
 
     def slot(self, days_ahead: int = 1, hour: int = 10, minute: int = 0) -> Slot:
-        """A bookable slot `days_ahead` working days from the shared clock's today."""
-        return workday_slot(self.clock.now(), days_ahead, hour, minute)
+        """A bookable slot `days_ahead` working days from today (on the shared clock), moved
+        out to this scenario's own days when nothing resets the target between scenarios."""
+        return workday_slot(self.now(), self.day_offset + days_ahead, hour, minute)
 
-    def barrier(self, failpoints: str | Iterable[str], parties: int = 2,
-                timeout_s: float = 1.0) -> FailpointBarrier:
-        """Register one barrier at one or more service failpoints (contract §2.5)."""
-        names = [failpoints] if isinstance(failpoints, str) else list(failpoints)
-        barrier = FailpointBarrier(parties, timeout_s)
-        for name in names:
-            self.stack.failpoints[name] = barrier
-        return barrier
+    def freeze(self, at: datetime | None = None) -> datetime:
+        """Stop the clock the fake and the service share: ages become exact, and the service's
+        policy waits (backoff, rate-limit windows) move virtual time instead of sleeping. The
+        next reset makes it real again. Only for scenarios whose callers take turns: with a
+        frozen clock one caller's wait moves time for everyone mid-flight."""
+        return self.clock.freeze(at)
 
-    def crash_at(self, failpoint: str, times: int = 1) -> list[dict[str, Any]]:
-        """Make the service die at `failpoint` (an `InjectedCrash` there) the next `times` times
-        it gets there — the way a process dies between "Cal.com said yes" and "the appointment
-        is stored". Returns the contexts it crashed in (filled in as it happens)."""
-        crashed: list[dict[str, Any]] = []
+    # -- the upstream: the fake Cal.com ----------------------------------------------------------
 
-        async def crash(context: dict[str, Any]) -> None:
-            if len(crashed) < times:
-                crashed.append(context)
-                raise InjectedCrash(f"injected crash at {failpoint}")
-
-        self.stack.failpoints[failpoint] = crash
-        return crashed
-
-    def deliver_webhooks_at(self, failpoint: str) -> list[dict[str, Any]]:
-        """Whenever the service reaches `failpoint`, first let the fake deliver every queued
-        webhook (and wait until the service has handled them): forces "the webhook overtakes
-        the voice flow" instead of hoping for it. Returns the contexts it held."""
-        held: list[dict[str, Any]] = []
-        fake_url = self.stack.fake_url
-
-        async def deliver(context: dict[str, Any]) -> None:
-            held.append(context)
-            async with AsyncFakeControl(fake_url) as control:
-                await control.flush_webhooks()
-
-        self.stack.failpoints[failpoint] = deliver
-        return held
+    @property
+    def fake(self) -> FakeControl:
+        """The fake Cal.com's control plane (blocking client). Scenarios that change it through
+        this declare the matching capability (faults, webhook_control)."""
+        self.need("calcom_journal")
+        fake = self.session.fake
+        assert fake is not None
+        return fake
 
     def arm(self, *faults: dict[str, Any]) -> list[str]:
         """Add faults to the fake's plan (docs/contracts.md §1.5; builders in harness.faults)."""
+        self.need("faults")
         return [self.fake.add_fault(f) for f in faults]
 
     def fired(self, name: str) -> int:
@@ -179,118 +268,188 @@ class World:
                 counts[int(code)] = counts.get(int(code), 0) + n
         return counts
 
+    def _calcom_state(self) -> dict[str, Any]:
+        self.need("ground_truth")
+        if self.session.fake is None:
+            raise MissingCapability("calcom_journal")
+        state = self.session.fake.state()
+        if not self.session.resets:
+            window = self._window()
+            state["bookings"] = [b for b in state["bookings"]
+                                 if window is not None and window[0] <= parse_z(b["start"]) <= window[1]]
+        return state
+
     def upstream(self, *, start: Slot | None = None, active: bool = True) -> list[dict[str, Any]]:
         """Cal.com's ground-truth bookings: active ones by default, optionally at one slot."""
-        bookings = self.fake.state()["bookings"]
+        bookings = self._calcom_state()["bookings"]
         if active:
             bookings = [b for b in bookings if b["status"] in ("accepted", "pending")]
         if start is not None:
             bookings = [b for b in bookings if parse_z(b["start"]) == start.start_dt]
         return bookings
 
-    def freeze(self, at: datetime | None = None) -> datetime:
-        """Stop the clock the fake and the service share: ages become exact, and the service's
-        policy waits (backoff, rate-limit windows) move virtual time instead of sleeping. The
-        next reset makes it real again. Only for scenarios whose callers take turns: with a
-        frozen clock one caller's wait moves time for everyone mid-flight."""
-        self.clock.freeze(at)
-        return self.clock.now()
+    def settle(self) -> None:
+        """Wait until the fake has attempted every queued webhook delivery."""
+        if self.session.fake is not None and self.has("webhook_control"):
+            self.session.fake.flush_webhooks()
 
-    # -- the service under test ----------------------------------------------------------------
-
-    def _context(self) -> Any:
-        from harness.embedded_service import context_of
-
-        assert self.stack.service_app is not None
-        return context_of(self.stack.service_app)
+    # -- the service, through its test control ---------------------------------------------------
 
     def defense_on(self, name: str) -> bool:
-        """Whether the service under test runs with defense `name` switched on."""
-        return bool(self._context().defenses.is_on(name))
+        """Whether the service runs with defense `name` on. Without test control we cannot know
+        and assume it defends (a scenario expecting the defense then judges it)."""
+        if not self.has("defenses"):
+            return True
+        control = self._control("defenses")
+        return bool(self.run(control.describe())["defenses"].get(name, True))
+
+    def barrier(self, failpoints: str | Iterable[str], parties: int = 2,
+                timeout_s: float = 1.0) -> FailpointBarrier:
+        """One barrier at one or more service failpoints (contract §2.5): whoever reaches any
+        of them waits until `parties` have arrived, or `timeout_s` passed."""
+        names = [failpoints] if isinstance(failpoints, str) else list(failpoints)
+        self.need("failpoints", "calcom_journal")
+        self._barriers += 1
+        name = f"barrier-{self._barriers}"
+        directive = {"action": "call", "url": f"{self.fake.base_url}/_fake/rendezvous/{name}",
+                     "body": {"parties": parties, "timeout_s": timeout_s},
+                     "with_context": True, "timeout_s": timeout_s + 30}
+        for point in names:
+            for control in self._controls():
+                self.run(control.arm_failpoint(point, directive))
+        return FailpointBarrier(self, name)
+
+    def crash_at(self, failpoint: str, times: int = 1) -> FailpointHits:
+        """Make the service die at `failpoint` the next `times` times it gets there — the way a
+        process dies between "Cal.com said yes" and "the appointment is stored". The result
+        lists the contexts it crashed in (read from the service when looked at)."""
+        self.need("failpoints")
+        for control in self._controls():
+            self.run(control.arm_failpoint(failpoint, {"action": "crash", "times": times}))
+        return FailpointHits(self, failpoint)
+
+    def deliver_webhooks_at(self, failpoint: str) -> FailpointHits:
+        """Whenever the service reaches `failpoint`, first let the fake deliver every queued
+        webhook (and wait until the service has handled them): forces "the webhook overtakes
+        the voice flow" instead of hoping for it."""
+        self.need("failpoints", "webhook_control")
+        url = f"{self.fake.base_url}/_fake/webhooks/flush"
+        for control in self._controls():
+            self.run(control.arm_failpoint(failpoint, {"action": "call", "url": url,
+                                                       "body": {"timeout_s": 10.0}}))
+        return FailpointHits(self, failpoint)
+
+    def clear_failpoint(self, name: str | None = None) -> None:
+        """Disarm one failpoint (or all)."""
+        self.need("failpoints")
+        for control in self._controls():
+            self.run(control.disarm_failpoint(name))
 
     @contextlib.contextmanager
-    def calcom_timeout(self, seconds: float = 0.25) -> Iterator[None]:
-        """Run with the service's Cal.com timeout at `seconds` (the stack's is 2 s), restored
-        after: a scenario whose upstream hangs waits a fraction of a second, not two."""
-        client = self._context().calcom
-        before = client.timeout_s
-        client.timeout_s = seconds
+    def _setting(self, name: str, seconds: float, *, required: bool) -> Iterator[None]:
+        if not self.has("service_settings") or name not in self.session.service.settings:
+            if required:
+                raise MissingCapability("service_settings")
+            yield  # the service's own setting applies
+            return
+        controls = self._controls()
+        before = [self.run(c.settings())[name] for c in controls]
+        for control in controls:
+            self.run(control.settings(**{name: seconds}))
         try:
             yield
         finally:
-            client.timeout_s = before
+            for control, value in zip(controls, before, strict=True):
+                self.run(control.settings(**{name: value}))
 
-    @contextlib.contextmanager
-    def caller_rate_limit_wait(self, seconds: float) -> Iterator[None]:
+    def calcom_timeout(self, seconds: float = 0.25) -> contextlib.AbstractContextManager[None]:
+        """Run with the service's Cal.com timeout at `seconds`, restored after: a scenario whose
+        upstream hangs waits a fraction of a second. Without the knob the service's own
+        timeout applies (the scenario takes longer, the verdict is the same)."""
+        return self._setting("calcom_timeout_s", seconds, required=False)
+
+    def caller_rate_limit_wait(self, seconds: float) -> contextlib.AbstractContextManager[None]:
         """Run with callers willing to wait `seconds` for Cal.com's rate-limit windows (the
-        service's phone policy is 5 s, then `rate_limited`), restored after: a patient caller
-        sees the service wait a whole 60-second window out and carry on."""
-        settings = self._context().settings
-        before = settings.caller_rate_limit_wait_s
-        settings.caller_rate_limit_wait_s = seconds
-        try:
-            yield
-        finally:
-            settings.caller_rate_limit_wait_s = before
+        reference's phone policy is 5 s, then `rate_limited`), restored after."""
+        return self._setting("caller_rate_limit_wait_s", seconds, required=True)
 
-    @contextlib.contextmanager
-    def slot_lock_timeout(self, seconds: float) -> Iterator[None]:
+    def slot_lock_timeout(self, seconds: float) -> contextlib.AbstractContextManager[None]:
         """Run with the service's slot-lock timeout at `seconds` (30 s by default), restored
         after: a scenario exposing a starved lock holder then costs seconds, not thirty."""
-        ctx = self._context()
-        locks = ctx.slot_locks
-        before = ctx.settings.slot_lock_timeout_s, getattr(locks, "timeout_s", None)
-        ctx.settings.slot_lock_timeout_s = seconds
-        if before[1] is not None:
-            locks.timeout_s = seconds
-        try:
-            yield
-        finally:
-            ctx.settings.slot_lock_timeout_s = before[0]
-            if before[1] is not None:
-                locks.timeout_s = before[1]
+        return self._setting("slot_lock_timeout_s", seconds, required=True)
 
     @contextlib.contextmanager
     def replica(self) -> Iterator[Driver]:
-        """A second booking service on the same database, fake Cal.com, clock and failpoints —
-        two replicas behind a load balancer — and a driver for it that records into this
-        world's history.
-
-        Only a lock that lives in the database (MariaDB's GET_LOCK) is shared by the two;
-        SQLite's in-process lock is not, which is why a SQLite deployment must be one process."""
-        stack = self.stack
-        app = create_app(dataclasses.replace(self._context().settings))
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-
-        async def start() -> str:
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-        url = stack.run(start())
-        driver = Driver(url, self.recorder, stack.run, fake_url=stack.fake_url,
-                        calcom_api_key=self.driver.calcom_api_key)
+        """A driver for the second instance of the service (same database, same fake Cal.com,
+        same clock and failpoints) — two replicas behind a load balancer — recording into this
+        world's history."""
+        self.need("replica")
+        url = self.session.target.replica_url
+        assert url is not None
+        driver = self.driver.for_service(url)
         try:
             yield driver
         finally:
             driver.close()
-            stack.run(runner.cleanup())
 
-    def settle(self) -> None:
-        """Wait until the fake has attempted every queued webhook delivery."""
-        self.fake.flush_webhooks()
+    def service_logs(self, since: int = 0) -> dict[str, Any]:
+        """The service's log lines after `since` (``{"lines": [...], "last": n}``)."""
+        return self.run(self._control("service_logs").logs(since))
 
-    # -- judging -------------------------------------------------------------------------------
+    def service_tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every service table, as its test control reports them (a scenario's
+        database is small): for "the database is intact" after an attack."""
+        return dict(self.run(self._control("service_state").state(rows=True))["rows"])
+
+    # -- judging ---------------------------------------------------------------------------------
 
     def history(self) -> History:
         return self.recorder.history()
 
-    def service_view(self) -> ServiceView:
-        return self.stack.run(_service_view(self.stack))
+    def _window(self) -> tuple[datetime, datetime] | None:
+        starts = sorted(parse_z(op.slot) for op in self.history().operations if op.slot)
+        if not starts:
+            return None
+        return starts[0] - timedelta(hours=4), starts[-1] + timedelta(hours=4)
 
-    def ground_truth(self) -> GroundTruth:
-        return GroundTruth.from_json(self.fake.state())
+    def _days(self) -> list[date]:
+        window = self._window()
+        if window is None:
+            return []
+        first, last = (w.astimezone(BERLIN).date() for w in window)
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def service_view(self) -> ServiceView | None:
+        """What the service holds: everything, from its test control; else each tenant's
+        appointments on the scenario's days through its API; else unknown (None)."""
+        if self.has("service_state"):
+            state = self.run(self._control("service_state").state())
+            return ServiceView.from_json(state["appointments"], audit_log=state["audit_log"],
+                                         processed_webhooks=state["processed_webhooks"])
+        if not self.has("appointments"):
+            return None
+        adapter = self.session.adapter
+        assert adapter is not None
+
+        async def read() -> list[dict[str, Any]]:
+            seen: dict[Any, dict[str, Any]] = {}
+            for company in self.session.companies.values():
+                for day in self._days():
+                    for item in await adapter.appointments(company, day):
+                        seen[item["id"]] = item
+            return list(seen.values())
+
+        return ServiceView.from_json(self.run(read()))
+
+    def ground_truth(self) -> GroundTruth | None:
+        """Cal.com's bookings (of this scenario's days when nothing resets the target), each
+        attributed to a call the way the adapter says."""
+        if not self.has("ground_truth"):
+            return None
+        attribute = attributor(self.driver.attribution, self.history())
+        if self.session.fake is not None:
+            return GroundTruth.from_json(self._calcom_state(), attribute=attribute)
+        return self.run(_real_calcom_truth(self.session, self._window(), attribute))
 
     def verdicts(self, options: CheckOptions | None = None) -> list[Verdict]:
         self.settle()
@@ -305,51 +464,57 @@ class World:
         return self.last_verdicts
 
 
-async def _service_view(stack: EmbeddedStack) -> ServiceView:
-    from booking_service.api import _appointments_query, appointment_json
-    from harness.embedded_service import context_of, table_rows
+async def _real_calcom_truth(session: Session, window: tuple[datetime, datetime] | None,
+                             attribute: Callable[[Mapping[str, Any]], str | None]
+                             ) -> GroundTruth | None:
+    """The real Cal.com's bookings around the scenario's slots, read-only."""
+    import aiohttp
 
-    assert stack.service_app is not None
-    ctx = context_of(stack.service_app)
-    async with ctx.sessions() as session:
-        rows = (await session.execute(_appointments_query())).all()
-    appointments = [appointment_json(a, s, c) for a, s, c in rows]
-    audit = await table_rows(stack.service_app, "audit_log")
-    processed = await table_rows(stack.service_app, "processed_webhooks")
-    return ServiceView.from_json(appointments, audit_log=audit, processed_webhooks=processed)
-
-
-def demo_companies(stack: EmbeddedStack) -> dict[str, Company]:
-    """The demo tenants (contract §2.6) with their database ids."""
-    from harness.embedded_service import table_rows
-
-    assert stack.service_app is not None
-    ids = {row["name"]: row["id"] for row in stack.run(table_rows(stack.service_app, "companies"))}
-    companies = {}
-    for doc in demo_tenants()["companies"]:
-        companies[doc["name"]] = Company(
-            id=ids[doc["name"]], name=doc["name"], api_key=doc["api_key"],
-            fallback_email=doc["fallback_email"], calcom_api_key=doc["calcom_api_key"],
-            phone=doc["branches"][0]["phone"])
-    return companies
+    target = session.target
+    if window is None or not target.calcom_api_url or not target.calcom_api_key:
+        return None
+    bookings = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http, http.get(
+            f"{target.calcom_api_url}/v2/bookings",
+            params={"afterStart": _iso(window[0]), "beforeEnd": _iso(window[1]), "take": "250"},
+            headers={"Authorization": f"Bearer {target.calcom_api_key}",
+                     "cal-api-version": "2024-08-13"}) as resp:
+        body = await resp.json()
+    for b in body.get("data", []):
+        bookings.append({**b, "hostIds": [h.get("id") for h in b.get("hosts", [])],
+                         "origin": {"kind": "api" if attribute(b) else "outside"}})
+    return GroundTruth.from_json({"now": None, "bookings": bookings, "webhook_deliveries": []},
+                                 attribute=attribute)
 
 
 @contextlib.contextmanager
-def world_for(stack: EmbeddedStack, *, defenses_off: Iterable[str] | None = None,
-              judge: bool = True) -> Any:
-    """A clean world on `stack` for one scenario; judges it at the end unless told not to (or
-    unless the scenario already did)."""
-    stack.reset(defenses_off)
+def world_for(session: Session, *, defenses_off: Iterable[str] | None = None,
+              judge: bool = True) -> Iterator[World]:
+    """A clean world on `session` for one scenario (both halves reset when the target can;
+    else the fake's faults cleared and the scenario moved to days of its own); judges it at
+    the end unless told not to (or unless the scenario already did)."""
+    off = session.defenses_off if defenses_off is None else tuple(defenses_off)
+    if session.resets:
+        session.run(session.reset_service(off))
+    elif session.fake is not None and "faults" in session.capabilities:
+        session.run(_clear_upstream(session.fake.base_url))
     recorder = HistoryRecorder()
-    companies = demo_companies(stack)
-    # Changes made in Cal.com directly (Driver.outside_cancel, …) are the first practice's.
-    driver = Driver(stack.service_url, recorder, stack.run, fake_url=stack.fake_url,
-                    calcom_api_key=companies["Praxis Berlin"].calcom_api_key)
-    world = World(stack=stack, recorder=recorder, driver=driver, companies=companies)
+    driver = Driver(session, recorder,
+                    call_id_prefix="" if session.target.embedded else f"{session.target.run_id}-")
+    world = World(session=session, recorder=recorder, driver=driver,
+                  day_offset=session.next_day_offset())
     try:
         yield world
         if judge and not world.judged:
             world.judge()
     finally:
+        if not session.resets:
+            session.booked.extend(driver.booked)
         driver.close()
         recorder.close()
+
+
+async def _clear_upstream(fake_url: str) -> None:
+    async with AsyncFakeControl(fake_url) as fake:
+        await fake.clear_faults()
+        await fake.hold_webhooks(False)

@@ -1,14 +1,19 @@
-"""Fixtures for scenarios: one embedded stack per test process, a clean world per scenario.
+"""Fixtures for scenarios: one session per test process, a clean world per scenario.
 
 Environment (set by `calharness verify` / `ablate`, or by hand):
-  HARNESS_DB_URL            the service's database, used as given
+  CALHARNESS_TARGET         a target file: verify that deployment (harness/target.py) instead of
+                            the embedded stack
+  HARNESS_DB_URL            the embedded service's database, used as given
   HARNESS_MYSQL_URL         a MariaDB/MySQL server: each test process gets its own database on it
-  CALHARNESS_DEFENSES_OFF   comma-separated defenses to switch off (ablation)
+  CALHARNESS_DEFENSES_OFF   comma-separated defenses to switch off (ablation; needs the
+                            target's test control)
   CALHARNESS_ABLATE         run only the scenarios tagged with this defense (ablation)
-  CALHARNESS_TARGET         a target file: run the black-box-safe scenarios against that
-                            deployment instead of the embedded stack (harness/target.py)
-Without a database variable the service uses a SQLite file (writers serialised: races hidden);
-the stack says which database it used.
+Without a database variable the embedded service uses a SQLite file (writers serialised: races
+hidden); the run says which database it used.
+
+A scenario declares what it needs with ``@pytest.mark.needs("faults", "clock", …)``
+(harness/capabilities.py); one the target lacks is skipped with ``missing capability: …``, and
+so is one that uses a capability it did not declare.
 """
 
 from __future__ import annotations
@@ -19,19 +24,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.capabilities import CAPABILITIES, MissingCapability, skip_reason, unknown
+from harness.session import BudgetExceeded, Session
 from harness.stack import EmbeddedStack, StackOptions
 from harness.target import load_target
-from harness.target_world import BudgetExceeded, TargetSession, TargetWorld, target_world
 from harness.world import World, defenses_off_from_env, world_for
-
-Judged = World | TargetWorld
 
 MARKERS = (
     "rca(incident): the incident review(s) in seeds/ this scenario covers",
     "defense(name): the booking-service defense(s) this scenario relies on",
     "area(name): report grouping (rca, races, resilience, security, webhooks, consistency, explore)",
-    "mariadb: needs a MariaDB/MySQL database (HARNESS_MYSQL_URL or a mysql HARNESS_DB_URL)",
-    "embedded_only: needs the in-process stack (faults, clock, failpoints)",
+    "needs(*capabilities): what the scenario needs of the target (harness/capabilities.py)",
+    "mariadb: needs a MariaDB/MySQL database (same as needs('mariadb'))",
     "slow: takes more than a few seconds",
 )
 
@@ -42,7 +46,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
+def needs_of(item: pytest.Item) -> set[str]:
+    """The capabilities a scenario declares (its `needs` marks, and `mariadb`)."""
+    names = {name for mark in item.iter_markers("needs") for name in mark.args}
+    if item.get_closest_marker("mariadb"):
+        names.add("mariadb")
+    return names
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        bad = unknown(needs_of(item))
+        if bad:
+            raise pytest.UsageError(f"{item.nodeid}: unknown capability {', '.join(bad)}; "
+                                    f"known: {', '.join(CAPABILITIES)}")
     ablate = os.environ.get("CALHARNESS_ABLATE")
     if not ablate:
         return
@@ -56,38 +73,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def stack(worker_id: str) -> Iterator[EmbeddedStack | TargetSession]:
+def session(worker_id: str) -> Iterator[Session]:
+    """The run's session: the target file's deployment, or an embedded stack of our own."""
+    defenses_off = defenses_off_from_env()
     target_file = os.environ.get("CALHARNESS_TARGET")
     if target_file:
-        session = TargetSession(load_target(target_file))
-        try:
-            yield session
-        finally:
-            problems = session.clean_up()
-            session.close()
-            if problems:
-                raise RuntimeError("could not cancel what the run booked: " + "; ".join(problems))
+        with Session(load_target(target_file), defenses_off=defenses_off) as opened:
+            try:
+                yield opened
+            finally:
+                problems = opened.clean_up()
+                if problems:
+                    raise RuntimeError("could not cancel what the run booked: "
+                                       + "; ".join(problems))
         return
-    options = StackOptions(defenses_off=defenses_off_from_env(), label=f"scenarios-{worker_id}")
-    with EmbeddedStack(options) as running:
-        yield running
+    options = StackOptions(defenses_off=defenses_off, label=f"scenarios-{worker_id}")
+    with EmbeddedStack(options) as stack, Session(stack.target,
+                                                  defenses_off=defenses_off) as opened:
+        yield opened
 
 
 @pytest.fixture
-def world(stack: EmbeddedStack | TargetSession,
-          request: pytest.FixtureRequest) -> Iterator[Judged]:
-    if isinstance(stack, TargetSession):
-        if request.node.get_closest_marker("embedded_only"):
-            pytest.skip("needs the embedded stack (faults, clock, failpoints or outside bookings)")
-        if request.node.get_closest_marker("mariadb"):
-            pytest.skip("needs to know the service's database (embedded stack only)")
-        with target_world(stack) as black_box:
-            yield black_box
-        return
-    if request.node.get_closest_marker("mariadb") and stack.database is not None \
-            and stack.database.kind != "mariadb":
-        pytest.skip(f"needs MariaDB/MySQL; this run uses {stack.database.description}")
-    with world_for(stack, judge=False) as scenario_world:  # judged in pytest_runtest_call
+def world(session: Session, request: pytest.FixtureRequest) -> Iterator[World]:
+    missing = needs_of(request.node) - session.capabilities
+    if missing:
+        pytest.skip(skip_reason(missing))
+    with world_for(session, judge=False) as scenario_world:  # judged in pytest_runtest_call
         yield scenario_world
 
 
@@ -103,15 +114,19 @@ def pytest_runtest_makereport(item: pytest.Item,
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
     """Judge every scenario that used a world: the invariant checkers run as part of the test,
-    so a broken invariant fails the scenario (with the evidence), not its teardown."""
+    so a broken invariant fails the scenario (with the evidence), not its teardown. A scenario
+    that reached for a capability the target lacks (and did not declare) is skipped, named."""
     world = getattr(item, "funcargs", {}).get("world")
     try:
-        result = yield
-        if isinstance(world, World | TargetWorld) and not world.judged:
-            world.judge()
-        return result
+        try:
+            result = yield
+            if isinstance(world, World) and not world.judged:
+                world.judge()
+            return result
+        except MissingCapability as missing:
+            pytest.skip(f"{missing} (undeclared: add @pytest.mark.needs)")
     finally:
-        if isinstance(world, World | TargetWorld) and world.last_verdicts:
+        if isinstance(world, World) and world.last_verdicts:
             # The report reads these from the JUnit XML (per-scenario checker verdicts).
             item.user_properties.append(
                 ("checks", json.dumps([v.to_json() for v in world.last_verdicts], default=str)))

@@ -67,9 +67,12 @@ def _number(value: Any, what: str) -> float:
 async def reset(request: web.Request) -> web.Response:
     body = await _body(request, required=False) or {}
     scope = _object(body, {"scope"}, "reset").get("scope", "all")
-    if scope not in ("all", "bookings"):
-        raise ControlError(400, "scope must be 'all' or 'bookings'")
-    _state(request).reset(scope)
+    if scope not in ("all", "bookings", "restore"):
+        raise ControlError(400, "scope must be 'all', 'bookings' or 'restore'")
+    if scope == "restore":  # exactly as the fake was started: seed data, faults, limiter, journal
+        _state(request).restore()
+    else:
+        _state(request).reset(scope)
     return _ok({"reset": scope})
 
 
@@ -334,6 +337,9 @@ async def subscribe(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    from fake_calcom.wire import rendezvous
+
+    rendezvous.add_routes(app)
     router = app.router
     router.add_post("/_fake/reset", reset)
     router.add_get("/_fake/seed-data", get_seed_data)

@@ -13,6 +13,7 @@ from fake_calcom.backend.models import CreateRequest
 from fake_calcom.backend.ratelimit import RateLimiter
 from fake_calcom.backend.store import Backend, CreateResult
 from fake_calcom.wire.journal import Journal, Stats
+from fake_calcom.wire.rendezvous import RendezvousPoints
 
 if TYPE_CHECKING:
     from fake_calcom.wire.common import Ctx
@@ -56,6 +57,7 @@ class FakeState:
         self.journal = Journal(enabled=config.journal, capacity=config.journal_capacity)
         self.stats = Stats()
         self.barriers: Barriers = Barriers(self)
+        self.rendezvous = RendezvousPoints()
         self.delivery: DeliveryWorker | None = None
         self.shutdown = asyncio.Event()
         self._date_second = -1
@@ -72,6 +74,7 @@ class FakeState:
     def reset(self, scope: str = "all") -> None:
         """Contracts §1.6: `all` also clears faults and the journal and makes the clock real."""
         self.barriers.release_all()  # parked creates are decided against the state being discarded
+        self.rendezvous.clear()
         self.backend.reset(scope)
         self.limiter.reset()
         if self.delivery is not None:

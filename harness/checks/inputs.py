@@ -11,7 +11,7 @@ checkers compare (epoch seconds, so ``…08:00:00Z`` equals ``…08:00:00.000Z``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -219,14 +219,18 @@ class UpstreamBooking:
         return self.status in ACTIVE_BOOKING_STATUSES
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UpstreamBooking:
+    def from_json(cls, data: Mapping[str, Any],
+                  attribute: Callable[[Mapping[str, Any]], str | None] | None = None
+                  ) -> UpstreamBooking:
+        """`attribute` names the call a booking was made for (default: ``metadata.call_id``;
+        harness/checks/attribution.py for services that attribute otherwise)."""
         if not isinstance(data, Mapping) or not data.get("uid"):
             raise InputError(f"ground-truth booking without a uid: {data!r:.200}")
         metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
         attendees = data.get("attendees") or []
         first = attendees[0] if attendees and isinstance(attendees[0], Mapping) else {}
         origin = data.get("origin") if isinstance(data.get("origin"), Mapping) else {}
-        call_id = metadata.get("call_id")
+        call_id = attribute(data) if attribute is not None else metadata.get("call_id")
         return cls(
             uid=str(data["uid"]), status=str(data.get("status") or "").lower(),
             start=str(data.get("start") or ""), end=str(data.get("end") or ""),
@@ -295,13 +299,15 @@ class GroundTruth:
     now: str | None = None
 
     @classmethod
-    def from_json(cls, state: Mapping[str, Any]) -> GroundTruth:
-        """Build from ``GET /_fake/state``."""
+    def from_json(cls, state: Mapping[str, Any],
+                  attribute: Callable[[Mapping[str, Any]], str | None] | None = None
+                  ) -> GroundTruth:
+        """Build from ``GET /_fake/state`` (`attribute`: see `UpstreamBooking.from_json`)."""
         if not isinstance(state, Mapping) or not isinstance(state.get("bookings"), list):
             raise InputError("ground truth must be an object with a 'bookings' list")
         deliveries = state.get("webhook_deliveries")
         return cls(
-            bookings=[UpstreamBooking.from_json(b) for b in state["bookings"]],
+            bookings=[UpstreamBooking.from_json(b, attribute) for b in state["bookings"]],
             webhook_deliveries=None if deliveries is None
             else [WebhookDelivery.from_json(d) for d in deliveries],
             now=state.get("now"),

@@ -27,6 +27,7 @@ class Answer:
     body: Any = None  # parsed JSON, or the raw text when it was not JSON
     error: str | None = None  # why there is no (usable) answer
     headers: dict[str, str] = field(default_factory=dict)
+    raw: Any = None  # the service's own reply, when an adapter translated it into `body`
 
     @property
     def answered(self) -> bool:
