@@ -56,12 +56,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", dest="database_url", default=None, metavar="URL",
                         help="the service's database (default: HARNESS_DB_URL, HARNESS_MYSQL_URL, "
                         "testcontainers, else SQLite)")
+    parser.add_argument("--target", type=Path, metavar="FILE", default=None,
+                        help="explore a deployment described by a target file (it needs a fake "
+                        "Cal.com with allow_faults and the service's test control) instead of "
+                        "the embedded stack")
     parser.add_argument("--verbose", action="store_true", help="Hypothesis prints every step")
 
 
 def run(args: argparse.Namespace) -> int:
     from booking_service.settings import DEFENSE_NAMES
-    from scenarios.explore.machine import Profile, explore, running_stack
+    from scenarios.explore.machine import Profile, explore, running_session
     from scenarios.explore.reproducer import write_pytest
 
     console = make_console()
@@ -89,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
     missed: list[str] = []
     found_any = False
-    with running_stack(database_url=args.database_url) as stack:
-        assert stack.database is not None
+    with running_session(database_url=args.database_url, target=args.target) as (session, stack):
         console.print(f"[bold]calharness explore[/bold] — profile {profile.name}: "
                       f"{profile.examples} examples × ≤ {profile.steps} steps, seed {seed}")
-        console.print(f"database: {stack.database.description}")
+        console.print("target: " + (f"{args.target}" if stack is None else "embedded stack"))
+        if stack is not None and stack.database is not None:
+            console.print(f"database: {stack.database.description}")
         for off in runs:
             started = time.perf_counter()
-            result = explore(stack, profile, seed=seed, defenses_off=off, database=database,
+            result = explore(session, profile, seed=seed, defenses_off=off, database=database,
                              verbose=args.verbose)
             console.print(f"{result.summary()} ({time.perf_counter() - started:.1f} s)")
             if result.failure is None:

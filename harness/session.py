@@ -66,6 +66,7 @@ class Session:
         self.control: TestControlClient | None = None
         self.replica_control: TestControlClient | None = None
         self.fake: FakeControl | None = None
+        self.used: set[str] = set()  # capabilities the current scenario asked for
 
     # lifecycle ----------------------------------------------------------------------------------
 
@@ -163,7 +164,8 @@ class Session:
                 phone=(given.phone if given and given.phone else
                        (tenant.get("phones") or [None])[0]),
                 fallback_email=tenant.get("fallback_email"), id=tenant.get("id"),
-                name=tenant.get("name"), calcom_api_key=tenant.get("calcom_api_key"))
+                name=tenant.get("name"), calcom_api_key=tenant.get("calcom_api_key"),
+                branch_ids=tuple(tenant.get("branch_ids") or ()))
         if "reset" in offered:
             await self.reset_service(self.defenses_off)
 
@@ -203,6 +205,7 @@ class Session:
         self.close()
 
     def need(self, *names: str) -> None:
+        self.used.update(names)
         missing = [n for n in names if n not in self.capabilities]
         if missing:
             raise MissingCapability(*missing)

@@ -61,6 +61,7 @@ class TargetCompany:
     id: int | None = None
     name: str | None = None
     calcom_api_key: str | None = None
+    branch_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class Target:
 
 KNOWN = {"name", "service_url", "adapter", "adapter_settings", "allow_booking", "allow_faults",
          "max_requests", "days_ahead", "service", "companies", "calcom", "test_control"}
-COMPANY_KEYS = {"api_key", "phone", "fallback_email", "id", "name", "calcom_api_key"}
+COMPANY_KEYS = {"api_key", "phone", "fallback_email", "id", "name", "calcom_api_key",
+                "branch_ids"}
 CALCOM_KEYS = {"control_url", "api_url", "api_key"}
 TEST_CONTROL_KEYS = {"url", "token", "token_env", "replica_url"}
 
@@ -151,11 +153,15 @@ def _companies(doc: Mapping[str, Any], where: str) -> dict[str, TargetCompany]:
                 raise TargetError(f"{at}: {key} must be a string")
         if "id" in body and (isinstance(body["id"], bool) or not isinstance(body["id"], int)):
             raise TargetError(f"{at}: id must be an integer")
+        branches = body.get("branch_ids", [])
+        if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches):
+            raise TargetError(f"{at}: branch_ids must be a list of strings")
         companies[role] = TargetCompany(role=role, api_key=body["api_key"],
                                         phone=body.get("phone"),
                                         fallback_email=body.get("fallback_email"),
                                         id=body.get("id"), name=body.get("name"),
-                                        calcom_api_key=body.get("calcom_api_key"))
+                                        calcom_api_key=body.get("calcom_api_key"),
+                                        branch_ids=tuple(branches))
     return companies
 
 

@@ -188,9 +188,7 @@ class World:
         return all(n in self.session.capabilities for n in names)
 
     def need(self, *names: str) -> None:
-        missing = [n for n in names if n not in self.session.capabilities]
-        if missing:
-            raise MissingCapability(*missing)
+        self.session.need(*names)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 300) -> T:
         return self.session.run(coro, timeout)
@@ -269,10 +267,10 @@ class World:
         return counts
 
     def _calcom_state(self) -> dict[str, Any]:
-        self.need("ground_truth")
-        if self.session.fake is None:
+        fake = self.session.fake
+        if fake is None:
             raise MissingCapability("calcom_journal")
-        state = self.session.fake.state()
+        state = fake.state()
         if not self.session.resets:
             window = self._window()
             state["bookings"] = [b for b in state["bookings"]
@@ -281,6 +279,7 @@ class World:
 
     def upstream(self, *, start: Slot | None = None, active: bool = True) -> list[dict[str, Any]]:
         """Cal.com's ground-truth bookings: active ones by default, optionally at one slot."""
+        self.need("ground_truth")
         bookings = self._calcom_state()["bookings"]
         if active:
             bookings = [b for b in bookings if b["status"] in ("accepted", "pending")]
@@ -392,6 +391,14 @@ class World:
         finally:
             driver.close()
 
+    @property
+    def webhook_secret(self) -> str:
+        """The secret the service checks Cal.com's webhook signatures with (to sign our own)."""
+        self.need("webhook_secret")
+        secret = self.session.service.webhook_secret
+        assert secret is not None
+        return secret
+
     def service_logs(self, since: int = 0) -> dict[str, Any]:
         """The service's log lines after `since` (``{"lines": [...], "last": n}``)."""
         return self.run(self._control("service_logs").logs(since))
@@ -422,8 +429,8 @@ class World:
     def service_view(self) -> ServiceView | None:
         """What the service holds: everything, from its test control; else each tenant's
         appointments on the scenario's days through its API; else unknown (None)."""
-        if self.has("service_state"):
-            state = self.run(self._control("service_state").state())
+        if self.has("service_state") and self.session.control is not None:
+            state = self.run(self.session.control.state())
             return ServiceView.from_json(state["appointments"], audit_log=state["audit_log"],
                                          processed_webhooks=state["processed_webhooks"])
         if not self.has("appointments"):

@@ -98,8 +98,14 @@ def world(session: Session, request: pytest.FixtureRequest) -> Iterator[World]:
     missing = needs_of(request.node) - session.capabilities
     if missing:
         pytest.skip(skip_reason(missing))
+    session.used.clear()
     with world_for(session, judge=False) as scenario_world:  # judged in pytest_runtest_call
         yield scenario_world
+    record = os.environ.get("CALHARNESS_RECORD_NEEDS")
+    if record:  # a development aid: which capabilities each scenario actually used
+        with open(record, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"nodeid": request.node.nodeid,
+                                  "used": sorted(session.used)}) + "\n")
 
 
 @pytest.hookimpl(wrapper=True)

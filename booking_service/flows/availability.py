@@ -53,7 +53,7 @@ async def _check(ctx: ServiceContext, body: object) -> dict[str, Any]:
             ctx, company, service, start, days=ctx.settings.alternatives_days + 1
         )
     except CalcomError as exc:
-        raise calcom_refusal(exc, start=start) from exc
+        raise calcom_refusal(exc, start=start, read=True) from exc
     available = start in free
     alternatives = (
         []

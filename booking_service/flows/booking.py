@@ -160,7 +160,7 @@ async def _only_check(ctx: ServiceContext, req: BookingRequest) -> dict[str, Any
     try:
         free = await free_slots(ctx, req.company, req.service, req.start)
     except CalcomError as exc:
-        raise calcom_refusal(exc, start=req.start) from exc
+        raise calcom_refusal(exc, start=req.start, read=True) from exc
     if req.start not in free:
         alternatives = await alternatives_for(ctx, req.company, req.service, req.start, free)
         raise Refusal(
@@ -247,7 +247,7 @@ async def _book_holding_slot(
         try:
             free = await free_slots(ctx, req.company, req.service, req.start)
         except CalcomError as exc:
-            raise calcom_refusal(exc, start=req.start) from exc
+            raise calcom_refusal(exc, start=req.start, read=True) from exc
         if req.start not in free:
             await _refuse_taken(ctx, req, "calcom_slot_taken", free)
 

@@ -314,7 +314,11 @@ def same_name(a: str, b: str) -> bool:
 # --- Cal.com errors → answers ----------------------------------------------------------------
 
 
-def calcom_refusal(exc: CalcomError | OutcomeUnknown, *, start: datetime | None = None) -> Refusal:
+def calcom_refusal(
+    exc: CalcomError | OutcomeUnknown, *, start: datetime | None = None, read: bool = False
+) -> Refusal:
+    """The caller's answer to a failed Cal.com call. A read that timed out wrote nothing: that
+    is a definite "not now" (`upstream_unavailable`), never the unknown outcome `timeout`."""
     if isinstance(exc, OutcomeUnknown):
         status = "timeout" if isinstance(exc.cause, CalcomTimeout) else "upstream_unavailable"
         return Refusal(status, "outcome_unknown", start=start)
@@ -323,7 +327,7 @@ def calcom_refusal(exc: CalcomError | OutcomeUnknown, *, start: datetime | None 
     if isinstance(exc, RateLimitedError):
         return Refusal("rate_limited", "calcom_rate_limit", start=start)
     if isinstance(exc, CalcomTimeout):
-        return Refusal("timeout", "calcom_timeout", start=start)
+        return Refusal("upstream_unavailable" if read else "timeout", "calcom_timeout", start=start)
     if isinstance(exc, CalcomUnavailable):
         return Refusal("upstream_unavailable", exc.kind, start=start)
     if isinstance(exc, CalcomRequestError):

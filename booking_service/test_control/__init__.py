@@ -190,7 +190,8 @@ def _tenants(app: web.Application) -> list[dict[str, Any]]:
     return [{"id": ids.get(c["name"]), "name": c["name"], "api_key": c["api_key"],
              "fallback_email": c.get("fallback_email"),
              "calcom_api_key": c.get("calcom_api_key") or ctx.settings.calcom_api_key,
-             "phones": [b["phone"] for b in c.get("branches", []) if b.get("phone")]}
+             "phones": [b["phone"] for b in c.get("branches", []) if b.get("phone")],
+             "branch_ids": [str(b["id"]) for b in c.get("branches", []) if b.get("id")]}
             for c in doc["companies"]]
 
 

@@ -17,13 +17,15 @@ from harness.faults import fault, reset, webhook_drop, webhook_fault
 from harness.world import World
 from scenarios.rca._support import HANS, HANSI, appointments
 
-pytestmark = [pytest.mark.area("consistency"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("consistency"),
               pytest.mark.rca("local-calcom-drift")]
 
 REPAIRED = CheckOptions(expect_imported=True, reconciled=True)
 NO_WEBHOOKS = webhook_fault("no-webhooks", webhook_drop())
 
 
+@pytest.mark.needs("book", "tenant_reads", "reconcile", "calcom_journal", "faults",
+                   "outside_changes", "clock")
 def test_reconciliation_reports_and_repairs_every_kind_of_drift(world: World) -> None:
     """Three callers book by phone, then webhooks stop arriving and Cal.com changes: the front
     desk cancels Anna's booking, moves Bernd's to the afternoon, and books a walk-in."""
@@ -73,6 +75,8 @@ def test_reconciliation_reports_and_repairs_every_kind_of_drift(world: World) ->
 
 
 @pytest.mark.defense("tenant_isolation")
+@pytest.mark.needs("tenant_reads", "reconcile", "second_tenant", "calcom_journal", "faults",
+                   "outside_changes")
 def test_drift_is_found_only_by_a_reconciliation_of_the_right_tenant(world: World) -> None:
     """Hamburg's missed booking is Hamburg's: Berlin's reconciliation neither reports nor imports
     it; Hamburg's does, into Hamburg."""
@@ -91,6 +95,7 @@ def test_drift_is_found_only_by_a_reconciliation_of_the_right_tenant(world: Worl
     assert imported["booking_uid"] == outside["uid"]
 
 
+@pytest.mark.needs("book", "tenant_reads", "reconcile")
 def test_two_callers_sharing_a_phone_keep_their_own_names(world: World) -> None:
     """Hansi Sputer and Hans Schuster call from the same landline, one after the other, for two
     different times. Each appointment must go on showing its own attendee, as Cal.com does."""
@@ -107,6 +112,7 @@ def test_two_callers_sharing_a_phone_keep_their_own_names(world: World) -> None:
     assert names == {"call_687": HANSI, "call_688": HANS}
 
 
+@pytest.mark.needs("reconcile", "calcom_journal", "faults", "outside_changes")
 def test_a_missed_booking_of_the_second_host_is_found(world: World) -> None:
     world.arm(NO_WEBHOOKS)
     slot = world.slot(days_ahead=2, hour=9)
@@ -117,6 +123,7 @@ def test_a_missed_booking_of_the_second_host_is_found(world: World) -> None:
 
 
 @pytest.mark.rca("tc-010")
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_an_ambiguous_create_for_the_second_host_is_not_lost(world: World) -> None:
     """The TC-010 network retry, for Haarschnitt (host Ben): Cal.com books, the answer is lost."""
     world.freeze()

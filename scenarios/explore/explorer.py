@@ -116,15 +116,12 @@ class Explorer:
         self._prefix = calls_prefix
         world.freeze(U.START)
         world.fake.hold_webhooks(True)
-        self._calcom = world._context().calcom
-        self._timeout_before = self._calcom.timeout_s
-        self._calcom.timeout_s = U.CALCOM_TIMEOUT_S
+        self._timeout = world.calcom_timeout(U.CALCOM_TIMEOUT_S)
+        self._timeout.__enter__()
 
     def close(self) -> None:
-        self._calcom.timeout_s = self._timeout_before
-        for name in ("collect.after_double_check", "collect.before_insert",
-                     "webhook.before_insert", "reconcile.before_insert"):
-            self.world.stack.failpoints.pop(name, None)
+        self._timeout.__exit__(None, None, None)
+        self.world.clear_failpoint()
 
     # -- applying ---------------------------------------------------------------------------------
 
@@ -234,7 +231,8 @@ class Explorer:
                 (lambda c=c: driver.acollect(at, name=c.name, call_id=c.call_id, service=service))
                 for c in callers])
         finally:
-            self.world.stack.failpoints.pop("collect.after_double_check", None)
+            if forced:
+                self.world.clear_failpoint("collect.after_double_check")
         for caller, answer in zip(callers, answers, strict=True):
             self._heard(caller, answer)
         if self.model.quiet and free:
@@ -344,7 +342,7 @@ class Explorer:
             ])
         finally:
             for name in ("webhook.before_insert", "reconcile.before_insert"):
-                world.stack.failpoints.pop(name, None)
+                world.clear_failpoint(name)
 
     def _note(self, f: str, value: dict[str, Any]) -> None:
         self.world.recorder.invoke("explorer", f, None, None, value).ok(value)
@@ -363,7 +361,7 @@ class Explorer:
         """Deliver what Cal.com still holds back, reconcile with repair, judge everything."""
         world = self.world
         world.fake.clear_faults()  # the end-of-run repair itself runs on a healthy upstream
-        world.stack.failpoints.clear()
+        world.clear_failpoint()
         world.settle()
         world.driver.reconcile(world.berlin.api_key, repair=True)
         world.settle()

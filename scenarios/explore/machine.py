@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, rule
 
-from harness.stack import EmbeddedStack
+from harness.session import Session
 from harness.world import world_for
 from scenarios.explore import universe as U
 from scenarios.explore.explorer import Explorer, Step
@@ -133,14 +133,14 @@ class ExploreResult:
                 f"{self.examples} examples, {self.steps} steps, {verdict}")
 
 
-def machine_for(stack: EmbeddedStack, defenses_off: tuple[str, ...],
+def machine_for(session: Session, defenses_off: tuple[str, ...],
                 result: ExploreResult) -> type[RuleBasedStateMachine]:
-    """A state machine class bound to one running stack (Hypothesis builds one per example)."""
+    """A state machine class bound to one session (Hypothesis builds one per example)."""
 
     class BookingMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self._world_cm = world_for(stack, defenses_off=defenses_off, judge=False)
+            self._world_cm = world_for(session, defenses_off=defenses_off, judge=False)
             world = self._world_cm.__enter__()
             self.explorer = Explorer(world)
             self._failed = False
@@ -183,7 +183,7 @@ def _remember(result: ExploreResult, steps: list[Step], exc: BaseException,
         seed=result.seed, defenses_off=defenses_off)
 
 
-def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
+def explore(session: Session, profile: Profile, *, seed: int | None = 0,
             defenses_off: Iterable[str] = (), database: Path | None = None,
             verbose: bool = False, minimal: bool = True) -> ExploreResult:
     """Run the machine; a failure is shrunk (by Hypothesis when the profile says so, then by
@@ -200,7 +200,7 @@ def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
         suppress_health_check=list(HealthCheck), phases=phases, print_blob=False,
         report_multiple_bugs=False,
         verbosity=Verbosity.normal if verbose else Verbosity.quiet)
-    test = get_state_machine_test(machine_for(stack, off, result), settings=config)
+    test = get_state_machine_test(machine_for(session, off, result), settings=config)
     if seed is not None:
         test = hypothesis_seed(seed)(test)
     try:
@@ -211,7 +211,7 @@ def explore(stack: EmbeddedStack, profile: Profile, *, seed: int | None = 0,
     else:
         result.failure = None  # failures seen while shrinking do not count when it passed
     if result.failure is not None and minimal:
-        result.failure = minimise(stack, result.failure)
+        result.failure = minimise(session, result.failure)
     return result
 
 
@@ -222,11 +222,11 @@ def _signature(error: str) -> str:
     return f"{lines[0].split(':')[0]} {checker}"
 
 
-def replays_failing(stack: EmbeddedStack, failure: Failure, steps: list[Step]) -> str | None:
+def replays_failing(session: Session, failure: Failure, steps: list[Step]) -> str | None:
     """Replay `steps` on a clean world; the error if it breaks the same way, else None."""
     from scenarios.explore.explorer import InvariantViolated, ModelMismatch
 
-    with world_for(stack, defenses_off=failure.defenses_off, judge=False) as world:
+    with world_for(session, defenses_off=failure.defenses_off, judge=False) as world:
         explorer = Explorer(world)
         try:
             for step in steps:
@@ -242,7 +242,7 @@ def replays_failing(stack: EmbeddedStack, failure: Failure, steps: list[Step]) -
     return None
 
 
-def minimise(stack: EmbeddedStack, failure: Failure) -> Failure:
+def minimise(session: Session, failure: Failure) -> Failure:
     """Drop single steps while the failure stays the same (Hypothesis's shrinker sometimes
     keeps steps that only moved the clock or made an unrelated caller)."""
     steps = list(failure.steps)
@@ -252,7 +252,7 @@ def minimise(stack: EmbeddedStack, failure: Failure) -> Failure:
         shrunk = False
         for i in range(len(steps)):
             candidate = steps[:i] + steps[i + 1:]
-            again = replays_failing(stack, failure, candidate)
+            again = replays_failing(session, failure, candidate)
             if again is not None:
                 steps, error, shrunk = candidate, again, True
                 break
@@ -260,10 +260,28 @@ def minimise(stack: EmbeddedStack, failure: Failure) -> Failure:
                    defenses_off=failure.defenses_off)
 
 
-@contextlib.contextmanager
-def running_stack(label: str = "explore", database_url: str | None = None) -> Any:
-    """An embedded stack for a standalone run (`calharness explore`)."""
-    from harness.stack import StackOptions
+#: What the machine needs of a target (its steps arm faults, move the clock, hold webhooks,
+#: force interleavings, book at the desk, reconcile; each example starts from a reset).
+NEEDS = ("reset", "faults", "clock", "failpoints", "webhook_control", "outside_changes",
+         "reconcile", "voice_api", "book", "cancel", "reschedule", "check")
 
-    with EmbeddedStack(StackOptions(label=label, database_url=database_url)) as stack:
-        yield stack
+
+@contextlib.contextmanager
+def running_session(label: str = "explore", database_url: str | None = None,
+                    target: Path | None = None) -> Any:
+    """A session for a standalone run (`calharness explore`): the target file's deployment, or
+    an embedded stack of our own."""
+    from harness.capabilities import MissingCapability
+    from harness.stack import EmbeddedStack, StackOptions
+    from harness.target import load_target
+
+    if target is not None:
+        with Session(load_target(target)) as session:
+            missing = [n for n in NEEDS if n not in session.capabilities]
+            if missing:
+                raise MissingCapability(*missing)
+            yield session, None
+        return
+    with EmbeddedStack(StackOptions(label=label, database_url=database_url)) as stack, \
+            Session(stack.target) as session:
+        yield session, stack

@@ -51,8 +51,9 @@ import pytest
 
 from harness.world import World
 from scenarios.explore.explorer import replay
+from scenarios.explore.machine import NEEDS
 
-pytestmark = [pytest.mark.area("explore"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("explore"), pytest.mark.needs(*NEEDS)]
 
 STEPS = {steps}
 

@@ -12,11 +12,12 @@ import os
 
 import pytest
 
-from harness.stack import EmbeddedStack
+from harness.capabilities import skip_reason
+from harness.session import Session
 from harness.world import defenses_off_from_env
-from scenarios.explore.machine import Profile, explore
+from scenarios.explore.machine import NEEDS, Profile, explore
 
-pytestmark = [pytest.mark.area("explore"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("explore")]
 
 #: The seed of the CI profile: every run generates the same sequences.
 CI_SEED = 0
@@ -24,16 +25,18 @@ CI_SEED = 0
 
 @pytest.mark.defense("freshness", "call_id_match", "unique_constraint",
                      "availability_double_check", "slot_lock")
-def test_state_machine_finds_no_failure(stack: EmbeddedStack,
+@pytest.mark.needs(*NEEDS)
+def test_state_machine_finds_no_failure(session: Session,
                                         record_property: pytest.RecordProperty) -> None:
-    if not isinstance(stack, EmbeddedStack):
-        pytest.skip("the state machine needs the embedded stack (faults, clock, failpoints)")
+    missing = [n for n in NEEDS if n not in session.capabilities]
+    if missing:
+        pytest.skip(skip_reason(missing))
     # Under ablation only finding matters: shrinking is for people, and costs most of the time.
     profile = Profile.ci()
     ablating = bool(os.environ.get("CALHARNESS_ABLATE"))
     if ablating:
         profile = Profile(profile.name, profile.examples, profile.steps, shrink=False)
-    result = explore(stack, profile, seed=CI_SEED, defenses_off=defenses_off_from_env(),
+    result = explore(session, profile, seed=CI_SEED, defenses_off=defenses_off_from_env(),
                      minimal=not ablating)
     record_property("explore", json.dumps({
         "profile": profile.name, "seed": CI_SEED, "examples": result.examples,

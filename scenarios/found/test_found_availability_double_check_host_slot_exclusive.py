@@ -17,8 +17,9 @@ import pytest
 
 from harness.world import World
 from scenarios.explore.explorer import replay
+from scenarios.explore.machine import NEEDS
 
-pytestmark = [pytest.mark.area("explore"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("explore"), pytest.mark.needs(*NEEDS)]
 
 STEPS = [{'action': 'book', 'args': {'service': 'Teamtermin', 'name': 1, 'slot': 0}},
  {'action': 'arm', 'args': {'endpoint': 'create', 'trigger': 'always', 'kind': 'overbook'}},

@@ -18,8 +18,9 @@ import pytest
 
 from harness.world import World
 from scenarios.explore.explorer import replay
+from scenarios.explore.machine import NEEDS
 
-pytestmark = [pytest.mark.area("explore"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("explore"), pytest.mark.needs(*NEEDS)]
 
 STEPS = [{'action': 'arm', 'args': {'kind': 'overbook', 'endpoint': 'create', 'trigger': 'always'}},
  {'action': 'burst', 'args': {'service': 'Haarschnitt', 'slot': 1, 'names': [0, 0]}}]

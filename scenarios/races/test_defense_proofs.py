@@ -20,7 +20,7 @@ from harness.faults import fault, overbook
 from harness.world import World
 from scenarios.races._support import assert_one_winner, book_at_once
 
-pytestmark = [pytest.mark.area("races"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("races"),
               pytest.mark.rca("availability-race-14s")]
 
 OVERBOOK = fault("overbook", overbook())
@@ -33,6 +33,7 @@ BARRIER_TIMEOUT_S = 1.0
 
 @pytest.mark.defense("availability_double_check")
 @pytest.mark.rca("tc-004", "tc-005")
+@pytest.mark.needs("book", "check", "calcom_journal", "faults")
 def test_double_check_refuses_a_slot_taken_since_the_callers_check(world: World) -> None:
     """RCA 2025-10-14 as it happened: caller B heard "free" (check-availability), talked for a
     while, and meanwhile caller A booked the slot. B's booking must be refused with alternatives.
@@ -58,6 +59,7 @@ def test_double_check_refuses_a_slot_taken_since_the_callers_check(world: World)
 
 @pytest.mark.defense("slot_lock", "availability_double_check")
 @pytest.mark.rca("tc-009")
+@pytest.mark.needs("book", "calcom_journal", "faults", "failpoints")
 def test_slot_lock_keeps_the_second_caller_out_until_the_first_has_committed(
         world: World) -> None:
     """Two callers book one slot at once; `overbook` armed; a 2-party barrier right after the
@@ -84,6 +86,7 @@ def test_slot_lock_keeps_the_second_caller_out_until_the_first_has_committed(
                  marks=pytest.mark.defense("slot_lock")),
     pytest.param((None, None), id="both-on-fallback-email"),
 ])
+@pytest.mark.needs("book", "calcom_journal", "faults", "failpoints")
 def test_old_calcom_attendee_key_race(world: World, emails: tuple[str | None, str | None]) -> None:
     """Before 2025-05 Cal.com's uniqueness key was event type + start + end + attendee e-mails:
     two different attendees racing for one slot could *both* win (the fake's `barrier` with
@@ -121,6 +124,7 @@ REPLICA_TAGS = [pytest.mark.defense("slot_lock", "availability_double_check")] \
 
 @pytest.mark.mariadb
 @pytest.mark.rca("tc-009")
+@pytest.mark.needs("book", "faults", "failpoints", "replica")
 def test_slot_lock_holds_across_two_service_replicas(world: World) -> None:
     """The slot-lock proof again, with the two callers on two replicas of the service sharing one
     database (as behind a load balancer). Only a lock in the database (MariaDB's GET_LOCK) can

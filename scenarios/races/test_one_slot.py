@@ -23,7 +23,7 @@ from scenarios.races._support import (
     force_race,
 )
 
-pytestmark = [pytest.mark.area("races"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("races"),
               pytest.mark.rca("availability-race-14s")]
 
 #: The service's slot-lock timeout during these scenarios (default 30 s): 50 healthy flows pass
@@ -35,6 +35,7 @@ LOCK_TIMEOUT_S = 5.0
 
 @pytest.mark.rca("tc-004", "tc-009")
 @pytest.mark.parametrize("callers", [2, 10, 50])
+@pytest.mark.needs("book", "defenses")
 def test_many_callers_one_slot_exactly_one_booked(world: World, callers: int) -> None:
     """Different customers (own names and phone numbers) want the same 30-minute Beratung."""
     slot = world.slot(days_ahead=2, hour=11)
@@ -54,6 +55,7 @@ def test_many_callers_one_slot_exactly_one_booked(world: World, callers: int) ->
 
 @pytest.mark.rca("tc-001", "tc-010")
 @pytest.mark.parametrize("attempts", [2, 10, 50])
+@pytest.mark.needs("book", "defenses")
 def test_same_caller_retrying_at_once_books_once(world: World, attempts: int) -> None:
     """The voice agent fires the same collect-appointment again and again (same call_id) while
     the first is still in flight. One booking upstream, one appointment; every answer that says

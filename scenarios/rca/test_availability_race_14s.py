@@ -19,7 +19,7 @@ from harness.faults import fault, slot_steal
 from harness.slots import BERLIN, Slot
 from harness.world import World
 
-pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("rca"),
               pytest.mark.rca("availability-race-14s")]
 
 THINKING_S = 14
@@ -56,6 +56,7 @@ def _caller_a_confirms(world: World, slot: Slot) -> Answer:
                                 call_id="call_a")
 
 
+@pytest.mark.needs("book", "check", "clock")
 def test_another_caller_books_the_slot_during_the_14_seconds(world: World) -> None:
     slot = _check_then_think(world)
     other = world.driver.collect(slot, name="Bernd Brot", telefon="+4915122222222",
@@ -71,6 +72,7 @@ def test_another_caller_books_the_slot_during_the_14_seconds(world: World) -> No
     assert rebooked.status == "booked", rebooked.body
 
 
+@pytest.mark.needs("book", "check", "ground_truth", "outside_changes", "clock")
 def test_someone_books_in_calcom_directly_during_the_14_seconds(world: World) -> None:
     """The front desk books 14:00 in Cal.com; no webhook tells the service (webhooks off), so only
     asking Cal.com again right before booking can notice."""
@@ -85,6 +87,7 @@ def test_someone_books_in_calcom_directly_during_the_14_seconds(world: World) ->
     assert len(world.upstream(start=slot)) == 1
 
 
+@pytest.mark.needs("book", "check", "ground_truth", "calcom_journal", "faults", "clock")
 def test_the_slot_goes_between_the_last_check_and_the_create(world: World) -> None:
     """The narrowest gap: an outside booker takes 14:00 just before Cal.com handles the create
     (`slot_steal`), after every check of the service said "free". Cal.com refuses ("User either

@@ -13,24 +13,25 @@ import uuid
 
 import pytest
 
-from booking_service.tenants import demo_tenants
 from harness.faults import webhook_drop, webhook_fault
 from harness.world import Company, World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("rca"),
               pytest.mark.rca("branch-id-uuid")]
 
 
 def branch_uuid(company: Company) -> str:
-    """The UUID of the company's (only) branch in the demo tenants file (contract §2.6)."""
-    [doc] = [c for c in demo_tenants()["companies"] if c["name"] == company.name]
-    branch_id = doc["branches"][0]["id"]
+    """The UUID of the company's (only) branch, as the service names its tenants (contract
+    §2.6; the target file's `branch_ids` when it has no test control)."""
+    assert company.branch_ids, "the target names no branch ids for this tenant"
+    branch_id = company.branch_ids[0]
     assert str(uuid.UUID(branch_id)) == branch_id  # a canonical UUID string, not a number
     return branch_id
 
 
 @pytest.mark.parametrize(("tenant", "event_type_id"), [("berlin", 2001), ("hamburg", 2006)])
+@pytest.mark.needs("book", "check", "tenant_reads", "second_tenant", "outside_changes", "clock")
 def test_alternatives_and_appointments_work_with_uuid_branch_ids(
         world: World, tenant: str, event_type_id: int) -> None:
     company: Company = getattr(world, tenant)
@@ -60,6 +61,7 @@ def test_alternatives_and_appointments_work_with_uuid_branch_ids(
     assert {a["company_id"] for a in listed} == {company.id}
 
 
+@pytest.mark.needs("tenant_reads", "reconcile", "calcom_journal", "faults", "outside_changes")
 def test_a_reconciled_appointment_carries_the_branch_uuid(world: World) -> None:
     """A booking whose webhook never arrived is imported by reconciliation into its branch."""
     world.arm(webhook_fault("drop-created", webhook_drop(), event="BOOKING_CREATED"))

@@ -10,10 +10,11 @@ from harness.faults import fault, stale_replay
 from harness.world import World
 from scenarios.rca._support import HANS, HANSI, appointments
 
-pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("rca")]
 
 
 @pytest.mark.rca("duplicate-stale-booking")
+@pytest.mark.needs("book", "clock")
 def test_call_688_is_not_given_call_687s_booking(world: World) -> None:
     slot = world.slot(days_ahead=3, hour=10)
     # Call 687: a caller without an email address books the round-robin "Teamtermin"; the
@@ -37,6 +38,7 @@ def test_call_688_is_not_given_call_687s_booking(world: World) -> None:
 
 
 @pytest.mark.rca("duplicate-stale-booking")
+@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "clock")
 def test_call_688_refuses_call_687s_booking_replayed_for_a_plain_event_type(world: World) -> None:
     """The incident as Cal.com's *stale answer* rather than its round-robin dedupe: the `stale_replay`
     fault answers 688's create with any active booking at that start for the same e-mail address,

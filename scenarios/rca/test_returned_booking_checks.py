@@ -15,7 +15,7 @@ from harness.faults import fault, rewrite, slot_steal
 from harness.world import World
 from scenarios.rca._support import HANS, HANSI, appointments
 
-pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("rca")]
 
 
 def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | None = None):
@@ -30,6 +30,7 @@ def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | No
 
 @pytest.mark.rca("call-id-mismatch", "tc-008")
 @pytest.mark.defense("call_id_match")
+@pytest.mark.needs("book", "tenant_reads", "ground_truth", "outside_changes", "clock")
 def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
     """Same name, fresh, but `metadata.call_id` names call 687: it was not made for 688."""
     slot, outside, answer = _outside_booking_then_caller(
@@ -43,6 +44,7 @@ def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
 
 @pytest.mark.rca("duplicate-stale-booking", "tc-008")
 @pytest.mark.defense("attendee_match")
+@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "clock")
 def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
     """No call_id to compare (the incident's fix lets that pass), not older than the request
     (the desk booked Hansi Sputer with the fallback e-mail as the create arrived: the fake's
@@ -60,6 +62,7 @@ def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
 
 
 @pytest.mark.rca("call-id-mismatch")
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_layer(
         world: World) -> None:
     """The other side of the call_id rule: a missing `call_id` passes (as in the incident's fix),

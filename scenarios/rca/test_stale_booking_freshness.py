@@ -24,7 +24,7 @@ from harness.faults import fault, rewrite
 from harness.world import World
 from scenarios.rca._support import HANS, appointments, set_age
 
-pytestmark = [pytest.mark.area("rca"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("rca"),
               pytest.mark.rca("stale-booking-freshness")]
 
 FRESH = [pytest.param(5, id="5s"), pytest.param(30, id="exactly-30s")]
@@ -48,6 +48,7 @@ def _first_attempt_dies_after_calcom_booked(world: World, call_id: str) -> dict:
 
 @pytest.mark.rca("tc-001")
 @pytest.mark.parametrize("age_s", FRESH)
+@pytest.mark.needs("book", "ground_truth", "clock", "failpoints")
 def test_a_retry_within_30s_gets_its_own_booking_back(world: World, age_s: int) -> None:
     call_id = "call_retry_fresh"
     booking = _first_attempt_dies_after_calcom_booked(world, call_id)
@@ -61,6 +62,7 @@ def test_a_retry_within_30s_gets_its_own_booking_back(world: World, age_s: int) 
     assert len(world.upstream()) == 1
 
 
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock", "failpoints")
 def test_a_retry_gets_its_own_booking_back_without_created_at(world: World) -> None:
     """Cal.com's answer lacks `createdAt` (the `rewrite` fault drops it): the age is unknown, so
     the freshness layer lets it pass (and counts it); the other layers still vouch for it."""
@@ -77,6 +79,7 @@ def test_a_retry_gets_its_own_booking_back_without_created_at(world: World) -> N
 
 
 @pytest.mark.parametrize("age_s", STALE)
+@pytest.mark.needs("book", "tenant_reads", "reconcile", "ground_truth", "clock", "failpoints")
 def test_a_retry_after_30s_is_refused_and_reconciliation_links_the_booking(
         world: World, age_s: int) -> None:
     """The price of the freshness layer: a retry that comes back too late is refused although the
@@ -105,6 +108,7 @@ def test_a_retry_after_30s_is_refused_and_reconciliation_links_the_booking(
 @pytest.mark.defense("freshness")
 @pytest.mark.parametrize("age_s", [pytest.param(35, id="35s"), pytest.param(120, id="2min"),
                                    pytest.param(35 * 60, id="35min")])
+@pytest.mark.needs("book", "tenant_reads", "ground_truth", "outside_changes", "clock")
 def test_someone_elses_old_booking_is_refused_as_stale(world: World, age_s: int) -> None:
     """Contract §2.8 `freshness`: round robin Teamtermin; "Hans Schuster" booked S outside the
     service with the company's fallback e-mail `age_s` ago (no call_id, webhooks off so nothing

@@ -27,6 +27,7 @@ BERND_PHONE = "+4915122222222"
 
 
 @pytest.mark.rca("tc-001")
+@pytest.mark.needs("book", "tenant_reads")
 def test_tc001_the_same_call_asking_again_gets_its_booking_back(world: World) -> None:
     """Same idempotency key (the call), same customer: the existing booking, not a new one."""
     slot = world.slot(days_ahead=2, hour=10)
@@ -41,7 +42,7 @@ def test_tc001_the_same_call_asking_again_gets_its_booking_back(world: World) ->
 
 
 @pytest.mark.rca("tc-002", "duplicate-stale-booking")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "tenant_reads", "clock")
 def test_tc002_a_shared_key_never_hands_one_customers_booking_to_another(world: World) -> None:
     """Same key, different customer. Cal.com's dedupe key for round robin is the attendee e-mail,
     and every caller without an e-mail is booked with the company's fallback address — the key is
@@ -64,8 +65,8 @@ def test_tc002_a_shared_key_never_hands_one_customers_booking_to_another(world: 
 
 
 @pytest.mark.rca("tc-003")
-@pytest.mark.embedded_only
 @pytest.mark.defense("availability_double_check")
+@pytest.mark.needs("book", "tenant_reads", "calcom_journal")
 def test_tc003_the_same_customer_calling_again_for_the_same_slot_is_not_booked_twice(
         world: World) -> None:
     """Different key (a new call), same customer (same phone), same slot: refused, and the
@@ -86,6 +87,7 @@ def test_tc003_the_same_customer_calling_again_for_the_same_slot_is_not_booked_t
 
 
 @pytest.mark.rca("tc-004")
+@pytest.mark.needs("book")
 def test_tc004_different_customers_for_one_slot_of_one_host_only_one_gets_it(
         world: World) -> None:
     """Different key, different customer, same slot of a single-host event type: the seed says
@@ -102,7 +104,7 @@ def test_tc004_different_customers_for_one_slot_of_one_host_only_one_gets_it(
 
 
 @pytest.mark.rca("tc-004")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "check", "ground_truth")
 def test_tc004_different_customers_for_one_round_robin_slot_both_get_a_host(
         world: World) -> None:
     """Same, for round-robin Teamtermin (hosts Anna and Ben): the seed's "allowed" holds — Cal.com
@@ -124,7 +126,7 @@ def test_tc004_different_customers_for_one_round_robin_slot_both_get_a_host(
 
 
 @pytest.mark.rca("tc-005")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "tenant_reads", "ground_truth", "calcom_journal", "faults")
 def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
     """Cal.com says the slot is unavailable (an outside booker took it just before the create):
     slot_taken with alternatives; Cal.com holds only the outside booking."""
@@ -144,7 +146,7 @@ def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
 
 
 @pytest.mark.rca("tc-006")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_tc006_a_rate_limited_create_is_retried_after_the_window_without_duplicates(
         world: World) -> None:
     """Cal.com answers the first create with 429 (window resets in 60 s, longer than a caller
@@ -169,6 +171,7 @@ def test_tc006_a_rate_limited_create_is_retried_after_the_window_without_duplica
 
 
 @pytest.mark.rca("tc-009")
+@pytest.mark.needs("book")
 def test_tc009_concurrent_callers_for_one_slot_exactly_one_succeeds(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     callers = [("Anna Alt", ANNA_PHONE), ("Bernd Brot", BERND_PHONE),
@@ -186,8 +189,8 @@ def test_tc009_concurrent_callers_for_one_slot_exactly_one_succeeds(world: World
 
 
 @pytest.mark.rca("tc-010")
-@pytest.mark.embedded_only
 @pytest.mark.defense("ambiguous_create_lookup")
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_tc010_a_network_retry_after_a_lost_answer_creates_no_duplicate(world: World) -> None:
     """Cal.com books, then the connection is reset before the answer arrives. The service does not
     know whether it booked: it looks for a booking carrying its idempotency key before retrying,
@@ -207,7 +210,7 @@ def test_tc010_a_network_retry_after_a_lost_answer_creates_no_duplicate(world: W
 
 
 @pytest.mark.rca("tc-011")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "check", "tenant_reads", "ground_truth")
 def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     check = world.driver.check(slot, call_id="call_a")
@@ -232,7 +235,7 @@ def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> N
 
 
 @pytest.mark.rca("tc-012")
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "calcom_journal")
 def test_tc012_an_early_refusal_never_reaches_calcom(world: World) -> None:
     """Layer 1 answers (the call already holds the slot): nothing at all is sent to Cal.com. An
     unusable request (a past date, a missing name) is refused before Cal.com too."""

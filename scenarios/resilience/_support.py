@@ -12,5 +12,5 @@ from harness.world import World
 
 def circuit_state(world: World) -> str:
     """The service's circuit breaker as `/healthz` reports it."""
-    answer = world.stack.service.health()  # type: ignore[union-attr]
+    answer = world.run(world.driver.service.health())
     return str(answer.body["calcom_circuit"])

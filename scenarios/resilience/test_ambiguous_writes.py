@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from harness.capabilities import skip_reason
 from harness.checks import CheckOptions
 from harness.faults import (
     CANCEL,
@@ -34,10 +35,10 @@ from harness.faults import (
     status,
     truncate,
 )
-from harness.stack import EmbeddedStack
+from harness.session import Session
 from harness.world import World, world_for
 
-pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("resilience")]
 
 #: Faults that let the create commit and then keep the answer from the service.
 AFTER_COMMIT: dict[str, dict[str, Any]] = {
@@ -74,6 +75,7 @@ def book_through(world: World, action: dict[str, Any], call_id: str) -> Any:
 @pytest.mark.defense("ambiguous_create_lookup")
 @pytest.mark.rca("tc-010")
 @pytest.mark.parametrize("kind", list(AFTER_COMMIT))
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_create_committed_but_unanswered_is_adopted_not_repeated(world: World, kind: str) -> None:
     """The §2.8 proof (`hang` after commit, with a short client timeout) and its siblings. The
     caller must be told booked, with the booking that already exists — no second booking, and no
@@ -90,6 +92,7 @@ def test_create_committed_but_unanswered_is_adopted_not_repeated(world: World, k
 
 @pytest.mark.rca("tc-010")
 @pytest.mark.parametrize("kind", list(BEFORE_COMMIT))
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_create_that_never_arrived_is_sent_again(world: World, kind: str) -> None:
     """The same failures before Cal.com handled the create: the lookup finds nothing, and the
     service must then retry (a caller refused here would lose a slot that is free)."""
@@ -106,6 +109,8 @@ def test_create_that_never_arrived_is_sent_again(world: World, kind: str) -> Non
 
 @pytest.mark.defense("ambiguous_create_lookup")
 @pytest.mark.rca("tc-010", "local-calcom-drift")
+@pytest.mark.needs("book", "tenant_reads", "reconcile", "ground_truth", "calcom_journal",
+                   "faults", "clock")
 def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) -> None:
     """The create commits but its answer is lost, and Cal.com's booking list is down too, so the
     service cannot tell. It must say so (`timeout`/`upstream_unavailable`: the outcome is unknown)
@@ -140,6 +145,7 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
 
 @pytest.mark.rca("tc-005")
 @pytest.mark.parametrize("kind", ["503-after", "reset-after"])
+@pytest.mark.needs("book", "cancel", "ground_truth", "calcom_journal", "faults", "clock")
 def test_cancel_committed_but_unanswered_is_not_repeated(world: World, kind: str) -> None:
     """Cancelling is a write too: Cal.com cancels, the answer is lost. The service looks the
     booking up before retrying and, finding it cancelled, finishes the cancellation locally:
@@ -161,6 +167,7 @@ def test_cancel_committed_but_unanswered_is_not_repeated(world: World, kind: str
 @pytest.mark.defense("ambiguous_create_lookup")
 @pytest.mark.rca("tc-010")
 @pytest.mark.parametrize("kind", ["503-after", "reset-after"])
+@pytest.mark.needs("book", "reschedule", "ground_truth", "calcom_journal", "faults", "clock")
 def test_reschedule_committed_but_unanswered_is_adopted(world: World, kind: str) -> None:
     """A reschedule creates the new booking and cancels the old one in one step upstream; when
     its answer is lost the service follows the old booking's `rescheduledToUid` to the new one
@@ -180,15 +187,17 @@ def test_reschedule_committed_but_unanswered_is_adopted(world: World, kind: str)
 
 
 @pytest.mark.rca("tc-010", "local-calcom-drift")
+@pytest.mark.needs("defenses", "reset", "faults", "clock", "reconcile", "voice_api")
 def test_judge_flags_a_refused_caller_whose_booking_reconciliation_imported(
-        stack: EmbeddedStack) -> None:
+        session: Session) -> None:
     """The checkers must bite here: without the lookup, the blind retry is refused because the
     caller's own booking holds the slot, the caller is told `slot_taken`, and reconciliation then
     imports that booking for their call. Runs with `ambiguous_create_lookup` off on purpose and
     expects the judge to call it a lost booking."""
-    if not isinstance(stack, EmbeddedStack):
-        pytest.skip("needs the embedded stack")
-    with world_for(stack, defenses_off=["ambiguous_create_lookup"], judge=False) as world:
+    missing = {"defenses", "reset", "faults", "clock", "reconcile"} - session.capabilities
+    if missing:
+        pytest.skip(skip_reason(missing))
+    with world_for(session, defenses_off=["ambiguous_create_lookup"], judge=False) as world:
         slot = world.slot(days_ahead=2, hour=13)
         world.arm(fault("lost-answer", status(503, "after"), first=1))
         world.freeze()

@@ -15,7 +15,7 @@ from harness.faults import CREATE, SLOTS, fault, latency_ms, status
 from harness.world import World
 from scenarios.resilience._support import circuit_state
 
-pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("resilience"),
               pytest.mark.rca("tc-012")]
 
 OPEN_S = 30  # Settings.circuit_open_s
@@ -42,6 +42,8 @@ def open_the_circuit(world: World) -> None:
     assert calls_to_calcom(world) == THRESHOLD
 
 
+@pytest.mark.needs("book", "check", "voice_api", "ground_truth", "calcom_journal", "faults",
+                   "clock")
 def test_open_circuit_sends_nothing_and_books_nothing(world: World) -> None:
     open_the_circuit(world)
     slot = world.slot(days_ahead=2, hour=10)
@@ -59,6 +61,8 @@ def test_open_circuit_sends_nothing_and_books_nothing(world: World) -> None:
     assert world.upstream(active=False) == []
 
 
+@pytest.mark.needs("book", "check", "voice_api", "ground_truth", "calcom_journal", "faults",
+                   "clock")
 def test_half_open_probe_succeeds_and_closes_the_circuit(world: World) -> None:
     open_the_circuit(world)
     world.fake.clear_faults()  # Cal.com is back, but the circuit does not know yet
@@ -76,6 +80,7 @@ def test_half_open_probe_succeeds_and_closes_the_circuit(world: World) -> None:
     assert len(world.upstream(active=False)) == 1
 
 
+@pytest.mark.needs("book", "check", "voice_api", "calcom_journal", "faults", "clock")
 def test_half_open_probe_fails_and_the_circuit_opens_again(world: World) -> None:
     open_the_circuit(world)
     world.clock.advance(OPEN_S)
@@ -94,6 +99,7 @@ def test_half_open_probe_fails_and_the_circuit_opens_again(world: World) -> None
     assert world.requests_seen(*CREATE) == {}
 
 
+@pytest.mark.needs("check", "voice_api", "calcom_journal", "faults", "clock")
 def test_half_open_lets_one_probe_through_while_callers_crowd_in(world: World) -> None:
     """Three callers arrive together once the open time is over, and Cal.com is slow to answer
     the probe (300 ms). Only the probe may reach Cal.com; the others are told `circuit_open`

@@ -27,7 +27,7 @@ from harness.faults import (
 )
 from harness.world import World
 
-pytestmark = [pytest.mark.area("resilience"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("resilience")]
 
 READ_FAILURES: dict[str, dict[str, Any]] = {
     "500": status(500),
@@ -46,6 +46,7 @@ WRONG_SHAPE = rewrite(data="nope")
 
 @pytest.mark.rca("tc-011")
 @pytest.mark.parametrize("kind", list(READ_FAILURES))
+@pytest.mark.needs("book", "check", "ground_truth", "calcom_journal", "faults", "clock")
 def test_a_burst_of_failed_slot_queries_is_ridden_out(world: World, kind: str) -> None:
     """The first two slot queries fail; the service retries and both the availability check and
     the booking (whose double-check queries slots again) go through."""
@@ -65,6 +66,7 @@ def test_a_burst_of_failed_slot_queries_is_ridden_out(world: World, kind: str) -
 @pytest.mark.defense("availability_double_check")
 @pytest.mark.rca("tc-012")
 @pytest.mark.parametrize("kind", ["503", "hang", "malformed", "wrong-shape"])
+@pytest.mark.needs("book", "check", "ground_truth", "calcom_journal", "faults", "clock")
 def test_slot_queries_failing_for_good_end_in_a_clear_refusal(world: World, kind: str) -> None:
     """Every slot query fails: after its retries the service says `upstream_unavailable` to the
     checking caller and to the booking one, books nothing, and never sends the create — the
@@ -90,6 +92,7 @@ def test_slot_queries_failing_for_good_end_in_a_clear_refusal(world: World, kind
 
 @pytest.mark.rca("tc-011")
 @pytest.mark.parametrize("code", [500, 502, 503])
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
 def test_a_5xx_burst_across_reads_and_the_create_books_once(world: World, code: int) -> None:
     """A burst that hits the slot queries and the create (before Cal.com handled it): retried,
     looked up, sent again — one booking, the caller told booked."""

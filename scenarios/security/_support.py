@@ -1,20 +1,15 @@
-"""Helpers for the security scenarios: payloads, what a clear answer is, signed webhooks, the
-database's state, and the service's log records."""
+"""Helpers for the security scenarios: payloads, what a clear answer is, signed webhooks and the
+database's state."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness.clients.service import Answer
-from harness.embedded_service import table_rows
-from harness.stack import WEBHOOK_SECRET
 from harness.world import World
 
 #: SQL injection payloads: those of seeds/001 §6.1, and the classic shapes (tautology, stacked
@@ -81,14 +76,11 @@ TENANT_TABLES = ("companies", "branches", "services")
 
 
 def database_snapshot(world: World) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every service table (a scenario's database is small), once the webhooks
-    Cal.com has queued so far have been delivered (they touch appointments too)."""
-    from booking_service.models import Base
-
-    assert world.stack.service_app is not None
+    """Every row of every service table (a scenario's database is small; read through the
+    service's test control), once the webhooks Cal.com has queued so far have been delivered
+    (they touch appointments too)."""
     world.settle()
-    app = world.stack.service_app
-    return {t.name: world.stack.run(table_rows(app, t.name)) for t in Base.metadata.sorted_tables}
+    return world.service_tables()
 
 
 def assert_database_intact(world: World, before: dict[str, list[dict[str, Any]]],
@@ -111,8 +103,9 @@ def assert_database_intact(world: World, before: dict[str, list[dict[str, Any]]]
 # --- webhooks --------------------------------------------------------------------------------
 
 
-def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
-    """Cal.com's `X-Cal-Signature-256`: hex HMAC-SHA256 of the raw body."""
+def sign(body: bytes, secret: str) -> str:
+    """Cal.com's `X-Cal-Signature-256`: hex HMAC-SHA256 of the raw body (the service's secret:
+    `world.webhook_secret`)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -143,51 +136,3 @@ def webhook_body(trigger: str, booking: dict[str, Any], updated_at: datetime, *,
 def later(world: World, seconds: float = 60) -> datetime:
     """A moment after everything so far on the shared clock (a newer upstream change)."""
     return world.clock.now() + timedelta(seconds=seconds)
-
-
-# --- log records -----------------------------------------------------------------------------
-
-
-class RecordCollector(logging.Handler):
-    """Keeps every log record that reaches the root logger."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-#: The loggers `python -m booking_service` keeps at WARNING because database drivers log SQL
-#: parameters (customers' details) below that (booking_service/cli.py main()).
-QUIET_AS_DEPLOYED = ("aiosqlite", "aiomysql", "asyncpg", "sqlalchemy.engine")
-
-
-@contextlib.contextmanager
-def service_logs() -> Iterator[RecordCollector]:
-    """Collect log records as the deployed service configures logging: root at INFO (the CLI's
-    default `--log-level`), the database drivers at WARNING."""
-    root = logging.getLogger()
-    collector = RecordCollector()
-    saved_root = root.level
-    saved = {name: logging.getLogger(name).level for name in QUIET_AS_DEPLOYED}
-    root.addHandler(collector)
-    root.setLevel(logging.INFO)
-    for name in QUIET_AS_DEPLOYED:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        yield collector
-    finally:
-        root.removeHandler(collector)
-        root.setLevel(saved_root)
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def rendered(record: logging.LogRecord) -> str:
-    """What a handler would write: the message, and the traceback if any."""
-    text = record.getMessage()
-    if record.exc_info:
-        text += "\n" + logging.Formatter().formatException(record.exc_info)
-    return text

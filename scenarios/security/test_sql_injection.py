@@ -32,7 +32,7 @@ from scenarios.security._support import (
 
 # Embedded only: the database is inspected directly, outside bookings come from the fake, and
 # the request count would exceed a staging target's budget.
-pytestmark = [pytest.mark.area("security"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("security")]
 
 OWNER = {"name": "Max Mustermann", "telefon": "+4915112345678", "call_id": "call_sql_owner"}
 STRANGER = {"name": "Erika Musterfrau", "call_id": "call_sql_stranger"}
@@ -82,6 +82,7 @@ def voice_request(world: World, endpoint: str, field: str, payload: str, n: int,
 
 
 @pytest.mark.parametrize("endpoint", list(VOICE_FIELDS))
+@pytest.mark.needs("book", "check", "cancel", "reschedule", "service_state")
 def test_voice_endpoint_answers_every_payload_clearly(world: World, endpoint: str) -> None:
     owned, free = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=2, hour=15)
     owner_id = book_owner(world, owned)
@@ -100,6 +101,7 @@ def test_voice_endpoint_answers_every_payload_clearly(world: World, endpoint: st
     assert_database_intact(world, before, [owner_id])
 
 
+@pytest.mark.needs("book", "cancel", "tenant_reads", "calcom_journal", "service_state")
 def test_payloads_are_stored_verbatim_not_executed(world: World) -> None:
     """Each payload is a caller's name (booked at its own slot) and, later, their reason for
     cancelling: the appointment shows the name exactly, the customer search finds exactly that
@@ -133,6 +135,7 @@ def test_payloads_are_stored_verbatim_not_executed(world: World) -> None:
     assert_database_intact(world, before, [owner_id])
 
 
+@pytest.mark.needs("book", "voice_api", "tenant_reads", "second_tenant", "service_state")
 def test_read_api_refuses_or_answers_payloads_without_leaking(world: World) -> None:
     """Filters, ids, search terms and API keys: a 4xx for what is not a valid value, a scoped 2xx
     for a search term, 401 for a key that is none — never a 5xx, never another tenant's record
@@ -158,7 +161,7 @@ def test_read_api_refuses_or_answers_payloads_without_leaking(world: World) -> N
         assert search.body["customers"] == [], (payload, search.body)
         stranger = world.driver.read("appointments", payload, None)
         assert stranger.http_status == 401, (payload, stranger.body)
-        reconcile = world.stack.run(client.request("POST", "/api/reconcile", json_body={
+        reconcile = world.run(client.request("POST", "/api/reconcile", json_body={
             "from": payload}, headers={"Authorization": f"Bearer {key}"}))
         assert reconcile.http_status == 400, (payload, reconcile.body)
         assert_nothing_leaked(reconcile, f"reconcile from={payload!r}")
@@ -166,6 +169,8 @@ def test_read_api_refuses_or_answers_payloads_without_leaking(world: World) -> N
     assert_database_intact(world, before, [owner_id, int(hamburg.body["appointment_id"])])
 
 
+@pytest.mark.needs("book", "tenant_reads", "webhooks", "webhook_secret", "outside_changes",
+                   "service_state")
 def test_webhook_payloads_are_data(world: World) -> None:
     """Cal.com relays whatever a booker typed: outside bookings whose attendee name and metadata
     are payloads arrive through the fake's genuinely signed webhooks and are imported verbatim;
@@ -180,7 +185,7 @@ def test_webhook_payloads_are_data(world: World) -> None:
         body = webhook_body("BOOKING_CANCELLED", {"uid": payload[:64], "start": slot.start,
                                                   "end": slot.plus(30).start},
                             later(world))
-        answer = world.driver.webhook(body, sign(body), signature_valid=True)
+        answer = world.driver.webhook(body, sign(body, world.webhook_secret), signature_valid=True)
         assert answer.http_status in (200, 400), answer.body
         assert_nothing_leaked(answer, f"webhook uid={payload!r}")
     world.settle()

@@ -99,6 +99,7 @@ READS = ["by-id", "list", "list-by-date", "list-by-status", "list-by-call-id", "
 
 @pytest.mark.defense("tenant_isolation")
 @pytest.mark.parametrize("kind", READS)
+@pytest.mark.needs("book", "tenant_reads", "second_tenant")
 def test_a_practice_never_reads_another_practices_records(world: World, kind: str) -> None:
     berlin, hamburg, day = book_both_practices(world)
 
@@ -119,6 +120,7 @@ def test_a_practice_never_reads_another_practices_records(world: World, kind: st
         assert answer.http_status == 200, answer.body
 
 
+@pytest.mark.needs("book", "tenant_reads", "second_tenant")
 def test_reads_without_a_valid_key_are_refused(world: World) -> None:
     berlin, _hamburg, _day = book_both_practices(world)
     # No header, an unknown key, the practice's Cal.com key, another scheme's credentials.
@@ -133,7 +135,7 @@ def test_reads_without_a_valid_key_are_refused(world: World) -> None:
             assert "WWW-Authenticate" in answer.headers, answer.headers
 
 
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "cancel", "reschedule", "tenant_reads", "second_tenant")
 def test_a_caller_of_one_practice_cannot_change_another_practices_appointment(
         world: World) -> None:
     """The voice endpoints are scoped by the number dialled: a caller on Hamburg's line who
@@ -158,7 +160,7 @@ def test_a_caller_of_one_practice_cannot_change_another_practices_appointment(
     assert shown.body["status"] == "scheduled", shown.body
 
 
-@pytest.mark.embedded_only
+@pytest.mark.needs("book", "reconcile", "second_tenant")
 def test_reconciling_one_practice_leaves_the_other_alone(world: World) -> None:
     """Hamburg's reconciliation (with repair) sees only Hamburg's Cal.com account and Hamburg's
     appointments: Berlin's bookings are neither reported as missing nor cancelled as orphans."""

@@ -19,7 +19,7 @@ import pytest
 from harness.world import World
 from scenarios.security._support import later, sign, webhook_body
 
-pytestmark = [pytest.mark.area("security"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("security")]
 
 
 def booked_appointment(world: World) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -52,11 +52,11 @@ def forged_body(world: World, event: str, booking: dict[str, Any]) -> bytes:
         "metadata": {}, "status": "accepted"}, later(world))
 
 
-def signature_for(kind: str, body: bytes, genuine_other: bytes) -> str | None:
+def signature_for(kind: str, body: bytes, genuine_other: bytes, secret: str) -> str | None:
     return {
         "no-signature": None,
         "wrong-secret": sign(body, "whsec_guessed"),
-        "signature-of-another-body": sign(genuine_other),
+        "signature-of-another-body": sign(genuine_other, secret),
         "garbage": "invalid_signature_123",  # seeds/001 §1.3
         "empty": "",
     }[kind]
@@ -72,6 +72,7 @@ def signature_for(kind: str, body: bytes, genuine_other: bytes) -> str | None:
     ("reschedule", "wrong-secret"),
     ("create", "wrong-secret"),
 ])
+@pytest.mark.needs("book", "tenant_reads", "webhooks", "webhook_secret", "calcom_journal")
 def test_forged_delivery_is_refused_and_changes_nothing(world: World, event: str,
                                                         forgery: str) -> None:
     """The §2.8 proof: a forged BOOKING_CANCELLED must not cancel the caller's appointment;
@@ -81,7 +82,7 @@ def test_forged_delivery_is_refused_and_changes_nothing(world: World, event: str
     # A delivery Cal.com did sign: the same booking, unchanged (its signature, another body).
     genuine = webhook_body("BOOKING_CREATED", booking, later(world))
 
-    answer = world.driver.webhook(body, signature_for(forgery, body, genuine),
+    answer = world.driver.webhook(body, signature_for(forgery, body, genuine, world.webhook_secret),
                                   signature_valid=False)
     listed = world.driver.read("appointments", world.berlin.api_key, world.berlin.id)
 
@@ -93,6 +94,8 @@ def test_forged_delivery_is_refused_and_changes_nothing(world: World, event: str
 
 @pytest.mark.defense("webhook_dedupe")
 @pytest.mark.rca("webhook-duplicate")
+@pytest.mark.needs("cancel", "tenant_reads", "webhooks", "webhook_secret", "calcom_journal",
+                   "outside_changes")
 def test_replayed_genuine_delivery_takes_effect_once(world: World) -> None:
     """A genuine BOOKING_CREATED for an outside booking (nothing imported it yet), captured and
     replayed — one after another and several at once. It imports the booking once; every replay
@@ -103,7 +106,7 @@ def test_replayed_genuine_delivery_takes_effect_once(world: World) -> None:
                                      email="olga@example.org", webhooks=False)
     truth = next(b for b in world.fake.state()["bookings"] if b["uid"] == booking["uid"])
     body = webhook_body("BOOKING_CREATED", truth, world.clock.now())
-    signature = sign(body)
+    signature = sign(body, world.webhook_secret)
 
     first = world.driver.webhook(body, signature, signature_valid=True)
     again = [world.driver.webhook(body, signature, signature_valid=True) for _ in range(2)]

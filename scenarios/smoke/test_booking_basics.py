@@ -10,6 +10,7 @@ from harness.world import World
 pytestmark = pytest.mark.area("smoke")
 
 
+@pytest.mark.needs("book", "check")
 def test_free_slot_is_booked_once_and_second_caller_gets_alternatives(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=11)
     check = world.driver.check(slot, call_id="call_smoke_a")
@@ -28,6 +29,7 @@ def test_free_slot_is_booked_once_and_second_caller_gets_alternatives(world: Wor
         assert alternative["start"] != slot.start
 
 
+@pytest.mark.needs("book")
 def test_same_call_asking_again_gets_the_same_appointment(world: World) -> None:
     """A voice agent retries a function call it thinks failed: no second booking."""
     slot = world.slot(days_ahead=2, hour=14)
@@ -38,6 +40,7 @@ def test_same_call_asking_again_gets_the_same_appointment(world: World) -> None:
     assert again.body["appointment_id"] == first.body["appointment_id"]
 
 
+@pytest.mark.needs("book", "tenant_reads", "second_tenant")
 def test_tenant_reads_only_its_own_appointments(world: World) -> None:
     slot = world.slot(days_ahead=3, hour=9)
     booked = world.driver.collect(slot, name="Lena Fischer", call_id="call_smoke_tenant")

@@ -15,7 +15,7 @@ from harness.checks import CheckOptions
 from harness.world import World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("webhooks"),
               pytest.mark.rca("local-calcom-drift")]
 
 EVERYTHING_IMPORTED = CheckOptions(expect_imported=True)
@@ -25,6 +25,7 @@ def by_uid(world: World) -> dict[str, dict]:
     return {a["booking_uid"]: a for a in appointments(world)}
 
 
+@pytest.mark.needs("tenant_reads", "outside_changes")
 def test_created_and_requested_bookings_are_imported(world: World) -> None:
     beratung, erstgespraech = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=2, hour=13)
     created = world.driver.take_slot(2001, beratung, name="Olga Outside", email="olga@example.com")
@@ -42,6 +43,7 @@ def test_created_and_requested_bookings_are_imported(world: World) -> None:
     world.judge(EVERYTHING_IMPORTED)
 
 
+@pytest.mark.needs("tenant_reads", "outside_changes")
 def test_a_booking_moved_in_calcom_is_moved_locally(world: World) -> None:
     slot, later = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=3, hour=11)
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")
@@ -58,6 +60,7 @@ def test_a_booking_moved_in_calcom_is_moved_locally(world: World) -> None:
     world.judge(EVERYTHING_IMPORTED)
 
 
+@pytest.mark.needs("book", "tenant_reads", "outside_changes")
 def test_a_booking_cancelled_in_calcom_is_cancelled_locally(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")
@@ -74,6 +77,7 @@ def test_a_booking_cancelled_in_calcom_is_cancelled_locally(world: World) -> Non
 
 
 @pytest.mark.defense("tenant_isolation")
+@pytest.mark.needs("tenant_reads", "second_tenant", "outside_changes")
 def test_bookings_of_the_other_tenant_land_in_that_tenant(world: World) -> None:
     """A Hamburg booking (event type 2006) is imported into Praxis Hamburg, not Berlin."""
     slot = world.slot(days_ahead=2, hour=10)

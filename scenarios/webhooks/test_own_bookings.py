@@ -16,13 +16,14 @@ from harness.checks import CheckOptions
 from harness.world import World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("webhooks")]
 
 EVERYTHING_IMPORTED = CheckOptions(expect_imported=True)
 
 
 @pytest.mark.parametrize(("service", "status"), [("Beratung", "scheduled"),
                                              ("Erstgespräch", "pending")])
+@pytest.mark.needs("book", "tenant_reads")
 def test_the_webhook_of_a_voice_booking_adds_nothing(world: World, service: str,
                                                      status: str) -> None:
     slot = world.slot(days_ahead=2, hour=10)
@@ -38,6 +39,7 @@ def test_the_webhook_of_a_voice_booking_adds_nothing(world: World, service: str,
 
 
 @pytest.mark.rca("duplicate-booking-uid")
+@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "webhook_control", "failpoints")
 def test_a_webhook_that_overtakes_the_voice_flow_adds_nothing(world: World) -> None:
     """BOOKING_CREATED is delivered and handled while the voice flow waits at
     `collect.before_insert`: the booking's call is known, so the webhook leaves it to the flow."""
@@ -57,6 +59,7 @@ def test_a_webhook_that_overtakes_the_voice_flow_adds_nothing(world: World) -> N
     world.judge(EVERYTHING_IMPORTED)
 
 
+@pytest.mark.needs("book", "reschedule", "tenant_reads")
 def test_the_webhook_of_a_voice_reschedule_adds_nothing(world: World) -> None:
     slot, later = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=2, hour=15)
     booked = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",

@@ -16,7 +16,7 @@ from harness.faults import webhook_delay, webhook_drop, webhook_fault
 from harness.world import World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.area("webhooks")]
 
 
 def on_delivery(trigger: str, action: dict) -> dict:
@@ -32,6 +32,7 @@ def dropped(trigger: str) -> dict:
 
 
 @pytest.mark.rca("webhook-out-of-order")
+@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "outside_changes")
 def test_a_delayed_created_does_not_open_the_slot_to_a_caller(world: World) -> None:
     """Somebody books S in Cal.com; its BOOKING_CREATED is late. A caller asking for S in the
     meantime is refused either way (the service asks Cal.com, not its webhook inbox), and the late
@@ -53,6 +54,7 @@ def test_a_delayed_created_does_not_open_the_slot_to_a_caller(world: World) -> N
 
 
 @pytest.mark.rca("webhook-out-of-order")
+@pytest.mark.needs("book", "cancel", "tenant_reads", "calcom_journal", "faults")
 def test_a_delayed_created_of_the_callers_booking_changes_nothing(world: World) -> None:
     """The caller books and cancels; the CREATED of their booking is late (before or after the
     cancellation, depending on timing). Either way: one appointment, cancelled."""
@@ -69,6 +71,8 @@ def test_a_delayed_created_of_the_callers_booking_changes_nothing(world: World) 
 
 
 @pytest.mark.rca("local-calcom-drift")
+@pytest.mark.needs("book", "tenant_reads", "reconcile", "calcom_journal", "faults",
+                   "outside_changes")
 def test_a_dropped_created_is_found_and_imported_by_reconciliation(world: World) -> None:
     world.arm(dropped("BOOKING_CREATED"))
     slot = world.slot(days_ahead=2, hour=10)
@@ -95,6 +99,8 @@ def test_a_dropped_created_is_found_and_imported_by_reconciliation(world: World)
 
 
 @pytest.mark.rca("local-calcom-drift")
+@pytest.mark.needs("book", "tenant_reads", "reconcile", "ground_truth", "calcom_journal",
+                   "faults", "outside_changes")
 def test_a_dropped_cancellation_is_found_and_applied_by_reconciliation(world: World) -> None:
     """The caller's booking is cancelled in Cal.com (the front desk); the BOOKING_CANCELLED never
     arrives, so the service still shows it scheduled — until reconciliation."""

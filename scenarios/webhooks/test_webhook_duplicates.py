@@ -15,7 +15,7 @@ from harness.faults import webhook_duplicate, webhook_fault
 from harness.world import World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("webhooks"),
               pytest.mark.rca("webhook-duplicate"), pytest.mark.defense("webhook_dedupe")]
 
 
@@ -24,6 +24,7 @@ def duplicate(trigger: str, copies: int = 2) -> dict:
                          event=trigger)
 
 
+@pytest.mark.needs("book", "reschedule", "tenant_reads", "calcom_journal", "faults")
 def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None:
     """Contract §2.8 `webhook_dedupe`: a caller moves their appointment by phone; Cal.com's
     BOOKING_RESCHEDULED for it arrives twice, byte for byte. The first copy is applied (it
@@ -49,6 +50,7 @@ def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None
     assert len({d["body_sha256"] for d in sent}) == 1  # one body, sent twice
 
 
+@pytest.mark.needs("tenant_reads", "calcom_journal", "faults", "outside_changes")
 def test_a_booking_created_delivered_three_times_is_imported_once(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     world.arm(duplicate("BOOKING_CREATED", copies=3))
@@ -63,6 +65,7 @@ def test_a_booking_created_delivered_three_times_is_imported_once(world: World) 
         outside["uid"], "scheduled", "webhook")
 
 
+@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes")
 def test_a_cancellation_delivered_twice_cancels_once(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Outside Booker",

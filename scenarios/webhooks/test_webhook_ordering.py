@@ -15,7 +15,7 @@ from harness.faults import webhook_fault, webhook_reorder
 from harness.world import World
 from scenarios.rca._support import appointments
 
-pytestmark = [pytest.mark.area("webhooks"), pytest.mark.embedded_only,
+pytestmark = [pytest.mark.area("webhooks"),
               pytest.mark.rca("webhook-out-of-order")]
 
 
@@ -30,6 +30,7 @@ def held_back_fired(world: World) -> int:
 
 
 @pytest.mark.defense("webhook_ordering")
+@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes")
 def test_a_late_created_does_not_revive_a_cancelled_outside_booking(world: World) -> None:
     """Contract §2.8 `webhook_ordering`: somebody books S in Cal.com and cancels it again; the
     BOOKING_CANCELLED overtakes the BOOKING_CREATED. The service must remember the cancellation of
@@ -48,6 +49,7 @@ def test_a_late_created_does_not_revive_a_cancelled_outside_booking(world: World
 
 
 @pytest.mark.defense("webhook_ordering")
+@pytest.mark.needs("book", "cancel", "tenant_reads", "calcom_journal", "faults")
 def test_a_late_created_does_not_revive_a_booking_the_caller_cancelled(world: World) -> None:
     """The caller books and cancels by phone; the CREATED of their booking arrives last and
     finds the appointment already cancelled: it must not put it back to scheduled."""
@@ -66,6 +68,7 @@ def test_a_late_created_does_not_revive_a_booking_the_caller_cancelled(world: Wo
     assert appointment["status"] == "cancelled"
 
 
+@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes")
 def test_a_late_rescheduled_does_not_revive_a_booking_cancelled_after_the_move(
         world: World) -> None:
     """An outside booking is moved in Cal.com and the new booking is then cancelled; the
