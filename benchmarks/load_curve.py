@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def run(users: int, args: argparse.Namespace, out: Path) -> dict:
-    command = [sys.executable, "-m", "harness.cli", "load", "--profile", args.profile,
+    command = [sys.executable, "-m", "calharness.cli", "load", "--profile", args.profile,
                "-u", str(users), "--duration", str(args.duration), "--time-factor",
                str(args.time_factor), "--workers", str(args.workers), "--out", str(out / str(users))]
     if args.spawn_rate:

@@ -31,7 +31,7 @@ def main() -> None:
     print(f"throughput profile, {args.users} users, {args.duration:g} s per run, out {out}")
     for workers in [int(w) for w in args.workers.split(",")]:
         target = out / f"workers-{workers}"
-        done = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--profile",
+        done = subprocess.run([sys.executable, "-m", "calharness.cli", "load", "--profile",
                                "throughput", "-u", str(args.users), "--duration",
                                str(args.duration), "--workers", str(workers), "--out",
                                str(target)], capture_output=True, text=True, check=False,

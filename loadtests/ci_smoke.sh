@@ -25,7 +25,7 @@ run() {  # run <expected exit> <label> <args...>
     local expected=$1 label=$2
     shift 2
     echo "== smoke load: $label (expect exit $expected)"
-    timeout 55 "$PYTHON" -m harness.cli load --profile smoke --out "$OUT/$label" \
+    timeout 55 "$PYTHON" -m calharness.cli load --profile smoke --out "$OUT/$label" \
         --timeout 50 "$@"
     local code=$?
     if [ "$code" -ne "$expected" ]; then

@@ -4,7 +4,7 @@ After the users stopped and every worker's history has arrived, the master:
 
 1. merges the per-worker history files (``history-<worker>.jsonl``) into ``history.jsonl``;
 2. takes the service's view (its appointments, audit log and processed webhooks — from the
-   ``calharness load`` process's view endpoint, or from the service's tenant read API for an
+   service's test control when it has one, or from the service's tenant read API for an
    external target) and *then* Cal.com's ground truth (after flushing webhook deliveries). In
    that order, a request still in flight when the users were killed can only add state the
    checkers excuse (its operation is ``info``), never make them report a false violation;
@@ -48,17 +48,19 @@ class Target:
 
     service_url: str
     fake_url: str | None = None  # the fake Cal.com's control plane (ground truth, stats)
-    view_url: str | None = None  # the calharness load process's service-view endpoint
+    control_url: str | None = None  # the service's test control (docs/contracts.md §4)
+    control_token: str | None = None
     company_keys: tuple[str, ...] = ()  # tenant API keys for the read API (external targets)
 
     def to_json(self) -> dict[str, Any]:
         return {"service_url": self.service_url, "fake_url": self.fake_url,
-                "view_url": self.view_url, "company_keys": list(self.company_keys)}
+                "control_url": self.control_url, "control_token": self.control_token,
+                "company_keys": list(self.company_keys)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Target:
         return cls(service_url=str(data["service_url"]), fake_url=data.get("fake_url"),
-                   view_url=data.get("view_url"),
+                   control_url=data.get("control_url"), control_token=data.get("control_token"),
                    company_keys=tuple(data.get("company_keys") or ()))
 
 
@@ -106,9 +108,10 @@ def http_json(url: str, *, method: str = "GET", body: Any = None,
 
 
 def service_view(target: Target) -> ServiceView:
-    """The service's appointments (and, from the view endpoint, audit log and webhooks)."""
-    if target.view_url:
-        doc = http_json(target.view_url)
+    """The service's appointments (and, through its test control, audit log and webhooks)."""
+    if target.control_url and target.control_token:
+        doc = http_json(f"{target.control_url.rstrip('/')}/_test/state",
+                        headers={"Authorization": f"Bearer {target.control_token}"})
         return ServiceView.from_json(doc["appointments"], audit_log=doc.get("audit_log"),
                                      processed_webhooks=doc.get("processed_webhooks"))
     if not target.company_keys:

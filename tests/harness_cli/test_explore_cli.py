@@ -13,7 +13,7 @@ from scenarios.explore.reproducer import render_pytest, render_text, write_pytes
 
 def _calharness(*args: str, cwd: Path | None = None,
                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "explore", *args],
+    return subprocess.run([sys.executable, "-m", "calharness.cli", "explore", *args],
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 

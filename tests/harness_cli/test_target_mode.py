@@ -81,7 +81,7 @@ control_url = "{deployment['fake_url']}"
 
 
 def _verify(target: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "verify", "--target", str(target),
+    return subprocess.run([sys.executable, "-m", "calharness.cli", "verify", "--target", str(target),
                            "--out", str(out), "--no-progress", "-k", "smoke"],
                           capture_output=True, text=True, timeout=300)
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.cli import COMMANDS, main
+from calharness.cli import COMMANDS, main
 
 
 def _calharness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "calharness.cli", *args], capture_output=True,
                           text=True, timeout=timeout)
 
 

@@ -16,7 +16,6 @@ import pytest
 from load_exchange import HttpExchange
 
 from harness.history import History, HistoryRecorder
-from harness.load_support.view_server import ViewServer
 from harness.slots import BERLIN, Slot, workday_slot
 from harness.stack import EmbeddedStack
 from loadtests.caller import (
@@ -157,7 +156,7 @@ def test_the_judge_finds_a_double_booking_only_when_the_defenses_are_off(
         defenses_off: tuple[str, ...]) -> None:
     """Two callers check the same free slot, then both collect; Cal.com accepts overlapping
     bookings (overbook). The service's defenses must refuse the second caller; without them the
-    judge — reading the history files, the service view endpoint and Cal.com's ground truth as
+    judge — reading the history files, the service's test control and Cal.com's ground truth as
     the Locust master does — reports the double booking."""
     stack.reset(defenses_off)
     stack.control.add_fault({"name": "overbook", "match": {"method": "POST",
@@ -172,13 +171,11 @@ def test_the_judge_finds_a_double_booking_only_when_the_defenses_are_off(
     # then caller 1 collects the slot caller 2 took
     run_call(call_for(slot, 1), exchange, recorder, TIMING, random.Random(0), sleep=first)
     recorder.close()
-    view = ViewServer(stack).start()
-    try:
-        judgement = judge_invariants(tmp_path, Target(service_url=stack.service_url,
-                                                      fake_url=stack.fake_url,
-                                                      view_url=view.url), expected_workers={"w0"})
-    finally:
-        view.stop()
+    judgement = judge_invariants(tmp_path, Target(service_url=stack.service_url,
+                                                  fake_url=stack.fake_url,
+                                                  control_url=stack.service_url,
+                                                  control_token=stack.token),
+                                 expected_workers={"w0"})
     assert judgement.judged, judgement.problems
     assert (tmp_path / "history.jsonl").is_file()
     violated = {v["name"] for v in judgement.violated}

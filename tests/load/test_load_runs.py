@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.load_support.processes import free_port
+from calharness.cli import main
+from calharness.load_support.processes import free_port
 from reports.model import LoadSummary
 
 RUN_S = "6"
@@ -25,7 +25,7 @@ LIMIT_S = 120  # the whole subprocess, start to exit
 
 
 def calharness(*args: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "load", *args]
+    return [sys.executable, "-m", "calharness.cli", "load", *args]
 
 
 def smoke(out: Path, *extra: str) -> list[str]:
@@ -156,7 +156,7 @@ def test_help_explains_profiles_exit_codes_and_distributed_mode(
 
 
 def test_capacity_is_the_last_step_of_the_passing_run_from_the_start() -> None:
-    from harness.load import capacity_of
+    from calharness.commands.load import capacity_of
 
     def curve(*meets: bool) -> list[dict[str, Any]]:
         return [{"users": 5 * (i + 1), "meets_target": m} for i, m in enumerate(meets)]

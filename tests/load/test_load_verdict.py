@@ -95,7 +95,9 @@ def test_summary_numbers_and_the_report_model() -> None:
 
 def test_the_run_description_round_trips_for_the_workers() -> None:
     config = LoadConfig(profile=SMOKE, target=Target("http://127.0.0.1:1", "http://127.0.0.1:2",
-                                                     "http://127.0.0.1:3/v", ("k",)),
+                                                     control_url="http://127.0.0.1:1",
+                                                     control_token="t0ken",
+                                                     company_keys=("k",)),
                         run_dir="/tmp/x", run_tag="ldabc", workers=2,
                         defenses_off=("slot_lock",))
     assert LoadConfig.loads(config.dumps()) == config

@@ -20,7 +20,7 @@ import random
 import time
 from pathlib import Path
 
-from harness.commands.console import make_console
+from calharness.commands.console import make_console
 
 #: The defenses that matter to sequences of calls (issue 5): `--sweep` switches each off in turn
 #: and expects the machine to find what it prevents.

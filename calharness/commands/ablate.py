@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from booking_service import DEFENSE_NAMES
-from harness.commands.console import make_console
-from harness.commands.pytest_run import PytestRun, checks_by_test, run_pytest
-from harness.commands.run_env import choose_run_database, default_workers
+from calharness.commands.console import make_console
+from calharness.commands.pytest_run import PytestRun, checks_by_test, run_pytest
+from calharness.commands.run_env import choose_run_database, default_workers
 from reports import AblationRow, ablation_matrix, read_junit, write_reports
 from reports.build import build_report
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 #: command -> (module, one-line help, longer description)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": (
-        "harness.commands.verify",
+        "calharness.commands.verify",
         "run the scenario suite against the embedded stack (or --target) and write reports",
         "Start the fake Cal.com and the reference booking service in this process (SQLite "
         "unless a database is given), run every scenario (RCA incidents, races, resilience, "
@@ -25,27 +25,27 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "matrix; --target FILE runs the black-box-safe subset against external URLs.",
     ),
     "ablate": (
-        "harness.commands.ablate",
+        "calharness.commands.ablate",
         "prove the suite bites: switch each defense off in turn and show which scenarios fail",
         "For every defense of the booking service, run the scenarios tagged with it with that "
         "defense switched off. Prints the matrix (defense x scenarios that failed) and exits "
         "non-zero if any defense goes undetected or a tagged scenario still passes.",
     ),
     "explore": (
-        "harness.explore",
+        "calharness.commands.explore",
         "run the Hypothesis state machine over the whole stack (deep exploration)",
         "Generate sequences of caller actions and upstream misbehaviour, check the invariants "
         "after every step, shrink any failure to the shortest sequence and print a reproducer.",
     ),
     "load": (
-        "harness.load",
+        "calharness.commands.load",
         "run Locust load (booking-call flow, 45-second target, correctness gates)",
         "Start the stack (or use --target), run Locust headless in separate processes, write "
         "Locust's CSV/HTML reports and a JSON summary, and exit non-zero when a threshold is "
         "missed: p95 booking_flow, failure ratio, or any invariant violation.",
     ),
     "serve": (
-        "harness.commands.serve",
+        "calharness.commands.serve",
         "start the embedded stack and keep it running (for poking at it by hand)",
         "Start the fake Cal.com and the booking service on loopback ports, print their URLs, "
         "the demo tenants and API keys, and run until interrupted.",

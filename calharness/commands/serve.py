@@ -7,7 +7,7 @@ import json
 import threading
 
 from booking_service.tenants import demo_tenants
-from harness.commands.console import make_console
+from calharness.commands.console import make_console
 from harness.stack import EmbeddedStack, StackOptions
 
 

@@ -18,15 +18,15 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.commands import ablate
-from harness.commands.console import make_console
-from harness.commands.pytest_run import (
+from calharness.commands import ablate
+from calharness.commands.console import make_console
+from calharness.commands.pytest_run import (
     ProgressDisplay,
     checks_by_test,
     property_by_test,
     run_pytest,
 )
-from harness.commands.run_env import RunDatabase, choose_run_database, default_workers
+from calharness.commands.run_env import RunDatabase, choose_run_database, default_workers
 from reports import CheckResult, build_report, write_reports
 
 

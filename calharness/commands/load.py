@@ -290,9 +290,7 @@ def prepared_target(args: argparse.Namespace, profile: LoadProfile,
     if args.target is not None:
         yield _external_target(args.target)
         return
-    from harness.load_support.view_server import ViewServer
     from harness.stack import EmbeddedStack, StackOptions
-
 
     settings = profile.service_settings()
     options = StackOptions(database_url=args.database_url, defenses_off=defenses_off,
@@ -300,17 +298,14 @@ def prepared_target(args: argparse.Namespace, profile: LoadProfile,
                            journal=False, calcom_timeout_s=settings.pop("calcom_timeout_s"),
                            service_settings=settings, label="load")
     with stack_log(log_path), EmbeddedStack(options) as stack:
-        view = ViewServer(stack).start()
-        try:
-            prepared = Prepared(
-                target=Target(service_url=stack.service_url, fake_url=stack.fake_url,
-                              view_url=view.url, company_keys=DEMO_COMPANY_KEYS),
-                database=stack.database.description if stack.database else "unknown",
-                embedded=stack)
-            prepared.configure_upstream(profile)
-            yield prepared
-        finally:
-            view.stop()
+        prepared = Prepared(
+            target=Target(service_url=stack.service_url, fake_url=stack.fake_url,
+                          control_url=stack.service_url, control_token=stack.token,
+                          company_keys=DEMO_COMPANY_KEYS),
+            database=stack.database.description if stack.database else "unknown",
+            embedded=stack)
+        prepared.configure_upstream(profile)
+        yield prepared
 
 
 def _external_target(path: Path) -> Prepared:
@@ -328,7 +323,9 @@ def _external_target(path: Path) -> Prepared:
                          "allow_booking = true in the target file to allow it")
     keys = tuple(company.api_key for company in target.companies.values())
     return Prepared(target=Target(service_url=target.service_url,
-                                  fake_url=target.calcom_control_url, company_keys=keys),
+                                  fake_url=target.calcom_control_url,
+                                  control_url=target.test_control_url,
+                                  control_token=target.test_control_token, company_keys=keys),
                     database="the target's own (external deployment)")
 
 
@@ -348,7 +345,7 @@ def run_dir_for(out: Path, profile: LoadProfile, suffix: str = "") -> Path:
 def run_once(profile: LoadProfile, prepared: Prepared, run_dir: Path, args: argparse.Namespace,
              defenses_off: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
     """One Locust run; returns (exit code, summary)."""
-    from harness.load_support.processes import LocustRun, run_locust
+    from calharness.load_support.processes import LocustRun, run_locust
     from loadtests.judge import load_summary
 
     run_dir = run_dir.resolve()
@@ -519,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_worker_only(args: argparse.Namespace) -> int:
-    from harness.load_support.processes import run_workers
+    from calharness.load_support.processes import run_workers
 
     if not args.master_host or not args.master_port:
         raise UsageError("--worker needs --master-host and --master-port (the master's "

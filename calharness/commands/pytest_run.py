@@ -41,7 +41,7 @@ class PytestRun:
 def pytest_command(junit: Path, *, workers: int = 1, keyword: str | None = None,
                    extra: Sequence[str] = ()) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "scenarios",
-           "-p", "reports.pytest_plugin", "-p", "harness.pytest_progress",
+           "-p", "reports.pytest_plugin", "-p", "calharness.pytest_progress",
            f"--junitxml={junit}", "-o", "junit_logging=no", "-q", "-p", "no:cacheprovider",
            "-o", "xfail_strict=true"]
     if workers > 1:

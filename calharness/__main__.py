@@ -1,0 +1,7 @@
+"""`python -m calharness …` is `calharness …`."""
+
+import sys
+
+from calharness.cli import main
+
+sys.exit(main())
