@@ -258,6 +258,8 @@ def target_toml(target: Target, *, token_env: str | None = None) -> str:
         lines += ["", f"[companies.{role}]", f'api_key = "{company.api_key}"']
         if company.phone:
             lines.append(f'phone = "{company.phone}"')
+        if company.branch_ids:
+            lines.append("branch_ids = [" + ", ".join(f'"{b}"' for b in company.branch_ids) + "]")
     if target.calcom_control_url or target.calcom_api_url:
         lines += ["", "[calcom]"]
         if target.calcom_control_url:

@@ -29,9 +29,10 @@ from fake_calcom.client import AsyncFakeControl, FakeControl
 from harness.capabilities import MissingCapability
 from harness.checks import CheckOptions, GroundTruth, ServiceView, Verdict, assert_ok, run_all
 from harness.checks.attribution import attributor
+from harness.checks.inputs import instant
 from harness.control import TestControlClient
 from harness.driver import Driver
-from harness.history import History, HistoryRecorder
+from harness.history import History, HistoryRecorder, booking_uid_of
 from harness.session import Session
 from harness.slots import BERLIN, Slot, parse_z, workday_slot
 from harness.target import TargetCompany
@@ -446,17 +447,75 @@ class World:
                         seen[item["id"]] = item
             return list(seen.values())
 
-        return ServiceView.from_json(self.run(read()))
+        return ServiceView.from_json(self.scoped(self.run(read())))
 
     def ground_truth(self) -> GroundTruth | None:
-        """Cal.com's bookings (of this scenario's days when nothing resets the target), each
-        attributed to a call the way the adapter says."""
+        """Cal.com's bookings, each attributed to a call the way the adapter says — where
+        nothing resets the target, only this scenario's (see `_scope`)."""
         if not self.has("ground_truth"):
             return None
         attribute = attributor(self.driver.attribution, self.history())
         if self.session.fake is not None:
-            return GroundTruth.from_json(self._calcom_state(), attribute=attribute)
-        return self.run(_real_calcom_truth(self.session, self._window(), attribute))
+            truth = GroundTruth.from_json(self._calcom_state(), attribute=attribute)
+        else:
+            found = self.run(_real_calcom_truth(self.session, self._window(), attribute))
+            if found is None:
+                return None
+            truth = found
+        return truth if self.session.resets else self._scope_truth(truth)
+
+    def _ours(self) -> tuple[set[str], set[str], set[int]]:
+        """This scenario's calls, the booking uids its history names, and its slots' starts."""
+        calls: set[str] = set()
+        uids: set[str] = set()
+        starts: set[int] = set()
+        for op in self.history().operations:
+            if op.call_id:
+                calls.add(op.call_id)
+            if op.slot and (start := instant(op.slot)) is not None:
+                starts.add(start)
+            for value in (op.answer, op.request):
+                uid = booking_uid_of(value)
+                if uid is not None:
+                    uids.add(uid)
+        return calls, uids, starts
+
+    def _scope_truth(self, truth: GroundTruth) -> GroundTruth:
+        """A shared target holds other runs' and real callers' bookings: judge only the ones
+        made for this scenario's calls or named in its history (and the bookings rescheduled
+        from or into them), plus every *active* booking at a slot it asked for — another
+        booking there is exactly what a double booking is."""
+        calls, uids, starts = self._ours()
+        by_uid = {b.uid: b for b in truth.bookings}
+        kept = {b.uid for b in truth.bookings
+                if b.call_id in calls or b.uid in uids or (b.active and b.start_s in starts)}
+        grown = True
+        while grown:  # follow reschedule chains both ways
+            grown = False
+            for b in truth.bookings:
+                if b.uid not in kept and ((b.rescheduled_from_uid in kept)
+                                          or (b.rescheduled_to_uid in kept)):
+                    kept.add(b.uid)
+                    grown = True
+        deliveries = None if truth.webhook_deliveries is None else [
+            d for d in truth.webhook_deliveries if d.booking_uid in kept]
+        return GroundTruth(bookings=[by_uid[u] for u in by_uid if u in kept],
+                           webhook_deliveries=deliveries, now=truth.now)
+
+    def scoped(self, appointments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The appointments (the read API's JSON) that are this scenario's: all of them when
+        the target was reset for it; else those of its calls, of bookings its history names,
+        or active at a slot it asked for (a shared target holds other runs' too)."""
+        items = [dict(a) for a in appointments]
+        if self.session.resets:
+            return items
+        calls, uids, starts = self._ours()
+        truth = self.ground_truth()
+        if truth is not None:
+            uids |= {b.uid for b in truth.bookings}
+        return [a for a in items if a.get("call_id") in calls or a.get("booking_uid") in uids
+                or (a.get("status") in ("scheduled", "pending")
+                    and instant(a.get("start")) in starts)]
 
     def verdicts(self, options: CheckOptions | None = None) -> list[Verdict]:
         self.settle()
@@ -506,8 +565,9 @@ def world_for(session: Session, *, defenses_off: Iterable[str] | None = None,
     elif session.fake is not None and "faults" in session.capabilities:
         session.run(_clear_upstream(session.fake.base_url))
     recorder = HistoryRecorder()
+    # Where nothing resets the target, every call id carries the run's id (safety rail).
     driver = Driver(session, recorder,
-                    call_id_prefix="" if session.target.embedded else f"{session.target.run_id}-")
+                    call_id_prefix="" if session.resets else f"{session.target.run_id}-")
     world = World(session=session, recorder=recorder, driver=driver,
                   day_offset=session.next_day_offset())
     try:

@@ -41,8 +41,9 @@ def creates(requests: list[str]) -> list[str]:
 
 def appointments(world: World, company: Company | None = None,
                  **filters: str) -> list[dict[str, Any]]:
-    """A company's appointments (default Praxis Berlin) through the service's read API."""
+    """A company's appointments (default Praxis Berlin) through the service's read API — this
+    scenario's only, where the target is shared (`World.scoped`)."""
     company = company or world.berlin
     answer = world.driver.read("appointments", company.api_key, company.id, **filters)
     assert answer.http_status == 200, answer.body
-    return list(answer.body["appointments"])
+    return world.scoped(answer.body["appointments"])
