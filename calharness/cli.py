@@ -83,8 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argparse.ArgumentParser(prog=f"calharness {name}", description=long)
     module.configure(command)
     args = command.parse_args(args_list[1:])
+    from calharness.commands.options import UsageError
+
     try:
         return int(module.run(args))
+    except UsageError as exc:
+        print(f"calharness {name}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

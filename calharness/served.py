@@ -139,7 +139,7 @@ class ServedStack:
                         return
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.1)  # noqa: sleep-ok polling a process we started until it listens
+            time.sleep(0.1)  # polling a process we started until it listens: no event to wait on
         raise StartError(f"{name} did not answer {url} within {START_TIMEOUT_S:g} s: see "
                          f"{self.log_dir / (name + '.log')}")
 

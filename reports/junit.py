@@ -52,6 +52,7 @@ def _testcase(tc: ET.Element) -> ScenarioResult:
         incidents=_unique(props.get("rca", [])), defenses=_unique(props.get("defense", [])),
         duration_s=float(tc.get("time") or 0.0), failure=_shorten(text),
         hypothesis=parse_hypothesis_statistics(nodeid, stats[0]) if stats else None,
+        needs=_unique(props.get("needs", [])), missing=_unique(props.get("missing", [])),
     )
 
 

@@ -34,6 +34,8 @@ class ScenarioResult:
     duration_s: float = 0.0
     failure: str | None = None          # failure/error/skip text (shortened)
     hypothesis: HypothesisStat | None = None
+    needs: list[str] = field(default_factory=list)    # capabilities it declares
+    missing: list[str] = field(default_factory=list)  # those the target lacked (it was skipped)
 
     @property
     def name(self) -> str:
@@ -55,7 +57,8 @@ class ScenarioResult:
                    incidents=list(data.get("incidents", [])),
                    defenses=list(data.get("defenses", [])),
                    duration_s=float(data.get("duration_s", 0.0)), failure=data.get("failure"),
-                   hypothesis=HypothesisStat.from_json(hyp) if hyp else None)
+                   hypothesis=HypothesisStat.from_json(hyp) if hyp else None,
+                   needs=list(data.get("needs", [])), missing=list(data.get("missing", [])))
 
 
 @dataclass(slots=True)
@@ -204,6 +207,8 @@ class RunReport:
     duration_s: float | None = None
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: the least share (0..1) or number of scenarios that must have run (``--min-ran``)
+    min_ran: float | int | None = None
 
     # -- derived views -------------------------------------------------------------------------
 
@@ -211,6 +216,53 @@ class RunReport:
     def counts(self) -> dict[str, int]:
         counts = Counter(s.outcome for s in self.scenarios)
         return {o: counts.get(o, 0) for o in OUTCOMES}
+
+    @property
+    def total(self) -> int:
+        return len(self.scenarios)
+
+    @property
+    def ran(self) -> int:
+        """Scenarios that ran (every outcome but skipped)."""
+        return sum(1 for s in self.scenarios if s.outcome != "skipped")
+
+    @property
+    def required_to_run(self) -> int | None:
+        """How many scenarios ``min_ran`` asks for (a share is rounded up)."""
+        if self.min_ran is None:
+            return None
+        if isinstance(self.min_ran, float):
+            return -(-int(self.min_ran * self.total * 1000) // 1000)  # ceil, float-safe
+        return int(self.min_ran)
+
+    @property
+    def ran_enough(self) -> bool:
+        required = self.required_to_run
+        return required is None or self.ran >= required
+
+    def skipped_for_capabilities(self) -> dict[str, list[str]]:
+        """capability → the skipped scenarios that lacked it (a scenario may lack several)."""
+        table: dict[str, list[str]] = {}
+        for s in self.scenarios:
+            if s.outcome == "skipped":
+                for name in s.missing:
+                    table.setdefault(name, []).append(s.nodeid)
+        return dict(sorted(table.items(), key=lambda item: (-len(item[1]), item[0])))
+
+    @property
+    def skipped_otherwise(self) -> list[ScenarioResult]:
+        """Skipped for another reason than a missing capability (the reason is its text)."""
+        return [s for s in self.scenarios if s.outcome == "skipped" and not s.missing]
+
+    def ran_line(self) -> str:
+        """``147 of 148 scenarios ran (1 skipped: lacked mariadb ×1)``."""
+        skipped = self.total - self.ran
+        text = f"{self.ran} of {self.total} scenarios ran"
+        if skipped:
+            lacked = ", ".join(f"{name} ×{len(ids)}"
+                               for name, ids in self.skipped_for_capabilities().items())
+            text += f" ({skipped} skipped" + (f"; lacking {lacked}" if lacked else "") + ")"
+        return text
 
     @property
     def failed_scenarios(self) -> list[ScenarioResult]:
@@ -227,9 +279,10 @@ class RunReport:
     @property
     def ok(self) -> bool:
         """Exit code 0 only if every scenario and checker passed, every ablated defense was
-        detected and the load run (if any) met its targets."""
+        detected, the load run (if any) met its targets, and enough scenarios ran."""
         return (not self.failed_scenarios and not self.failed_checks
-                and not self.undetected_defenses and (self.load is None or self.load.passed))
+                and not self.undetected_defenses and (self.load is None or self.load.passed)
+                and self.ran_enough)
 
     def by_area(self) -> dict[str, dict[str, int]]:
         """area → outcome → count, areas sorted, outcomes in OUTCOMES order."""
@@ -268,6 +321,9 @@ class RunReport:
             "started_at": self.started_at, "duration_s": self.duration_s,
             "database": self.database, "target": self.target, "seed": self.seed,
             "notes": self.notes, "counts": self.counts, "by_area": self.by_area(),
+            "ran": self.ran, "total": self.total, "min_ran": self.min_ran,
+            "required_to_run": self.required_to_run, "ran_enough": self.ran_enough,
+            "skipped_for_capabilities": self.skipped_for_capabilities(),
             "coverage": [{"incident": c.incident.id, "title": c.incident.title,
                           "seeds": list(c.incident.seeds), "status": c.status,
                           "scenarios": [{"nodeid": s.nodeid, "outcome": s.outcome}
@@ -294,4 +350,5 @@ class RunReport:
             title=data.get("title", "calharness verify"), command=data.get("command"),
             started_at=data.get("started_at"), duration_s=data.get("duration_s"),
             seed=data.get("seed"), notes=list(data.get("notes", [])),
+            min_ran=data.get("min_ran"),
         )

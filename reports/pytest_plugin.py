@@ -2,8 +2,9 @@
 
 Load it with ``-p reports.pytest_plugin`` (or ``pytest_plugins = ["reports.pytest_plugin"]`` in
 the root conftest). For every collected test it records ``user_properties``:
-``("nodeid", …)``, one ``("area", …)`` and one ``("rca", …)``/``("defense", …)`` per marker
-argument, and Hypothesis's statistics text when Hypothesis ran the test. pytest writes
+``("nodeid", …)``, one ``("area", …)`` and one ``("rca", …)``/``("defense", …)``/``("needs", …)``
+per marker argument, and Hypothesis's statistics text when Hypothesis ran the test. (The
+scenarios' conftest adds ``("missing", …)`` for each capability a skipped scenario lacked.) pytest writes
 ``user_properties`` as ``<property>`` elements of the ``<testcase>`` (also under pytest-xdist,
 which ships them from the workers), so ``reports.junit.read_junit`` needs nothing else.
 """
@@ -14,7 +15,7 @@ from collections.abc import Generator
 
 import pytest
 
-MARKERS = ("area", "rca", "defense")
+MARKERS = ("area", "rca", "defense", "needs")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

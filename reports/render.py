@@ -14,7 +14,6 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from harness.checks.verdict import appointment_line, booking_line, op_line
 from reports.incidents import incidents_for_violation
 from reports.model import RunReport
 
@@ -47,8 +46,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(op_line=op_line, booking_line=booking_line,
-                       appointment_line=appointment_line, md=md_cell, first_line=first_line,
+    env.filters.update(md=md_cell, first_line=first_line,
                        icon=lambda outcome: ICONS.get(outcome, ""))
     return env
 

@@ -93,11 +93,22 @@ def session(worker_id: str) -> Iterator[Session]:
         yield opened
 
 
+@pytest.fixture(autouse=True)
+def _declared_needs(request: pytest.FixtureRequest) -> None:
+    """Skip a scenario whose declared capabilities the target lacks, naming them (and record
+    them for the report)."""
+    needs = needs_of(request.node)
+    if not needs:
+        return
+    session: Session = request.getfixturevalue("session")
+    missing = needs - session.capabilities
+    if missing:
+        request.node.user_properties.extend(("missing", name) for name in sorted(missing))
+        pytest.skip(skip_reason(missing))
+
+
 @pytest.fixture
 def world(session: Session, request: pytest.FixtureRequest) -> Iterator[World]:
-    missing = needs_of(request.node) - session.capabilities
-    if missing:
-        pytest.skip(skip_reason(missing))
     session.used.clear()
     with world_for(session, judge=False) as scenario_world:  # judged in pytest_runtest_call
         yield scenario_world
@@ -130,6 +141,7 @@ def pytest_runtest_call(item: pytest.Item) -> object:
                 world.judge()
             return result
         except MissingCapability as missing:
+            item.user_properties.extend(("missing", name) for name in missing.names)
             pytest.skip(f"{missing} (undeclared: add @pytest.mark.needs)")
     finally:
         if isinstance(world, World) and world.last_verdicts:

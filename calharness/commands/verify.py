@@ -20,6 +20,15 @@ from rich.console import Console
 
 from calharness.commands import ablate
 from calharness.commands.console import make_console
+from calharness.commands.options import (
+    UsageError,
+    add_database_url,
+    add_defense_off,
+    add_target,
+    defenses_off,
+    min_ran,
+    target_of,
+)
 from calharness.commands.pytest_run import (
     ProgressDisplay,
     checks_by_test,
@@ -27,59 +36,94 @@ from calharness.commands.pytest_run import (
     run_pytest,
 )
 from calharness.commands.run_env import RunDatabase, choose_run_database, default_workers
+from harness.target import Target, TargetError
 from reports import CheckResult, build_report, write_reports
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", type=Path, metavar="FILE",
-                        help="a target file (TOML) describing an external deployment: run the "
-                        "black-box-safe subset against its URLs instead of the embedded stack")
-    parser.add_argument("--database-url", metavar="URL",
-                        help="the booking service's database (SQLAlchemy URL). Default: "
-                        "$HARNESS_DB_URL; else a fresh database per test process on the "
-                        "MariaDB/MySQL server in $HARNESS_MYSQL_URL; else a MySQL container "
-                        "when Docker answers; else SQLite")
+    add_target(parser, "a target file (TOML, see harness/target.py) describing a deployment: "
+               "verify it through its adapter instead of the embedded stack; what it offers "
+               "(a fake Cal.com, test control) decides which scenarios run")
+    add_database_url(parser)
     parser.add_argument("--ablate", action="store_true",
                         help="also switch each defense off in turn and show which scenarios "
-                        "catch its absence (adds the ablation matrix; slower)")
+                        "catch its absence (adds the ablation matrix; needs the target's test "
+                        "control; slower)")
     parser.add_argument("--out", type=Path, default=Path("reports/out"), metavar="DIR",
                         help="where reports go (default: reports/out)")
     parser.add_argument("-n", "--workers", default="auto",
                         help="test processes for the scenarios: a number or 'auto' "
-                        "(default: auto = up to 2 on this kind of machine)")
+                        "(default: auto = up to 2 on this kind of machine; 1 against a target)")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
                         help="only scenarios matching this pytest -k expression")
-    parser.add_argument("--defense-off", default="", metavar="NAME[,NAME]",
-                        help="run with these booking-service defenses switched off "
-                        "(to watch the suite catch it)")
+    add_defense_off(parser, "run with these booking-service defenses switched off, to watch "
+                    "the suite catch it (repeatable, or a comma list; needs test control)")
+    parser.add_argument("--min-ran", metavar="SHARE", default=None,
+                        help="fail unless at least this many of the selected scenarios ran "
+                        "(not skipped for a missing capability): a percentage (90%%) or a count")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _workers(text: str) -> int:
+    if text == "auto":
+        return default_workers()
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--workers: {text!r} is neither a number nor 'auto'") from None
+    if value < 1:
+        raise UsageError("--workers: at least 1")
+    return value
+
+
+def offered_capabilities(target: Target) -> frozenset[str]:
+    """Open the target once to see what it offers (and fail early when it does not answer)."""
+    from harness.session import Session
+
+    try:
+        with Session(target) as session:
+            return session.capabilities
+    except TargetError as exc:
+        raise UsageError(f"--target: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--target: {target.service_url} does not answer ({exc})") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    # Everything that can be checked is checked before anything starts or is written.
+    target = target_of(args.target)
+    off = defenses_off(args.defense_off)
+    required = min_ran(args.min_ran)
+    workers = _workers(args.workers)
+    offered = offered_capabilities(target) if target is not None else None
+    if off and offered is not None and "defenses" not in offered:
+        raise UsageError("--defense-off needs a target whose test control can switch "
+                         "defenses ([test_control] in the target file)")
+    if args.ablate and offered is not None and not {"defenses", "reset"} <= offered:
+        raise UsageError("--ablate needs a target whose test control can switch defenses and "
+                         "reset ([test_control] in the target file)")
+
     console = make_console()
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-
-    if args.target is not None and not args.target.exists():
-        console.print(f"[red]target file not found:[/red] {args.target}")
-        return 2
     db = choose_run_database(args.database_url, target=args.target)
-    workers = default_workers() if args.workers == "auto" else max(1, int(args.workers))
-    if db.single_process and workers > 1:
+    if db.single_process:
         workers = 1
     env = dict(db.env)
-    if args.defense_off:
-        env["CALHARNESS_DEFENSES_OFF"] = args.defense_off
+    if off:
+        env["CALHARNESS_DEFENSES_OFF"] = ",".join(off)
     if args.target is not None:
         env["CALHARNESS_TARGET"] = str(args.target.resolve())
 
     console.print(f"[bold]calharness verify[/bold] — target: "
                   f"{'embedded stack' if args.target is None else args.target}")
     console.print(f"database: {db.description}")
-    if args.defense_off:
-        console.print(f"[yellow]defenses OFF: {args.defense_off}[/yellow]")
+    if offered is not None:
+        console.print("target offers: " + ", ".join(sorted(offered)))
+    if off:
+        console.print(f"[yellow]defenses OFF: {', '.join(off)}[/yellow]")
     try:
         with ProgressDisplay(console, "scenarios", enabled=not args.no_progress) as progress:
             main_run = run_pytest(out / "junit.xml", env=env, workers=workers,
@@ -89,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
         if args.ablate:
             ablation = ablate.run_ablation(console, out / "ablation", base_env=env,
                                            baseline_junit=out / "junit.xml",
-                                           keyword=args.keyword, progress=not args.no_progress)
+                                           keyword=args.keyword, progress=not args.no_progress,
+                                           parallel=1 if db.single_process else None)
     finally:
         db.close()
 
@@ -108,7 +153,10 @@ def run(args: argparse.Namespace) -> int:
         target="embedded" if args.target is None else str(args.target),
         command="calharness " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "calharness verify",
         started_at=started_at.isoformat(timespec="seconds"),
-        duration_s=round(time.perf_counter() - started, 1), notes=notes)
+        duration_s=round(time.perf_counter() - started, 1), notes=notes, min_ran=required)
+    if not report.ran_enough:
+        report.notes.append(f"only {report.ran} of {report.total} scenarios ran; --min-ran "
+                            f"{args.min_ran} asks for {report.required_to_run}")
     paths = write_reports(report, out)
     ok = report.ok and main_run.exit_code == 0 and not nothing_ran
     print_summary(console, report, paths, ok)
@@ -151,6 +199,8 @@ def print_summary(console: Console, report: object, paths: dict[str, Path], ok: 
     counts = report.counts
     console.print()
     console.print(" · ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no scenarios")
+    for capability, nodeids in report.skipped_for_capabilities().items():
+        console.print(f"  skipped for want of [bold]{capability}[/bold]: {len(nodeids)}")
     for area, row in report.by_area().items():
         bad = row.get("failed", 0) + row.get("error", 0)
         mark = "[red]✗[/red]" if bad else "[green]✓[/green]"
@@ -172,7 +222,7 @@ def print_summary(console: Console, report: object, paths: dict[str, Path], ok: 
     console.print(f"database: {report.database}")
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
     console.print("[bold green]PASSED[/bold green]" if ok else "[bold red]FAILED[/bold red]",
-                  f"in {report.duration_s} s")
+                  f"in {report.duration_s} s — {report.ran_line()}")
 
 
 __all__ = ["RunDatabase", "configure", "run"]

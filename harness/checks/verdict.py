@@ -80,22 +80,29 @@ class Violation:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind, "key": self.key, "message": self.message,
             "operations": [op.to_json() for op in self.operations[:MAX_EVIDENCE_OPERATIONS]],
             "appointments": [a.to_json() for a in self.appointments],
             "bookings": [b.to_json() for b in self.bookings],
             "details": self.details,
         }
+        # The evidence as one line each, so a report shows it without knowing its shapes.
+        data["evidence"] = evidence_lines(data)
+        return data
 
     def explain(self) -> str:
         """The violation and its evidence, one line each (for assertion messages and logs)."""
         data = self.to_json()
-        lines = [f"[{self.kind}] {self.key}: {self.message}"]
-        lines += [f"    op {op_line(op)}" for op in data["operations"]]
-        lines += [f"    {booking_line(b)}" for b in data["bookings"]]
-        lines += [f"    {appointment_line(a)}" for a in data["appointments"]]
-        return "\n".join(lines)
+        return "\n".join([f"[{self.kind}] {self.key}: {self.message}",
+                          *(f"    {line}" for line in data["evidence"])])
+
+
+def evidence_lines(violation: dict[str, Any]) -> list[str]:
+    """A violation's operations, bookings and appointments (JSON form), one line each."""
+    return ([f"op {op_line(op)}" for op in violation.get("operations", ())]
+            + [booking_line(b) for b in violation.get("bookings", ())]
+            + [appointment_line(a) for a in violation.get("appointments", ())])
 
 
 @dataclass(slots=True)

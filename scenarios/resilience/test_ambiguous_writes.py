@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from harness.capabilities import skip_reason
 from harness.checks import CheckOptions
 from harness.faults import (
     CANCEL,
@@ -194,9 +193,6 @@ def test_judge_flags_a_refused_caller_whose_booking_reconciliation_imported(
     caller's own booking holds the slot, the caller is told `slot_taken`, and reconciliation then
     imports that booking for their call. Runs with `ambiguous_create_lookup` off on purpose and
     expects the judge to call it a lost booking."""
-    missing = {"defenses", "reset", "faults", "clock", "reconcile"} - session.capabilities
-    if missing:
-        pytest.skip(skip_reason(missing))
     with world_for(session, defenses_off=["ambiguous_create_lookup"], judge=False) as world:
         slot = world.slot(days_ahead=2, hour=13)
         world.arm(fault("lost-answer", status(503, "after"), first=1))
