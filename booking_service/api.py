@@ -17,8 +17,8 @@ from aiohttp import web
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import iso_z, parse_instant
 from booking_service.context import ServiceContext
-from booking_service.flows.common import local_date_bounds
 from booking_service.flows.reconcile import reconcile
+from booking_service.flows.slots import local_date_bounds
 from booking_service.models import APPOINTMENT_STATUSES, Appointment, Customer, Service
 from booking_service.tenants import CompanyInfo
 

@@ -35,33 +35,27 @@ from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
 from booking_service.db import retry_transient
-from booking_service.flows.common import (
-    OutcomeUnknown,
-    Refusal,
-    RetellRequest,
+from booking_service.defenses import (
+    check_returned_booking,
+    event_type_shape,
+    local_conflict,
+    uid_holder,
+)
+from booking_service.flows.answers import answer, voice_flow
+from booking_service.flows.appointments import (
     add_appointment,
-    alternatives_for,
-    answer,
     appointment_by_uid,
     audit,
-    before_slot_lock,
     booking_columns,
-    calcom_refusal,
-    check_returned_booking,
-    clean_email,
-    clean_name,
-    clean_phone,
-    database_busy,
-    event_type_shape,
-    find_service,
+)
+from booking_service.flows.callers import clean_email, clean_name, clean_phone, record_caller
+from booking_service.flows.refusals import OutcomeUnknown, Refusal, calcom_refusal, database_busy
+from booking_service.flows.requests import RetellRequest, find_service, parse_start, resolve_tenant
+from booking_service.flows.slots import (
+    alternatives_for,
+    before_slot_lock,
     free_slots,
-    local_conflict,
-    parse_start,
-    record_caller,
-    resolve_tenant,
     slot_lock_refusal,
-    uid_holder,
-    voice_flow,
     write_refusal,
 )
 from booking_service.flows.upstream import (

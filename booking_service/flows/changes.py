@@ -16,31 +16,33 @@ import sqlalchemy as sa
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
-from booking_service.flows.common import (
-    OutcomeUnknown,
-    Refusal,
-    RetellRequest,
+from booking_service.defenses import (
+    check_returned_booking,
+    event_type_shape,
+    local_conflict,
+    uid_holder,
+)
+from booking_service.flows.answers import answer, voice_flow
+from booking_service.flows.appointments import (
     add_appointment,
-    alternatives_for,
-    answer,
     appointment_by_uid,
     audit,
-    before_slot_lock,
     booking_columns,
-    calcom_refusal,
     cancel_locally,
-    check_returned_booking,
-    clean_phone,
-    event_type_shape,
-    free_slots,
-    local_conflict,
-    parse_start,
-    resolve_tenant,
-    same_name,
-    slot_lock_refusal,
-    uid_holder,
+)
+from booking_service.flows.callers import clean_phone, same_name
+from booking_service.flows.refusals import (
+    OutcomeUnknown,
+    Refusal,
+    calcom_refusal,
     unrecorded_change,
-    voice_flow,
+)
+from booking_service.flows.requests import RetellRequest, parse_start, resolve_tenant
+from booking_service.flows.slots import (
+    alternatives_for,
+    before_slot_lock,
+    free_slots,
+    slot_lock_refusal,
     write_refusal,
 )
 from booking_service.flows.upstream import cancel_booking, reschedule_booking

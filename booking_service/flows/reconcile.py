@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
-from booking_service.flows.common import cancel_locally, same_name
+from booking_service.flows.appointments import cancel_locally
+from booking_service.flows.callers import same_name
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call
 from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
 from booking_service.tenants import CompanyInfo

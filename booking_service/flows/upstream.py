@@ -20,7 +20,7 @@ from typing import Any
 from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
-from booking_service.flows.common import OutcomeUnknown
+from booking_service.flows.refusals import OutcomeUnknown
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking_service.calcom.models import iso_z, parse_instant
 from booking_service.context import ServiceContext
-from booking_service.flows.common import appointment_by_uid, audit
+from booking_service.flows.appointments import appointment_by_uid, audit
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call, service_for
 from booking_service.models import Appointment, BookingTombstone, ProcessedWebhook
 
