@@ -1,4 +1,6 @@
-"""The `slot_lock` defense: one booking flow per slot (company + start, UTC) at a time.
+"""The slot locks of the `slot_lock` defense: one booking flow per slot (company + start, UTC) at
+a time. Which one a service holds (or none, when the defense is off) is decided by
+`booking_service.defenses.slot_locks_for`.
 
 Held from the availability double-check until the local insert commits, so two callers asking
 for the same slot in this service cannot both pass the check and both book. The lock lives
@@ -245,11 +247,12 @@ def slot_locks_for(
     timeout_s: float,
     connections: int = DEFAULT_LOCK_CONNECTIONS,
 ) -> SlotLocks:
-    if not enabled:
-        return NoSlotLocks()
-    name = engine.dialect.name
-    if name == "mysql":
-        return MySQLSlotLocks(engine, timeout_s, connections)
-    if name == "postgresql":
-        return PostgresSlotLocks(engine, timeout_s, connections)
-    return InProcessSlotLocks(timeout_s)
+    """`booking_service.defenses.slot_locks_for`, the `slot_lock` switch, under its old name.
+
+    Imported when called: the defenses import this module.
+    """
+    from booking_service import defenses
+
+    return defenses.slot_locks_for(
+        engine, enabled=enabled, timeout_s=timeout_s, connections=connections
+    )

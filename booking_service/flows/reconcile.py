@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
+from booking_service.defenses import Rejection
 from booking_service.flows.appointments import cancel_locally
 from booking_service.flows.callers import same_name
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call
@@ -211,7 +212,7 @@ async def _import_missing(
                 session, ctx, foreign, company, service, source="reconcile", call=call
             )
     except sa.exc.IntegrityError:
-        ctx.metrics.rejections.labels(layer="unique_constraint", reason="concurrent_import").inc()
+        Rejection("unique_constraint", "concurrent_import").record(ctx.metrics)
         log.info("reconcile: booking %s was imported by someone else meanwhile", booking.uid)
         return False
     log.warning(
