@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from typing import TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _ISO_RE = re.compile(
@@ -82,7 +83,7 @@ def known_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def is_time_zone(name: object) -> bool:
+def is_time_zone(name: object) -> TypeGuard[str]:
     if not isinstance(name, str):
         return False
     try:
