@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -296,22 +296,24 @@ def _add_api_routes(app: web.Application) -> None:
     router.add_delete("/v2/webhooks/{webhook_id}", webhooks_api.delete_webhook)
 
 
-async def _start(app: web.Application) -> None:
+async def _delivery_worker(app: web.Application) -> AsyncIterator[None]:
+    """The webhook delivery worker runs from start-up to cleanup (`app.cleanup_ctx`)."""
     state = app[STATE_KEY]
     state.delivery = DeliveryWorker(state)
     await state.delivery.start()
+    try:
+        yield
+    finally:
+        await state.delivery.stop()
 
 
 async def _shutdown(app: web.Application) -> None:
+    """Let parked requests go. An `on_shutdown` hook, not part of the cleanup context: aiohttp
+    runs it before it waits for in-flight handlers, and a hung or barrier-parked create would
+    otherwise hold shutdown for the whole shutdown timeout."""
     state = app[STATE_KEY]
     state.shutdown.set()
     state.barriers.release_all()
-
-
-async def _cleanup(app: web.Application) -> None:
-    state = app[STATE_KEY]
-    if state.delivery is not None:
-        await state.delivery.stop()
 
 
 def create_app(config: FakeConfig | None = None) -> web.Application:
@@ -323,7 +325,6 @@ def create_app(config: FakeConfig | None = None) -> web.Application:
     app[STATE_KEY] = state
     _add_api_routes(app)
     control.add_routes(app)
-    app.on_startup.append(_start)
+    app.cleanup_ctx.append(_delivery_worker)
     app.on_shutdown.append(_shutdown)
-    app.on_cleanup.append(_cleanup)
     return app
