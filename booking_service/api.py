@@ -73,7 +73,8 @@ def appointment_json(
     }
 
 
-def _appointments_query() -> sa.Select[tuple[Appointment, str | None, Customer | None]]:
+def _appointments_query() -> sa.Select[Appointment, str, Customer]:
+    # Outer joins: the service name and the customer may be None in a row (typed as selected).
     return (
         sa.select(Appointment, Service.name, Customer)
         .outerjoin(Service, Service.id == Appointment.service_id)

@@ -37,10 +37,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVarTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import EventTypeShape, UpstreamBooking
@@ -645,12 +646,15 @@ async def leave_tombstone(
 
 # --- the read API: tenant_isolation --------------------------------------------------------------
 
-Query = TypeVar("Query", bound=sa.Select[Any])
+Columns = TypeVarTuple("Columns")
 
 
 def tenant_scoped(
-    ctx: ServiceContext, query: Query, company_column: Any, company_id: int
-) -> Query:
+    ctx: ServiceContext,
+    query: sa.Select[*Columns],
+    company_column: InstrumentedAttribute[int],
+    company_id: int,
+) -> sa.Select[*Columns]:
     """`tenant_isolation`: every read of the tenant API is filtered by the key's company, so
     another tenant's record is a 404 exactly like one that does not exist.
 

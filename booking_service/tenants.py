@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -53,7 +54,7 @@ def demo_tenants() -> dict[str, Any]:
     return json.loads(text)
 
 
-def load_tenants(source: dict[str, Any] | str | Path | None) -> dict[str, Any]:
+def load_tenants(source: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
     """The tenants document from a dict, a JSON file path, or the demo tenants when None."""
     if source is None:
         return demo_tenants()

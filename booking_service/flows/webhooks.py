@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking_service import defenses
-from booking_service.calcom.models import iso_z, parse_instant
+from booking_service.calcom.models import iso_z, json_list, json_object, json_text, parse_instant
 from booking_service.context import ServiceContext
 from booking_service.defenses import Rejection
 from booking_service.flows.appointments import appointment_by_uid, audit
@@ -70,16 +70,16 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
     end = parse_instant(payload.get("endTime"))
     if not isinstance(uid, str) or not uid or len(uid) > 64 or start is None:
         raise UnreadableDelivery("payload without uid or startTime")
-    attendees = payload.get("attendees") if isinstance(payload.get("attendees"), list) else []
-    first = attendees[0] if attendees and isinstance(attendees[0], dict) else {}
-    organizer = payload.get("organizer") if isinstance(payload.get("organizer"), dict) else {}
-    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    attendees = json_list(payload.get("attendees"))
+    first = json_object(attendees[0]) if attendees else {}
+    organizer = json_object(payload.get("organizer"))
+    metadata = json_object(payload.get("metadata"))
     event_type_id = payload.get("eventTypeId")
     host_id = organizer.get("id")
     call_id = metadata.get("call_id")
-    name = first.get("name") if isinstance(first.get("name"), str) else ""
-    email = first.get("email") if isinstance(first.get("email"), str) else None
-    phone = first.get("phoneNumber") if isinstance(first.get("phoneNumber"), str) else None
+    name = json_text(first.get("name")) or ""
+    email = json_text(first.get("email"))
+    phone = json_text(first.get("phoneNumber"))
     updated_at = parse_instant(payload.get("updatedAt")) or sent_at
     return ForeignBooking(
         uid=uid,
@@ -268,11 +268,13 @@ async def _execute(
     call = await known_call(session, old.call_id if old is not None else booking.call_id)
     found = service_for(ctx, booking.event_type_id)
     if old is not None and found is None:
-        company = ctx.tenants.company(old.company_id)
-        service = (
-            next((s for s in company.services if s.id == old.service_id), None) if company else None
+        old_company = ctx.tenants.company(old.company_id)
+        old_service = (
+            next((s for s in old_company.services if s.id == old.service_id), None)
+            if old_company
+            else None
         )
-        found = (company, service) if company and service else None
+        found = (old_company, old_service) if old_company and old_service else None
     if found is None:
         return outcome
     company, service = found
