@@ -37,7 +37,7 @@ def iso_in_zone(dt: datetime, zone: ZoneInfo | None) -> str:
     return dt.astimezone(zone).isoformat(timespec="milliseconds")
 
 
-def parse_iso(value: str) -> datetime:
+def parse_iso(value: object) -> datetime:
     """Parse an ISO-8601 date or date-time into an aware UTC datetime (no offset = UTC).
 
     Raises ValueError for anything else (the validators turn that into Cal.com's message).
