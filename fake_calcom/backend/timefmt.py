@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import TypeGuard
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"  # date
@@ -76,11 +76,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
-
-
-@lru_cache(maxsize=1)
-def known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 def is_time_zone(name: object) -> TypeGuard[str]:

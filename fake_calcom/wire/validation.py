@@ -435,10 +435,8 @@ def create_2024_04_15(body: Any) -> CreateInput:
 # --------------------------------------------------------------------------- cancel / reschedule
 
 CANCEL_FIELDS = frozenset({"cancellationReason", "cancelSubsequentBookings", "seatUid"})
-# 2024-04-15 clients send {uid, cancellationReason, allRemainingBookings, cancelledBy}.
-CANCEL_2024_04_15_FIELDS = frozenset(
-    {"uid", "id", "cancellationReason", "allRemainingBookings", "cancelledBy", "seatReferenceUid"}
-)
+# 2024-04-15 clients send {uid, cancellationReason, allRemainingBookings, cancelledBy}; that
+# controller refuses no unknown field, so only 2024-08-13 cancels are checked against CANCEL_FIELDS.
 
 
 def cancel_body(body: Any, *, legacy: bool) -> str | None:
