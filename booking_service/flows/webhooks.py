@@ -253,7 +253,18 @@ async def _execute(
             return "tombstoned"
         return "ignored_unknown_booking"
 
-    # BOOKING_RESCHEDULED: the old booking is replaced by the new one (booking.uid).
+    return await _reschedule(session, ctx, key, event, booking, old_uid)
+
+
+async def _reschedule(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    key: str,
+    event: str,
+    booking: ForeignBooking,
+    old_uid: str | None,
+) -> str:
+    """BOOKING_RESCHEDULED: the old booking (`old_uid`) is replaced by the new one (`booking`)."""
     outcome = "ignored_unknown_booking"
     old = await appointment_by_uid(session, old_uid, for_update=True) if old_uid else None
     if old is not None:
