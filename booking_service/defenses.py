@@ -232,8 +232,9 @@ def check_returned_booking(
     idempotency_key: str | None,
     requested_at: datetime | None = None,
 ) -> Rejection | None:
-    """The three checks on what Cal.com answered a create or reschedule, in this order; the
-    first that refuses the booking says why (a `Rejection`, equal to `(defense, reason)`).
+    """`freshness`, `call_id_match` and `attendee_match` on what Cal.com answered a create or
+    reschedule, in this order; the first that refuses the booking says why (a `Rejection`,
+    equal to `(defense, reason)`).
 
     The booking's age is observed whatever the switches say (the metric watches Cal.com).
     """
@@ -670,24 +671,26 @@ def tenant_scoped(
 
 
 class Switch(NamedTuple):
-    """Where a defense acts: the functions above that read its switch or apply it, and the places
-    that call them (what the ablation takes away when the defense is off)."""
+    """Where a defense acts: the functions above that read its switch or apply it, and the
+    service's functions that call them (relative to `booking_service`): what the ablation takes
+    away when the defense is off. (The embedded harness also re-applies the two structural ones,
+    the index and the slot locks, when it switches defenses between scenarios.)"""
 
     functions: tuple[Callable[..., Any], ...]
-    called_from: str
+    called_from: tuple[str, ...]
 
 
 SWITCHES: dict[str, Switch] = {
-    "freshness": Switch((freshness,), "flows.booking (create), flows.changes (reschedule), via check_returned_booking"),
-    "call_id_match": Switch((call_id_match,), "flows.booking, flows.changes, via check_returned_booking"),
-    "attendee_match": Switch((attendee_match,), "flows.booking, flows.changes, via check_returned_booking"),
-    "uid_duplicate_check": Switch((uid_already_held,), "flows.booking._insert, flows.changes._apply_reschedule"),
-    "unique_constraint": Switch((apply_unique_constraint_mode, uid_holder), "context.open_context, harness apply_defenses (the index); flows.booking/changes on a violation"),
-    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict), "flows.booking._book_holding_slot, flows.changes._reschedule_holding_slot"),
-    "slot_lock": Switch((slot_locks_for, hold_slot), "context.open_context, harness apply_defenses (the locks); flows.booking._collect, flows.changes._reschedule"),
-    "ambiguous_create_lookup": Switch((looks_for_own_booking, own_booking_after_refusal), "flows.upstream.write_once; flows.booking after refusing an answer"),
-    "webhook_signature": Switch((signature_accepted,), "flows.webhooks.handle_delivery"),
-    "webhook_dedupe": Switch((dedupes_deliveries, delivery_row, delivery_seen), "flows.webhooks._record_only, _apply"),
-    "webhook_ordering": Switch((moves_backwards, cancelled_earlier, leave_tombstone), "flows.webhooks._plan_import, _execute, _transition"),
-    "tenant_isolation": Switch((tenant_scoped,), "api.list_appointments, api.get_appointment, api.search_customers"),
+    "freshness": Switch((freshness, check_returned_booking), ("flows.booking._create_checked", "flows.changes._reschedule_holding_slot")),
+    "call_id_match": Switch((call_id_match, check_returned_booking), ("flows.booking._create_checked", "flows.changes._reschedule_holding_slot")),
+    "attendee_match": Switch((attendee_match, check_returned_booking), ("flows.booking._create_checked", "flows.changes._reschedule_holding_slot")),
+    "uid_duplicate_check": Switch((uid_already_held,), ("flows.booking._insert", "flows.changes._apply_reschedule")),
+    "unique_constraint": Switch((apply_unique_constraint_mode, uid_holder), ("context.open_context", "flows.booking._insert", "flows.changes._apply_reschedule")),
+    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict), ("flows.booking._check_slot_again", "flows.changes._check_new_slot")),
+    "slot_lock": Switch((slot_locks_for, hold_slot), ("context.open_context", "flows.booking._collect", "flows.changes._reschedule")),
+    "ambiguous_create_lookup": Switch((looks_for_own_booking, own_booking_after_refusal), ("flows.upstream.write_once", "flows.booking._create_checked")),
+    "webhook_signature": Switch((signature_accepted,), ("flows.webhooks.handle_delivery",)),
+    "webhook_dedupe": Switch((dedupes_deliveries, delivery_row, delivery_seen), ("flows.webhooks._record_only", "flows.webhooks._apply")),
+    "webhook_ordering": Switch((moves_backwards, cancelled_earlier, leave_tombstone), ("flows.webhooks._plan_import", "flows.webhooks._execute", "flows.webhooks._reschedule", "flows.webhooks._transition")),
+    "tenant_isolation": Switch((tenant_scoped,), ("api.list_appointments", "api.get_appointment", "api.search_customers")),
 }

@@ -3,6 +3,8 @@ functions that apply it, and no other module reads a defense switch."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -25,6 +27,16 @@ def test_every_function_in_the_table_names_its_defense() -> None:
         assert switch.called_from, name
         for function in switch.functions:
             assert f"`{name}`" in (function.__doc__ or ""), (name, function.__qualname__)
+
+
+def test_every_caller_in_the_table_exists_and_calls_one_of_its_functions() -> None:
+    for name, switch in SWITCHES.items():
+        names = {f.__name__ for f in switch.functions}
+        for dotted in switch.called_from:
+            where, _, attribute = dotted.rpartition(".")
+            caller = getattr(importlib.import_module(f"booking_service.{where}"), attribute)
+            source = inspect.getsource(caller)
+            assert any(n in source for n in names), (name, dotted)
 
 
 def test_only_the_defenses_module_reads_the_switches() -> None:
