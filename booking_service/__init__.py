@@ -5,6 +5,7 @@ app = create_app(Settings(database_url="sqlite:///booking.db", calcom_base_url="
 """
 
 from booking_service.app import context_of, create_app
-from booking_service.settings import DEFENSE_NAMES, Defenses, Settings
+from booking_service.defenses import DEFENSE_NAMES, Defenses
+from booking_service.settings import Settings
 
 __all__ = ["DEFENSE_NAMES", "Defenses", "Settings", "context_of", "create_app"]

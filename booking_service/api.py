@@ -1,7 +1,7 @@
 """Tenant read API (`Authorization: Bearer <company api key>`) and `POST /api/reconcile`.
 
-With `tenant_isolation` on, every query is filtered by the key's company, so another tenant's
-record is a 404 exactly like a record that does not exist.
+With `tenant_isolation` on (`defenses.tenant_scoped`), every query is filtered by the key's
+company, so another tenant's record is a 404 exactly like a record that does not exist.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from booking_service import defenses
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import iso_z, parse_instant
 from booking_service.context import ServiceContext
-from booking_service.flows.common import local_date_bounds
 from booking_service.flows.reconcile import reconcile
+from booking_service.flows.slots import local_date_bounds
 from booking_service.models import APPOINTMENT_STATUSES, Appointment, Customer, Service
 from booking_service.tenants import CompanyInfo
 
@@ -72,7 +73,8 @@ def appointment_json(
     }
 
 
-def _appointments_query() -> sa.Select[tuple[Appointment, str | None, Customer | None]]:
+def _appointments_query() -> sa.Select[Appointment, str, Customer]:
+    # Outer joins: the service name and the customer may be None in a row (typed as selected).
     return (
         sa.select(Appointment, Service.name, Customer)
         .outerjoin(Service, Service.id == Appointment.service_id)
@@ -102,9 +104,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 async def list_appointments(request: web.Request) -> web.Response:
     company = authenticate(request)
     ctx = request.app[CONTEXT]
-    query = _appointments_query()
-    if ctx.defenses.tenant_isolation:
-        query = query.where(Appointment.company_id == company.id)
+    query = defenses.tenant_scoped(ctx, _appointments_query(), Appointment.company_id, company.id)
     status = request.query.get("status")
     if status:
         if status not in APPOINTMENT_STATUSES:
@@ -143,9 +143,12 @@ async def get_appointment(request: web.Request) -> web.Response:
         appointment_id = int(request.match_info["id"])
     except ValueError:
         return error(404, "not_found", "no such appointment")
-    query = _appointments_query().where(Appointment.id == appointment_id)
-    if ctx.defenses.tenant_isolation:
-        query = query.where(Appointment.company_id == company.id)
+    query = defenses.tenant_scoped(
+        ctx,
+        _appointments_query().where(Appointment.id == appointment_id),
+        Appointment.company_id,
+        company.id,
+    )
     async with ctx.db.read() as session:
         row = (await session.execute(query)).first()
     if row is None:
@@ -164,9 +167,7 @@ async def search_customers(request: web.Request) -> web.Response:
     term = request.query.get("search", "").strip()
     if len(term) > 200:
         return error(400, "bad_request", "search is too long")
-    query = sa.select(Customer)
-    if ctx.defenses.tenant_isolation:
-        query = query.where(Customer.company_id == company.id)
+    query = defenses.tenant_scoped(ctx, sa.select(Customer), Customer.company_id, company.id)
     if term:
         pattern = _like(term)
         query = query.where(

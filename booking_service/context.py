@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from booking_service import migrate
@@ -17,10 +16,10 @@ from booking_service.calcom.client import CalcomClient
 from booking_service.calcom.models import EventTypeShape
 from booking_service.clock import Clock, utc_now
 from booking_service.db import Database, create_engine, dialect_label
+from booking_service.defenses import apply_unique_constraint_mode, slot_locks_for
 from booking_service.metrics import Metrics
-from booking_service.models import PLAIN_BOOKING_UID_INDEX, UNIQUE_BOOKING_UID_INDEX
 from booking_service.settings import Defenses, Settings
-from booking_service.slot_lock import SlotLocks, close_slot_locks, slot_locks_for
+from booking_service.slot_lock import SlotLocks, close_slot_locks
 from booking_service.tenants import TenantDirectory, load_tenants, sync_tenants
 
 log = logging.getLogger(__name__)
@@ -63,55 +62,6 @@ class ServiceContext:
         hooks = self.settings.failpoints
         if hooks and name in hooks:
             await hooks[name]({"failpoint": name, **context})
-
-
-async def apply_unique_constraint_mode(engine: AsyncEngine, enabled: bool) -> None:
-    """The `unique_constraint` defense lives in the schema: make the index match the switch."""
-
-    def indexes(connection: sa.Connection) -> dict[str, bool]:
-        found = sa.inspect(connection).get_indexes("appointments")
-        return {ix["name"]: bool(ix["unique"]) for ix in found if ix["name"]}
-
-    async with engine.begin() as connection:
-        present = await connection.run_sync(indexes)
-        table = sa.Table(
-            "appointments", sa.MetaData(), sa.Column("calcom_booking_uid", sa.String(64))
-        )
-        if enabled:
-            if present.get(UNIQUE_BOOKING_UID_INDEX):
-                return
-            if PLAIN_BOOKING_UID_INDEX in present:
-                await connection.run_sync(
-                    lambda c: sa.Index(PLAIN_BOOKING_UID_INDEX, table.c.calcom_booking_uid).drop(c)
-                )
-            try:
-                await connection.run_sync(
-                    lambda c: sa.Index(
-                        UNIQUE_BOOKING_UID_INDEX, table.c.calcom_booking_uid, unique=True
-                    ).create(c)
-                )
-            except sa.exc.IntegrityError as exc:
-                raise RuntimeError(
-                    "cannot restore the UNIQUE index on appointments.calcom_booking_uid: the database "
-                    "already holds duplicate appointments for one Cal.com booking (made while the "
-                    "unique_constraint defense was off); clean them up or use a fresh database"
-                ) from exc
-            log.info("unique_constraint: UNIQUE index on appointments.calcom_booking_uid restored")
-        else:
-            if UNIQUE_BOOKING_UID_INDEX in present:
-                await connection.run_sync(
-                    lambda c: sa.Index(UNIQUE_BOOKING_UID_INDEX, table.c.calcom_booking_uid).drop(c)
-                )
-            if PLAIN_BOOKING_UID_INDEX not in present:
-                await connection.run_sync(
-                    lambda c: sa.Index(PLAIN_BOOKING_UID_INDEX, table.c.calcom_booking_uid).create(
-                        c
-                    )
-                )
-            log.warning(
-                "DEFENSE OFF unique_constraint: dropped the UNIQUE index on appointments.calcom_booking_uid; "
-                "two appointments may now hold one Cal.com booking"
-            )
 
 
 async def open_context(settings: Settings) -> ServiceContext:

@@ -22,7 +22,6 @@ PLAIN_BOOKING_UID_INDEX = "ix_appointments_calcom_booking_uid"
 
 ACTIVE_STATUSES = ("scheduled", "pending")
 APPOINTMENT_STATUSES = ("scheduled", "pending", "cancelled", "rescheduled")
-SOURCES = ("voice", "webhook", "reconcile")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,4 +1,6 @@
-"""The `slot_lock` defense: one booking flow per slot (company + start, UTC) at a time.
+"""The slot locks of the `slot_lock` defense: one booking flow per slot (company + start, UTC) at
+a time. Which one a service holds (or none, when the defense is off) is decided by
+`booking_service.defenses.slot_locks_for`.
 
 Held from the availability double-check until the local insert commits, so two callers asking
 for the same slot in this service cannot both pass the check and both book. The lock lives
@@ -236,20 +238,3 @@ async def close_slot_locks(engine: AsyncEngine) -> None:
     lock_engine = _lock_engines.pop(engine.sync_engine, None)
     if lock_engine is not None:
         await lock_engine.dispose()
-
-
-def slot_locks_for(
-    engine: AsyncEngine,
-    *,
-    enabled: bool,
-    timeout_s: float,
-    connections: int = DEFAULT_LOCK_CONNECTIONS,
-) -> SlotLocks:
-    if not enabled:
-        return NoSlotLocks()
-    name = engine.dialect.name
-    if name == "mysql":
-        return MySQLSlotLocks(engine, timeout_s, connections)
-    if name == "postgresql":
-        return PostgresSlotLocks(engine, timeout_s, connections)
-    return InProcessSlotLocks(timeout_s)

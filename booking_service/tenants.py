@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -53,7 +54,7 @@ def demo_tenants() -> dict[str, Any]:
     return json.loads(text)
 
 
-def load_tenants(source: dict[str, Any] | str | Path | None) -> dict[str, Any]:
+def load_tenants(source: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
     """The tenants document from a dict, a JSON file path, or the demo tenants when None."""
     if source is None:
         return demo_tenants()
@@ -112,6 +113,15 @@ def _require(condition: bool, where: str, message: str) -> None:
         raise TenantConfigError(f"{where}: {message}")
 
 
+@dataclass
+class _Seen:
+    """What must be unique across the whole tenants document."""
+
+    api_keys: set[str]
+    branch_ids: set[str]
+    phones: set[str]
+
+
 def validate_tenants(doc: object) -> list[dict[str, Any]]:
     """Check the tenants document's shape; return its companies."""
     _require(isinstance(doc, dict), "tenants", "must be a JSON object with a 'companies' list")
@@ -123,97 +133,103 @@ def validate_tenants(doc: object) -> list[dict[str, Any]]:
         "'companies' must be a non-empty list",
     )
     assert isinstance(companies, list)
-    keys: set[str] = set()
-    branch_ids: set[str] = set()
-    phones: set[str] = set()
+    seen = _Seen(set(), set(), set())
     for i, company in enumerate(companies):
-        where = f"companies[{i}]"
-        _require(isinstance(company, dict), where, "must be an object")
-        _require(
-            isinstance(company.get("name"), str) and company["name"].strip() != "",
-            where,
-            "needs a name",
-        )
-        key = company.get("api_key")
-        _require(
-            isinstance(key, str) and len(key) >= 8,
-            where,
-            "needs an api_key of at least 8 characters",
-        )
-        _require(key not in keys, where, "api_key used twice")
-        keys.add(key)
-        read_keys = company.get("calcom_read_api_keys", [])
-        _require(
-            isinstance(read_keys, list) and all(isinstance(k, str) and k for k in read_keys),
-            where,
-            "calcom_read_api_keys must be a list of Cal.com API keys",
-        )
-        for field in ("calcom_api_key", "fallback_email"):
-            _require(
-                company.get(field) is None or isinstance(company.get(field), str),
-                where,
-                f"{field} must be a string",
-            )
-        branches = company.get("branches")
-        _require(
-            isinstance(branches, list) and len(branches) > 0,
-            where,
-            "needs a non-empty 'branches' list",
-        )
-        for j, branch in enumerate(branches):
-            bwhere = f"{where}.branches[{j}]"
-            _require(isinstance(branch, dict), bwhere, "must be an object")
-            try:
-                uuid.UUID(str(branch.get("id")))
-            except ValueError as exc:
-                raise TenantConfigError(f"{bwhere}: id must be a UUID string") from exc
-            _require(isinstance(branch.get("id"), str), bwhere, "id must be a UUID string")
-            _require(branch["id"] not in branch_ids, bwhere, "branch id used twice")
-            branch_ids.add(branch["id"])
-            _require(isinstance(branch.get("name"), str), bwhere, "needs a name")
-            if branch.get("phone") is not None:
-                phone = normalize_phone(branch["phone"])
-                _require(
-                    phone is not None, bwhere, "phone must be a phone number such as +4930123456"
-                )
-                _require(phone not in phones, bwhere, "phone used by two branches")
-                phones.add(str(phone))
-            services = branch.get("services")
-            _require(
-                isinstance(services, list) and len(services) > 0,
-                bwhere,
-                "needs a non-empty 'services' list",
-            )
-            names: set[str] = set()
-            for k, service in enumerate(services):
-                swhere = f"{bwhere}.services[{k}]"
-                _require(isinstance(service, dict), swhere, "must be an object")
-                _require(
-                    isinstance(service.get("name"), str) and service["name"].strip() != "",
-                    swhere,
-                    "needs a name",
-                )
-                _require(
-                    normalize(service["name"]) not in names,
-                    swhere,
-                    "service name used twice in the branch",
-                )
-                names.add(normalize(service["name"]))
-                etid = service.get("event_type_id")
-                _require(
-                    isinstance(etid, int) and not isinstance(etid, bool) and etid > 0,
-                    swhere,
-                    "event_type_id must be a positive integer",
-                )
-                duration = service.get("duration")
-                _require(
-                    isinstance(duration, int)
-                    and not isinstance(duration, bool)
-                    and 0 < duration <= 24 * 60,
-                    swhere,
-                    "duration must be minutes (1..1440)",
-                )
+        _validate_company(company, f"companies[{i}]", seen)
     return companies
+
+
+def _validate_company(company: Any, where: str, seen: _Seen) -> None:
+    _require(isinstance(company, dict), where, "must be an object")
+    _require(
+        isinstance(company.get("name"), str) and company["name"].strip() != "",
+        where,
+        "needs a name",
+    )
+    key = company.get("api_key")
+    _require(
+        isinstance(key, str) and len(key) >= 8,
+        where,
+        "needs an api_key of at least 8 characters",
+    )
+    _require(key not in seen.api_keys, where, "api_key used twice")
+    seen.api_keys.add(key)
+    read_keys = company.get("calcom_read_api_keys", [])
+    _require(
+        isinstance(read_keys, list) and all(isinstance(k, str) and k for k in read_keys),
+        where,
+        "calcom_read_api_keys must be a list of Cal.com API keys",
+    )
+    for field in ("calcom_api_key", "fallback_email"):
+        _require(
+            company.get(field) is None or isinstance(company.get(field), str),
+            where,
+            f"{field} must be a string",
+        )
+    branches = company.get("branches")
+    _require(
+        isinstance(branches, list) and len(branches) > 0,
+        where,
+        "needs a non-empty 'branches' list",
+    )
+    for j, branch in enumerate(branches):
+        _validate_branch(branch, f"{where}.branches[{j}]", seen)
+
+
+def _validate_branch(branch: Any, where: str, seen: _Seen) -> None:
+    """Branch ids are UUID strings, never numbers (RCA 2025-10-06: an integer cast of a UUID
+    branch id crashed the alternative finder)."""
+    _require(isinstance(branch, dict), where, "must be an object")
+    try:
+        uuid.UUID(str(branch.get("id")))
+    except ValueError as exc:
+        raise TenantConfigError(f"{where}: id must be a UUID string") from exc
+    _require(isinstance(branch.get("id"), str), where, "id must be a UUID string")
+    _require(branch["id"] not in seen.branch_ids, where, "branch id used twice")
+    seen.branch_ids.add(branch["id"])
+    _require(isinstance(branch.get("name"), str), where, "needs a name")
+    if branch.get("phone") is not None:
+        phone = normalize_phone(branch["phone"])
+        _require(phone is not None, where, "phone must be a phone number such as +4930123456")
+        _require(phone not in seen.phones, where, "phone used by two branches")
+        seen.phones.add(str(phone))
+    services = branch.get("services")
+    _require(
+        isinstance(services, list) and len(services) > 0,
+        where,
+        "needs a non-empty 'services' list",
+    )
+    names: set[str] = set()
+    for k, service in enumerate(services):
+        _validate_service(service, f"{where}.services[{k}]", names)
+
+
+def _validate_service(service: Any, where: str, names: set[str]) -> None:
+    """`names`: the branch's service names so far (normalised), which must not repeat."""
+    _require(isinstance(service, dict), where, "must be an object")
+    _require(
+        isinstance(service.get("name"), str) and service["name"].strip() != "",
+        where,
+        "needs a name",
+    )
+    _require(
+        normalize(service["name"]) not in names,
+        where,
+        "service name used twice in the branch",
+    )
+    names.add(normalize(service["name"]))
+    etid = service.get("event_type_id")
+    _require(
+        isinstance(etid, int) and not isinstance(etid, bool) and etid > 0,
+        where,
+        "event_type_id must be a positive integer",
+    )
+    duration = service.get("duration")
+    _require(
+        isinstance(duration, int) and not isinstance(duration, bool) and 0 < duration <= 24 * 60,
+        where,
+        "duration must be minutes (1..1440)",
+    )
 
 
 async def sync_tenants(

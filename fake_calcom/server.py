@@ -74,7 +74,7 @@ class FakeServer:
             await self.stop()
             raise
         server = site._server  # the bound port when port=0
-        if server is not None and getattr(server, "sockets", None):
+        if isinstance(server, asyncio.Server) and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
         return self
 

@@ -25,6 +25,21 @@ def parse_instant(value: object) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def json_object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (Cal.com's JSON is read leniently)."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_list(value: object) -> list[Any]:
+    """`value` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def json_text(value: object) -> str | None:
+    """`value` if it is a string, else None."""
+    return value if isinstance(value, str) else None
+
+
 def iso_z(instant: datetime) -> str:
     """`2025-10-20T12:00:00Z`: how the service writes UTC instants (to Cal.com and in answers)."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -89,11 +104,11 @@ class UpstreamBooking:
         end = parse_instant(data.get("end"))
         if not isinstance(uid, str) or not uid or start is None:
             raise CalcomBadResponse("booking without uid or start")
-        event_type = data.get("eventType") if isinstance(data.get("eventType"), dict) else {}
+        event_type = json_object(data.get("eventType"))
         event_type_id = data.get("eventTypeId", event_type.get("id"))
-        hosts = data.get("hosts") if isinstance(data.get("hosts"), list) else []
-        attendees = data.get("attendees") if isinstance(data.get("attendees"), list) else []
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        hosts = json_list(data.get("hosts"))
+        attendees = json_list(data.get("attendees"))
+        metadata = json_object(data.get("metadata"))
         booking_id = data.get("id")
         return cls(
             uid=uid,
@@ -110,19 +125,15 @@ class UpstreamBooking:
             attendees=[
                 Attendee(
                     name=str(a.get("name") or ""),
-                    email=a.get("email") if isinstance(a.get("email"), str) else None,
-                    phone=a.get("phoneNumber") if isinstance(a.get("phoneNumber"), str) else None,
+                    email=json_text(a.get("email")),
+                    phone=json_text(a.get("phoneNumber")),
                 )
                 for a in attendees
                 if isinstance(a, dict)
             ],
             metadata=metadata,
-            rescheduled_to_uid=data.get("rescheduledToUid")
-            if isinstance(data.get("rescheduledToUid"), str)
-            else None,
-            rescheduled_from_uid=data.get("rescheduledFromUid")
-            if isinstance(data.get("rescheduledFromUid"), str)
-            else None,
+            rescheduled_to_uid=json_text(data.get("rescheduledToUid")),
+            rescheduled_from_uid=json_text(data.get("rescheduledFromUid")),
             raw=data,
         )
 

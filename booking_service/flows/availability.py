@@ -6,19 +6,10 @@ from typing import Any
 
 from booking_service.calcom.errors import CalcomError
 from booking_service.context import ServiceContext
-from booking_service.flows.common import (
-    Refusal,
-    RetellRequest,
-    answer,
-    calcom_refusal,
-    find_service,
-    free_slots,
-    parse_start,
-    pick_alternatives,
-    refusal_answer,
-    resolve_tenant,
-    slot_json,
-)
+from booking_service.flows.answers import answer, refusal_answer, slot_json
+from booking_service.flows.refusals import Refusal, calcom_refusal
+from booking_service.flows.requests import RetellRequest, find_service, parse_start, resolve_tenant
+from booking_service.flows.slots import free_slots, pick_alternatives
 
 CHECK_STATUSES_FROM_WRITE = {
     "timeout": "upstream_unavailable",

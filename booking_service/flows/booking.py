@@ -23,56 +23,36 @@ No pooled database connection within `db_pool_timeout_s` before the create → `
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking_service import defenses
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
 from booking_service.db import retry_transient
-from booking_service.flows.common import (
-    OutcomeUnknown,
-    Refusal,
-    RetellRequest,
-    add_appointment,
+from booking_service.defenses import OwnBooking, Rejection
+from booking_service.flows.answers import answer, voice_flow
+from booking_service.flows.appointments import add_appointment, audit, booking_columns
+from booking_service.flows.callers import clean_email, clean_name, clean_phone, record_caller
+from booking_service.flows.refusals import OutcomeUnknown, Refusal, calcom_refusal, database_busy
+from booking_service.flows.requests import RetellRequest, find_service, parse_start, resolve_tenant
+from booking_service.flows.slots import (
     alternatives_for,
-    answer,
-    appointment_by_uid,
-    audit,
     before_slot_lock,
-    booking_columns,
-    calcom_refusal,
-    check_returned_booking,
-    clean_email,
-    clean_name,
-    clean_phone,
-    database_busy,
-    event_type_shape,
-    find_service,
     free_slots,
-    local_conflict,
-    parse_start,
-    record_caller,
-    resolve_tenant,
     slot_lock_refusal,
-    uid_holder,
-    voice_flow,
     write_refusal,
 )
-from booking_service.flows.upstream import (
-    OwnBooking,
-    cancel_booking,
-    create_booking,
-    own_booking_after_refusal,
-)
+from booking_service.flows.upstream import cancel_booking, create_booking
 from booking_service.models import ACTIVE_STATUSES, Appointment
 from booking_service.pii import mask_email
-from booking_service.slot_lock import SlotLockUnavailable, slot_key
+from booking_service.slot_lock import SlotLockUnavailable
 from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
@@ -146,10 +126,8 @@ async def _collect(ctx: ServiceContext, body: object) -> dict[str, Any]:
         ctx, req.call_id, req.company.id, req.branch_id, req.name, req.phone, req.email
     )
     await before_slot_lock(ctx, req.company, req.start)
-    waited_since = time.perf_counter()
     try:
-        async with ctx.slot_locks.hold(slot_key(req.company.id, req.start)):
-            ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
+        async with defenses.hold_slot(ctx, req.company.id, req.start):
             return await _book_holding_slot(ctx, req, customer_id)
     except SlotLockUnavailable as exc:
         raise await slot_lock_refusal(ctx, exc, req.company, req.service, req.start) from exc
@@ -210,99 +188,17 @@ def _booked(ctx: ServiceContext, appointment: Appointment, reason: str | None) -
 async def _book_holding_slot(
     ctx: ServiceContext, req: BookingRequest, customer_id: int
 ) -> dict[str, Any]:
-    defenses = ctx.defenses
-    shape = None
-    if defenses.availability_double_check:
-        shape = await event_type_shape(ctx, req.company, req.service.event_type_id)
-    # The same call asking again for the slot it already holds (an agent retry): same answer.
-    async with ctx.db.read() as session:
-        own = (
-            await session.execute(
-                sa.select(Appointment)
-                .where(
-                    Appointment.call_id == req.call_id,
-                    Appointment.start == req.start,
-                    Appointment.event_type_id == req.service.event_type_id,
-                    Appointment.status.in_(ACTIVE_STATUSES),
-                )
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        conflict = None
-        if own is None and defenses.availability_double_check:
-            conflict = await local_conflict(
-                session,
-                req.company.id,
-                req.service.event_type_id,
-                req.start,
-                req.end,
-                shape=shape,
-            )
-    if own is not None:
-        return _booked(ctx, own, "already_booked")
-
-    if defenses.availability_double_check:
-        if conflict is not None:
-            await _refuse_taken(ctx, req, "local_appointment")
-        try:
-            free = await free_slots(ctx, req.company, req.service, req.start)
-        except CalcomError as exc:
-            raise calcom_refusal(exc, start=req.start, read=True) from exc
-        if req.start not in free:
-            await _refuse_taken(ctx, req, "calcom_slot_taken", free)
-
+    held = await _check_slot_again(ctx, req)
+    if held is not None:  # the same call asking again for the slot it holds (an agent retry)
+        return _booked(ctx, held, "already_booked")
     await ctx.failpoint(
         "collect.after_double_check",
         call_id=req.call_id,
         company_id=req.company.id,
         start=iso_z(req.start),
     )
-
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
-    own = OwnBooking(
-        req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
-    )
-    requested_at = ctx.now()
-    try:
-        booking = await create_booking(
-            ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
-        )
-    except (CalcomError, OutcomeUnknown) as exc:
-        raise await write_refusal(ctx, exc, req.company, req.service, req.start) from exc
-
-    def problem_with(booking: UpstreamBooking) -> tuple[str, str] | None:
-        return check_returned_booking(
-            ctx,
-            booking,
-            call_id=req.call_id,
-            expected_start=req.start,
-            caller_name=req.name,
-            idempotency_key=idempotency_key,
-            requested_at=requested_at,
-        )
-
-    problem = problem_with(booking)
-    if problem is not None:
-        adopted = await own_booking_after_refusal(ctx, own)
-        if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
-            booking = adopted
-            problem = problem_with(booking)
-    if problem is not None:
-        layer, reason = problem
-        ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
-        log.error(
-            "STALE BOOKING refused by %s (%s): Cal.com answered booking %s created %s for call %s "
-            "(attendee e-mail %s)",
-            layer,
-            reason,
-            booking.uid,
-            iso_z(booking.created_at) if booking.created_at else "unknown",
-            req.call_id,
-            mask_email(req.attendee_email),
-        )
-        alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
-        raise Refusal("stale_booking_data", reason, start=req.start, alternatives=alternatives)
-
+    booking = await _create_checked(ctx, req, idempotency_key)
     await ctx.failpoint(
         "collect.before_insert",
         call_id=req.call_id,
@@ -317,6 +213,94 @@ async def _book_holding_slot(
             lambda: _insert(ctx, req, customer_id, booking, idempotency_key))
     except sa.exc.TimeoutError as exc:
         raise await _unrecorded(ctx, req, booking) from exc
+
+
+async def _check_slot_again(ctx: ServiceContext, req: BookingRequest) -> Appointment | None:
+    """The appointment this call already holds for the slot, else None once the
+    `availability_double_check` found the slot free (`slot_taken` otherwise)."""
+    check = await defenses.double_check(ctx, req.company, req.service, req.start)
+    async with ctx.db.read() as session:
+        held = await _held_by_this_call(session, req)
+        conflict = None
+        if held is None and check is not None:
+            conflict = await check.local_conflict(session)
+    if held is not None or check is None:
+        return held
+    if conflict is not None:
+        await _refuse_taken(ctx, req, "local_appointment")
+    try:
+        free = await free_slots(ctx, req.company, req.service, req.start)
+    except CalcomError as exc:
+        raise calcom_refusal(exc, start=req.start, read=True) from exc
+    if req.start not in free:
+        await _refuse_taken(ctx, req, "calcom_slot_taken", free)
+    return None
+
+
+async def _create_checked(
+    ctx: ServiceContext, req: BookingRequest, idempotency_key: str
+) -> UpstreamBooking:
+    """Create at Cal.com once (`ambiguous_create_lookup`) and refuse an answer that is not this
+    call's booking (`freshness`, `call_id_match`, `attendee_match`) → `stale_booking_data`."""
+    own = OwnBooking(
+        req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
+    )
+    requested_at = ctx.now()
+    try:
+        booking = await create_booking(
+            ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
+        )
+    except (CalcomError, OutcomeUnknown) as exc:
+        raise await write_refusal(ctx, exc, req.company, req.service, req.start) from exc
+
+    def problem_with(booking: UpstreamBooking) -> Rejection | None:
+        return defenses.check_returned_booking(
+            ctx,
+            booking,
+            call_id=req.call_id,
+            expected_start=req.start,
+            caller_name=req.name,
+            idempotency_key=idempotency_key,
+            requested_at=requested_at,
+        )
+
+    problem = problem_with(booking)
+    if problem is not None:
+        adopted = await defenses.own_booking_after_refusal(ctx, own)
+        if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
+            booking = adopted
+            problem = problem_with(booking)
+    if problem is None:
+        return booking
+    problem.record(ctx.metrics)
+    log.error(
+        "STALE BOOKING refused by %s (%s): Cal.com answered booking %s created %s for call %s "
+        "(attendee e-mail %s)",
+        problem.defense,
+        problem.reason,
+        booking.uid,
+        iso_z(booking.created_at) if booking.created_at else "unknown",
+        req.call_id,
+        mask_email(req.attendee_email),
+    )
+    alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+    raise Refusal("stale_booking_data", problem.reason, start=req.start, alternatives=alternatives)
+
+
+async def _held_by_this_call(session: AsyncSession, req: BookingRequest) -> Appointment | None:
+    """The active appointment this call already has for this slot and service, if any."""
+    return (
+        await session.execute(
+            sa.select(Appointment)
+            .where(
+                Appointment.call_id == req.call_id,
+                Appointment.start == req.start,
+                Appointment.event_type_id == req.service.event_type_id,
+                Appointment.status.in_(ACTIVE_STATUSES),
+            )
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def _unrecorded(
@@ -347,7 +331,7 @@ async def _unrecorded(
 async def _refuse_taken(
     ctx: ServiceContext, req: BookingRequest, reason: str, free: list[datetime] | None = None
 ) -> None:
-    ctx.metrics.rejections.labels(layer="availability_double_check", reason=reason).inc()
+    Rejection("availability_double_check", reason).record(ctx.metrics)
     alternatives = await alternatives_for(ctx, req.company, req.service, req.start, free)
     raise Refusal("slot_taken", reason, start=req.start, alternatives=alternatives)
 
@@ -361,22 +345,19 @@ async def _insert(
 ) -> dict[str, Any]:
     try:
         async with ctx.db.write() as session:
-            if ctx.defenses.uid_duplicate_check:
-                holder = await appointment_by_uid(session, booking.uid)
-                if holder is not None:
-                    if holder.call_id == req.call_id:
-                        return _booked(ctx, holder, "already_booked")
-                    ctx.metrics.rejections.labels(
-                        layer="uid_duplicate_check", reason="booking_uid_exists"
-                    ).inc()
-                    log.error(
-                        "DUPLICATE BOOKING UID: Cal.com answered booking %s for call %s, but appointment %s "
-                        "already holds it",
-                        booking.uid,
-                        req.call_id,
-                        holder.id,
-                    )
-                    raise Refusal("duplicate", "booking_uid_exists", start=req.start)
+            holder = await defenses.uid_already_held(ctx, session, booking.uid)
+            if holder is not None:
+                if holder.call_id == req.call_id:
+                    return _booked(ctx, holder, "already_booked")
+                Rejection("uid_duplicate_check", "booking_uid_exists").record(ctx.metrics)
+                log.error(
+                    "DUPLICATE BOOKING UID: Cal.com answered booking %s for call %s, but appointment %s "
+                    "already holds it",
+                    booking.uid,
+                    req.call_id,
+                    holder.id,
+                )
+                raise Refusal("duplicate", "booking_uid_exists", start=req.start)
             appointment = await add_appointment(
                 session,
                 ctx,
@@ -401,7 +382,7 @@ async def _insert(
     except sa.exc.IntegrityError:
         # The UNIQUE index caught it. Like the incident's fix, answer with the appointment that
         # already holds the booking instead of failing.
-        holder = await uid_holder(ctx, booking.uid)
+        holder = await defenses.uid_holder(ctx, booking.uid)
         if holder is None:
             raise
         log.error(

@@ -7,46 +7,42 @@ or phone number they give; the appointment is always looked up inside the called
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from booking_service import defenses
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
-from booking_service.flows.common import (
+from booking_service.defenses import Rejection
+from booking_service.flows.answers import answer, voice_flow
+from booking_service.flows.appointments import (
+    add_appointment,
+    audit,
+    booking_columns,
+    cancel_locally,
+)
+from booking_service.flows.callers import clean_phone, same_name
+from booking_service.flows.refusals import (
     OutcomeUnknown,
     Refusal,
-    RetellRequest,
-    add_appointment,
-    alternatives_for,
-    answer,
-    appointment_by_uid,
-    audit,
-    before_slot_lock,
-    booking_columns,
     calcom_refusal,
-    cancel_locally,
-    check_returned_booking,
-    clean_phone,
-    event_type_shape,
-    free_slots,
-    local_conflict,
-    parse_start,
-    resolve_tenant,
-    same_name,
-    slot_lock_refusal,
-    uid_holder,
     unrecorded_change,
-    voice_flow,
+)
+from booking_service.flows.requests import RetellRequest, parse_start, resolve_tenant
+from booking_service.flows.slots import (
+    alternatives_for,
+    before_slot_lock,
+    free_slots,
+    slot_lock_refusal,
     write_refusal,
 )
 from booking_service.flows.upstream import cancel_booking, reschedule_booking
 from booking_service.german_datetime import DateTimeParseError, parse_local_datetime
 from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
-from booking_service.slot_lock import SlotLockUnavailable, slot_key
+from booking_service.slot_lock import SlotLockUnavailable
 from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
@@ -209,10 +205,8 @@ async def _reschedule(ctx: ServiceContext, body: object) -> dict[str, Any]:
     if new_start == appointment.start:
         return _rescheduled(ctx, appointment, "unchanged")
     await before_slot_lock(ctx, company, new_start)
-    waited_since = time.perf_counter()
     try:
-        async with ctx.slot_locks.hold(slot_key(company.id, new_start)):
-            ctx.metrics.slot_lock_wait.observe(time.perf_counter() - waited_since)
+        async with defenses.hold_slot(ctx, company.id, new_start):
             return await _reschedule_holding_slot(
                 ctx, request, company, service, appointment, customer, new_start
             )
@@ -243,31 +237,7 @@ async def _reschedule_holding_slot(
     customer: Customer | None,
     new_start: datetime,
 ) -> dict[str, Any]:
-    new_end = new_start + timedelta(minutes=service.duration)
-    if ctx.defenses.availability_double_check:
-        shape = await event_type_shape(ctx, company, service.event_type_id)
-        async with ctx.db.read() as session:
-            conflict = await local_conflict(
-                session,
-                company.id,
-                service.event_type_id,
-                new_start,
-                new_end,
-                exclude_id=appointment.id,
-                shape=shape,
-            )
-        try:
-            free = (
-                [] if conflict is not None else await free_slots(ctx, company, service, new_start)
-            )
-        except CalcomError as exc:
-            raise calcom_refusal(exc, start=new_start) from exc
-        if conflict is not None or new_start not in free:
-            reason = "local_appointment" if conflict is not None else "calcom_slot_taken"
-            ctx.metrics.rejections.labels(layer="availability_double_check", reason=reason).inc()
-            alternatives = await alternatives_for(ctx, company, service, new_start, free)
-            raise Refusal("slot_taken", reason, start=new_start, alternatives=alternatives)
-
+    await _check_new_slot(ctx, company, service, appointment, new_start)
     assert appointment.calcom_booking_uid is not None
     try:
         booking = await reschedule_booking(
@@ -280,7 +250,7 @@ async def _reschedule_holding_slot(
     except (CalcomError, OutcomeUnknown) as exc:
         raise await write_refusal(ctx, exc, company, service, new_start) from exc
 
-    problem = check_returned_booking(
+    problem = defenses.check_returned_booking(
         ctx,
         booking,
         call_id=appointment.call_id,
@@ -291,16 +261,45 @@ async def _reschedule_holding_slot(
         idempotency_key=appointment.idempotency_key,
     )
     if problem is not None:
-        layer, reason = problem
-        ctx.metrics.rejections.labels(layer=layer, reason=reason).inc()
+        problem.record(ctx.metrics)
         log.error(
-            "STALE BOOKING on reschedule refused by %s (%s): booking %s", layer, reason, booking.uid
+            "STALE BOOKING on reschedule refused by %s (%s): booking %s",
+            problem.defense,
+            problem.reason,
+            booking.uid,
         )
-        raise Refusal("stale_booking_data", reason, start=new_start)
+        raise Refusal("stale_booking_data", problem.reason, start=new_start)
     try:
         return await _apply_reschedule(ctx, appointment, booking)
     except sa.exc.TimeoutError as exc:
         raise unrecorded_change(new_start) from exc
+
+
+async def _check_new_slot(
+    ctx: ServiceContext,
+    company: CompanyInfo,
+    service: ServiceInfo,
+    appointment: Appointment,
+    new_start: datetime,
+) -> None:
+    """The `availability_double_check` for the new slot (the appointment moving is no conflict):
+    `slot_taken` with alternatives when it is gone."""
+    check = await defenses.double_check(
+        ctx, company, service, new_start, exclude_id=appointment.id
+    )
+    if check is None:
+        return
+    async with ctx.db.read() as session:
+        conflict = await check.local_conflict(session)
+    try:
+        free = [] if conflict is not None else await free_slots(ctx, company, service, new_start)
+    except CalcomError as exc:
+        raise calcom_refusal(exc, start=new_start) from exc
+    if conflict is not None or new_start not in free:
+        reason = "local_appointment" if conflict is not None else "calcom_slot_taken"
+        Rejection("availability_double_check", reason).record(ctx.metrics)
+        alternatives = await alternatives_for(ctx, company, service, new_start, free)
+        raise Refusal("slot_taken", reason, start=new_start, alternatives=alternatives)
 
 
 async def _apply_reschedule(
@@ -310,18 +309,15 @@ async def _apply_reschedule(
         async with ctx.db.write() as session:
             current = await session.get(Appointment, old.id, with_for_update=True)
             assert current is not None
-            if ctx.defenses.uid_duplicate_check:
-                holder = await appointment_by_uid(session, booking.uid)
-                if holder is not None:
-                    if holder.call_id == old.call_id and holder.customer_id == old.customer_id:
-                        if current.status in ACTIVE_STATUSES:
-                            current.status = "rescheduled"
-                            current.updated_at = ctx.now()
-                        return _rescheduled(ctx, holder, "already_rescheduled")
-                    ctx.metrics.rejections.labels(
-                        layer="uid_duplicate_check", reason="booking_uid_exists"
-                    ).inc()
-                    raise Refusal("duplicate", "booking_uid_exists", start=booking.start)
+            holder = await defenses.uid_already_held(ctx, session, booking.uid)
+            if holder is not None:
+                if holder.call_id == old.call_id and holder.customer_id == old.customer_id:
+                    if current.status in ACTIVE_STATUSES:
+                        current.status = "rescheduled"
+                        current.updated_at = ctx.now()
+                    return _rescheduled(ctx, holder, "already_rescheduled")
+                Rejection("uid_duplicate_check", "booking_uid_exists").record(ctx.metrics)
+                raise Refusal("duplicate", "booking_uid_exists", start=booking.start)
             new = await add_appointment(
                 session,
                 ctx,
@@ -355,7 +351,7 @@ async def _apply_reschedule(
             )
         return _rescheduled(ctx, new, None)
     except sa.exc.IntegrityError:
-        holder = await uid_holder(ctx, booking.uid)
+        holder = await defenses.uid_holder(ctx, booking.uid)
         if holder is None:
             raise
         return _rescheduled(ctx, holder, "existing_appointment_returned")

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking_service.context import ServiceContext
-from booking_service.flows.common import add_appointment, audit, ensure_customer, same_name
+from booking_service.flows.appointments import add_appointment, audit
+from booking_service.flows.callers import ensure_customer, same_name
 from booking_service.models import Appointment, Call, Customer
 from booking_service.tenants import CompanyInfo, ServiceInfo, normalize_phone
 

@@ -21,10 +21,12 @@ import sqlalchemy as sa
 
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
-from booking_service.flows.common import cancel_locally, same_name
+from booking_service.defenses import Rejection
+from booking_service.flows.appointments import cancel_locally
+from booking_service.flows.callers import same_name
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call
 from booking_service.models import ACTIVE_STATUSES, Appointment, Customer
-from booking_service.tenants import CompanyInfo
+from booking_service.tenants import CompanyInfo, ServiceInfo
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def _foreign(booking: UpstreamBooking) -> ForeignBooking:
 async def reconcile(
     ctx: ServiceContext,
     company: CompanyInfo | None = None,
+    /,
     *,
     repair: bool = False,
     window_start: datetime | None = None,
@@ -104,19 +107,38 @@ async def _reconcile_company(
             key, after_start=start, before_end=end, page_size=ctx.settings.calcom_list_page_size
         )
         upstream.update((b.uid, b) for b in listed if b.event_type_id in services)
+    rows, missing = await _local_view(ctx, company, start, end, upstream)
+    for booking in missing:
+        await _missing(ctx, company, services, booking, repair, report)
+    for appointment, customer in rows:
+        await _compare(ctx, company, appointment, customer, upstream, repair, report)
+
+
+async def _local_view(
+    ctx: ServiceContext,
+    company: CompanyInfo,
+    start: datetime,
+    end: datetime,
+    upstream: dict[str, UpstreamBooking],
+) -> tuple[list[tuple[Appointment, Customer | None]], list[UpstreamBooking]]:
+    """The company's appointments in the window (with their customers), and the active upstream
+    bookings no appointment holds."""
     async with ctx.db.read() as session:
-        rows = (
-            await session.execute(
-                sa.select(Appointment, Customer)
-                .outerjoin(Customer, Customer.id == Appointment.customer_id)
-                .where(
-                    Appointment.company_id == company.id,
-                    Appointment.start >= start,
-                    Appointment.start < end,
+        rows: list[tuple[Appointment, Customer | None]] = [
+            (appointment, customer)
+            for appointment, customer in (
+                await session.execute(
+                    sa.select(Appointment, Customer)
+                    .outerjoin(Customer, Customer.id == Appointment.customer_id)
+                    .where(
+                        Appointment.company_id == company.id,
+                        Appointment.start >= start,
+                        Appointment.start < end,
+                    )
+                    .order_by(Appointment.id)
                 )
-                .order_by(Appointment.id)
-            )
-        ).all()
+            ).all()
+        ]
         local_uids = {a.calcom_booking_uid for a, _ in rows if a.calcom_booking_uid}
         unseen = [uid for uid, b in upstream.items() if b.active and uid not in local_uids]
         # A booking may be held by an appointment outside the window (or of another company).
@@ -131,72 +153,86 @@ async def _reconcile_company(
                     )
                 ).scalars()
             )
+    return rows, [upstream[uid] for uid in unseen if uid not in held_elsewhere]
 
-    for uid in unseen:
-        if uid in held_elsewhere:
-            continue
-        booking = upstream[uid]
-        report.missing.append(
+
+async def _missing(
+    ctx: ServiceContext,
+    company: CompanyInfo,
+    services: dict[int, ServiceInfo],
+    booking: UpstreamBooking,
+    repair: bool,
+    report: ReconcileReport,
+) -> None:
+    report.missing.append(
+        {
+            "booking_uid": booking.uid,
+            "start": iso_z(booking.start),
+            "event_type_id": booking.event_type_id,
+            "status": booking.status,
+            "call_id": booking.metadata.get("call_id"),
+        }
+    )
+    # Listed only for the company's event types, so the service is known.
+    service = services.get(booking.event_type_id) if booking.event_type_id is not None else None
+    if repair and service is not None and await _import_missing(ctx, company, service, booking):
+        report.repaired += 1
+
+
+async def _compare(
+    ctx: ServiceContext,
+    company: CompanyInfo,
+    appointment: Appointment,
+    customer: Customer | None,
+    upstream: dict[str, UpstreamBooking],
+    repair: bool,
+    report: ReconcileReport,
+) -> None:
+    """An appointment against its booking: an orphan (repaired: cancelled locally) or a mismatch."""
+    uid = appointment.calcom_booking_uid
+    local_active = appointment.status in ACTIVE_STATUSES
+    booking = upstream.get(uid) if uid else None
+    if booking is None and uid and local_active:
+        # Not in the list (maybe not visible to this key, or moved): ask for it directly.
+        booking = await ctx.calcom.get_booking(company.calcom_api_key, uid)
+    if local_active and (booking is None or not booking.active):
+        reason = (
+            "no_booking_uid"
+            if not uid
+            else ("missing_upstream" if booking is None else "cancelled_upstream")
+        )
+        report.orphans.append(
             {
+                "appointment_id": appointment.id,
                 "booking_uid": uid,
-                "start": iso_z(booking.start),
-                "event_type_id": booking.event_type_id,
-                "status": booking.status,
-                "call_id": booking.metadata.get("call_id"),
+                "start": iso_z(appointment.start),
+                "reason": reason,
             }
         )
-        if repair and await _import_missing(ctx, company, services[booking.event_type_id], booking):
+        if repair and await _cancel_orphan(ctx, appointment.id, reason):
             report.repaired += 1
-
-    for appointment, customer in rows:
-        uid = appointment.calcom_booking_uid
-        local_active = appointment.status in ACTIVE_STATUSES
-        booking = upstream.get(uid) if uid else None
-        if booking is None and uid and local_active:
-            # Not in the list (maybe not visible to this key, or moved): ask for it directly.
-            booking = await ctx.calcom.get_booking(company.calcom_api_key, uid)
-        if local_active and (booking is None or not booking.active):
-            reason = (
-                "no_booking_uid"
-                if not uid
-                else ("missing_upstream" if booking is None else "cancelled_upstream")
-            )
-            report.orphans.append(
-                {
-                    "appointment_id": appointment.id,
-                    "booking_uid": uid,
-                    "start": iso_z(appointment.start),
-                    "reason": reason,
-                }
-            )
-            if repair and await _cancel_orphan(ctx, appointment.id, reason):
-                report.repaired += 1
-            continue
-        if booking is None:
-            continue
-        differences: dict[str, Any] = {}
-        if booking.start != appointment.start:
-            differences["start"] = {
-                "local": iso_z(appointment.start),
-                "upstream": iso_z(booking.start),
-            }
-        attendee = booking.first_attendee
-        if (
-            customer is not None
-            and attendee is not None
-            and not same_name(customer.name, attendee.name)
-        ):
-            differences["attendee"] = {"local": customer.name, "upstream": attendee.name}
-        if not local_active and booking.active and appointment.status == "cancelled":
-            differences["status"] = {"local": appointment.status, "upstream": booking.status}
-        if differences:
-            report.mismatches.append(
-                {"appointment_id": appointment.id, "booking_uid": uid, "fields": differences}
-            )
+        return
+    if booking is None:
+        return
+    differences: dict[str, Any] = {}
+    if booking.start != appointment.start:
+        differences["start"] = {
+            "local": iso_z(appointment.start),
+            "upstream": iso_z(booking.start),
+        }
+    attendee = booking.first_attendee
+    if customer is not None and attendee is not None and not same_name(customer.name, attendee.name):
+        differences["attendee"] = {"local": customer.name, "upstream": attendee.name}
+    if not local_active and booking.active and appointment.status == "cancelled":
+        differences["status"] = {"local": appointment.status, "upstream": booking.status}
+    if differences:
+        report.mismatches.append(
+            {"appointment_id": appointment.id, "booking_uid": uid, "fields": differences}
+        )
 
 
 async def _import_missing(
-    ctx: ServiceContext, company: CompanyInfo, service: Any, booking: UpstreamBooking
+    ctx: ServiceContext, company: CompanyInfo, service: ServiceInfo, booking: UpstreamBooking
 ) -> bool:
     foreign = _foreign(booking)
     async with ctx.db.read() as session:
@@ -210,7 +246,7 @@ async def _import_missing(
                 session, ctx, foreign, company, service, source="reconcile", call=call
             )
     except sa.exc.IntegrityError:
-        ctx.metrics.rejections.labels(layer="unique_constraint", reason="concurrent_import").inc()
+        Rejection("unique_constraint", "concurrent_import").record(ctx.metrics)
         log.info("reconcile: booking %s was imported by someone else meanwhile", booking.uid)
         return False
     log.warning(

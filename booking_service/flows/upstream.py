@@ -5,56 +5,25 @@ Retrying it blindly can book the slot a second time or, for a plain event type, 
 because our own first booking now holds the slot — the caller is told "taken" while a booking
 for them exists (a lost booking). The `ambiguous_create_lookup` defense looks before it retries:
 it lists Cal.com's bookings for that attendee and start and adopts the one whose
-`metadata.idempotency_key` is ours. It looks, too, before believing a refusal (or an answer the
-service refuses): those can arrive after Cal.com committed.
+`metadata.idempotency_key` is ours (`defenses.find_own_booking`). It looks, too, before believing
+a refusal (or an answer the service refuses): those can arrive after Cal.com committed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from booking_service import defenses
 from booking_service.calcom.errors import CalcomError, CalcomRequestError, CalcomUnavailable
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
-from booking_service.flows.common import OutcomeUnknown
+from booking_service.defenses import OwnBooking
+from booking_service.flows.refusals import OutcomeUnknown
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OwnBooking:
-    """How to recognise our own booking at Cal.com: the attempt's idempotency key, looked up
-    among the bookings at [start, end] for the attendee, with each of the company's keys."""
-
-    list_keys: tuple[str, ...]
-    idempotency_key: str
-    attendee_email: str | None
-    start: datetime
-    end: datetime
-
-
-async def find_own_booking(ctx: ServiceContext, own: OwnBooking) -> UpstreamBooking | None:
-    """The active booking at [start, end] whose metadata carries our idempotency key, if any.
-
-    Listed with each of the company's keys: Cal.com shows a key only its owner's bookings, and
-    the host (round robin) is Cal.com's choice.
-    """
-    for key in own.list_keys:
-        bookings = await ctx.calcom.list_bookings(
-            key,
-            after_start=own.start - timedelta(seconds=1),
-            before_end=own.end + timedelta(seconds=1),
-            attendee_email=own.attendee_email,
-            page_size=ctx.settings.calcom_list_page_size,
-        )
-        for booking in bookings:
-            if booking.metadata.get("idempotency_key") == own.idempotency_key and booking.active:
-                return booking
-    return None
 
 
 async def write_once(
@@ -71,7 +40,7 @@ async def write_once(
     Raises `CalcomError` for definite failures and `OutcomeUnknown` when the write may have
     happened but its result could not be found (the caller must not be told "not done").
     """
-    lookup = ctx.defenses.ambiguous_create_lookup
+    lookup = defenses.looks_for_own_booking(ctx)
     metrics = ctx.metrics.ambiguous_creates
     unresolved: CalcomUnavailable | None = None
 
@@ -140,25 +109,8 @@ async def create_booking(
         operation="create",
         endpoint="POST /v2/bookings",
         send=lambda: ctx.calcom.create_booking(api_key, body),
-        find=lambda _after_ambiguous: find_own_booking(ctx, own),
+        find=lambda _after_ambiguous: defenses.find_own_booking(ctx, own),
     )
-
-
-async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> UpstreamBooking | None:
-    """After refusing what Cal.com answered: did our create commit anyway (a corrupted answer)?
-
-    Part of `ambiguous_create_lookup`; only a booking carrying our idempotency key is adopted, so
-    an answer about someone else's booking (the stale cases) never is.
-    """
-    if not ctx.defenses.ambiguous_create_lookup:
-        return None
-    try:
-        found = await find_own_booking(ctx, own)
-    except CalcomError:
-        return None
-    if found is not None:
-        ctx.metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
-    return found
 
 
 async def reschedule_booking(

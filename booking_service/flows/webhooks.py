@@ -1,16 +1,15 @@
 """Cal.com webhook receiver: verify, apply each delivery once, never move a booking backwards.
 
-Defenses here: `webhook_signature` (HMAC of the raw body), `webhook_dedupe` (the delivery's
-sha256 is UNIQUE in `processed_webhooks`, inserted in the same transaction as its effect) and
-`webhook_ordering` (status precedence pending < scheduled < cancelled/rescheduled, then
-`updatedAt`; a CANCELLED for an unknown booking leaves a tombstone so a late CREATED cannot
-revive it).
+The defenses applied here (their functions are in `booking_service.defenses`):
+`webhook_signature` (HMAC of the raw body), `webhook_dedupe` (the delivery's sha256 is UNIQUE in
+`processed_webhooks`, inserted in the same transaction as its effect) and `webhook_ordering`
+(status precedence pending < scheduled < cancelled/rescheduled, then `updatedAt`; a CANCELLED
+for an unknown booking leaves a tombstone so a late CREATED cannot revive it).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -20,17 +19,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking_service.calcom.models import iso_z, parse_instant
+from booking_service import defenses
+from booking_service.calcom.models import iso_z, json_list, json_object, json_text, parse_instant
 from booking_service.context import ServiceContext
-from booking_service.flows.common import appointment_by_uid, audit
+from booking_service.defenses import Rejection
+from booking_service.flows.appointments import appointment_by_uid, audit
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call, service_for
-from booking_service.models import Appointment, BookingTombstone, ProcessedWebhook
+from booking_service.models import Appointment
 
 log = logging.getLogger(__name__)
 
 CREATE_EVENTS = ("BOOKING_CREATED", "BOOKING_REQUESTED")
 HANDLED_EVENTS = (*CREATE_EVENTS, "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_RESCHEDULED")
-PRECEDENCE = {"pending": 0, "scheduled": 1, "cancelled": 2, "rescheduled": 2}
 MAX_ATTEMPTS = 3
 #: Outcomes that are a defense saying no (counted in the rejections metric).
 REFUSING_LAYER = {
@@ -53,13 +53,6 @@ class UnreadableDelivery(ValueError):
     pass
 
 
-def signature_valid(secret: str, raw: bytes, header: str | None) -> bool:
-    if not header:
-        return False
-    expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip().lower())
-
-
 def _status_from_payload(event: str, payload: dict[str, Any]) -> str:
     if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
         return "cancelled"
@@ -77,16 +70,16 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
     end = parse_instant(payload.get("endTime"))
     if not isinstance(uid, str) or not uid or len(uid) > 64 or start is None:
         raise UnreadableDelivery("payload without uid or startTime")
-    attendees = payload.get("attendees") if isinstance(payload.get("attendees"), list) else []
-    first = attendees[0] if attendees and isinstance(attendees[0], dict) else {}
-    organizer = payload.get("organizer") if isinstance(payload.get("organizer"), dict) else {}
-    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    attendees = json_list(payload.get("attendees"))
+    first = json_object(attendees[0]) if attendees else {}
+    organizer = json_object(payload.get("organizer"))
+    metadata = json_object(payload.get("metadata"))
     event_type_id = payload.get("eventTypeId")
     host_id = organizer.get("id")
     call_id = metadata.get("call_id")
-    name = first.get("name") if isinstance(first.get("name"), str) else ""
-    email = first.get("email") if isinstance(first.get("email"), str) else None
-    phone = first.get("phoneNumber") if isinstance(first.get("phoneNumber"), str) else None
+    name = json_text(first.get("name")) or ""
+    email = json_text(first.get("email"))
+    phone = json_text(first.get("phoneNumber"))
     updated_at = parse_instant(payload.get("updatedAt")) or sent_at
     return ForeignBooking(
         uid=uid,
@@ -118,11 +111,9 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
 
 async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None) -> WebhookResult:
     metrics = ctx.metrics
-    if ctx.defenses.webhook_signature and not signature_valid(
-        ctx.settings.webhook_secret, raw, signature
-    ):
+    if not defenses.signature_accepted(ctx, raw, signature):
         metrics.webhooks.labels(event="other", result="bad_signature").inc()
-        metrics.rejections.labels(layer="webhook_signature", reason="bad_signature").inc()
+        Rejection("webhook_signature", "bad_signature").record(metrics)
         log.warning("webhook refused: bad or missing X-Cal-Signature-256")
         return WebhookResult(401, "invalid_signature")
     try:
@@ -156,47 +147,27 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
     metrics.webhooks.labels(event=event_label, result=outcome).inc()
     layer = REFUSING_LAYER.get(outcome)
     if layer is not None:
-        metrics.rejections.labels(layer=layer, reason=outcome).inc()
+        Rejection(layer, outcome).record(metrics)
     return WebhookResult(200, outcome)
 
 
 async def _record_only(
     ctx: ServiceContext, key: str, event: str, uid: str | None, outcome: str
 ) -> str:
-    if not ctx.defenses.webhook_dedupe:
+    if not defenses.dedupes_deliveries(ctx):
         return outcome
     try:
         async with ctx.db.write() as session:
-            session.add(_processed(ctx, key, event, uid, outcome))
+            session.add(defenses.delivery_row(ctx, key, event, uid, outcome))
     except sa.exc.IntegrityError:
         return "duplicate"
     return outcome
 
 
-def _processed(
-    ctx: ServiceContext, key: str, event: str, uid: str | None, outcome: str
-) -> ProcessedWebhook:
-    return ProcessedWebhook(
-        delivery_key=key,
-        trigger_event=event,
-        booking_uid=uid,
-        outcome=outcome,
-        processed_at=ctx.now(),
-    )
-
-
-async def _seen(ctx: ServiceContext, key: str) -> bool:
-    async with ctx.db.read() as session:
-        found = await session.execute(
-            sa.select(ProcessedWebhook.id).where(ProcessedWebhook.delivery_key == key)
-        )
-        return found.first() is not None
-
-
 async def _apply(
     ctx: ServiceContext, key: str, event: str, booking: ForeignBooking, old_uid: str | None
 ) -> str:
-    dedupe = ctx.defenses.webhook_dedupe
+    dedupe = defenses.dedupes_deliveries(ctx)
     for _ in range(MAX_ATTEMPTS):
         import_plan = None
         if event in CREATE_EVENTS:
@@ -211,7 +182,7 @@ async def _apply(
             async with ctx.db.write() as session:
                 processed = None
                 if dedupe:
-                    processed = _processed(ctx, key, event, booking.uid, "processing")
+                    processed = defenses.delivery_row(ctx, key, event, booking.uid, "processing")
                     session.add(processed)
                     await session.flush()
                 outcome = await _execute(session, ctx, key, event, booking, old_uid, import_plan)
@@ -219,13 +190,11 @@ async def _apply(
                     processed.outcome = outcome
             return outcome
         except sa.exc.IntegrityError:
-            if dedupe and await _seen(ctx, key):
+            if dedupe and await defenses.delivery_seen(ctx, key):
                 return "duplicate"
             # Another path imported the same booking between our check and insert (the UNIQUE
             # index said no): look again, it is an update now.
-            ctx.metrics.rejections.labels(
-                layer="unique_constraint", reason="concurrent_import"
-            ).inc()
+            Rejection("unique_constraint", "concurrent_import").record(ctx.metrics)
             log.info("webhook import of %s collided with another import; re-applying", booking.uid)
     return "conflict"
 
@@ -234,10 +203,7 @@ async def _plan_import(ctx: ServiceContext, booking: ForeignBooking) -> str:
     async with ctx.db.read() as session:
         if await appointment_by_uid(session, booking.uid) is not None:
             return "update"
-        if (
-            ctx.defenses.webhook_ordering
-            and await session.get(BookingTombstone, booking.uid) is not None
-        ):
+        if await defenses.cancelled_earlier(ctx, session, booking.uid):
             return "tombstoned"
         if await known_call(session, booking.call_id) is not None:
             return "voice_flow"
@@ -283,22 +249,22 @@ async def _execute(
             return _transition(
                 session, ctx, appointment, "cancelled", booking.updated_at, key, event
             )
-        if ctx.defenses.webhook_ordering:
-            tombstone = await session.get(BookingTombstone, booking.uid)
-            if tombstone is None:
-                session.add(
-                    BookingTombstone(
-                        booking_uid=booking.uid,
-                        status="cancelled",
-                        upstream_updated_at=booking.updated_at,
-                        delivery_key=key,
-                        created_at=ctx.now(),
-                    )
-                )
+        if await defenses.leave_tombstone(ctx, session, booking.uid, booking.updated_at, key):
             return "tombstoned"
         return "ignored_unknown_booking"
 
-    # BOOKING_RESCHEDULED: the old booking is replaced by the new one (booking.uid).
+    return await _reschedule(session, ctx, key, event, booking, old_uid)
+
+
+async def _reschedule(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    key: str,
+    event: str,
+    booking: ForeignBooking,
+    old_uid: str | None,
+) -> str:
+    """BOOKING_RESCHEDULED: the old booking (`old_uid`) is replaced by the new one (`booking`)."""
     outcome = "ignored_unknown_booking"
     old = await appointment_by_uid(session, old_uid, for_update=True) if old_uid else None
     if old is not None:
@@ -307,20 +273,19 @@ async def _execute(
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
-    if (
-        ctx.defenses.webhook_ordering
-        and await session.get(BookingTombstone, booking.uid) is not None
-    ):
+    if await defenses.cancelled_earlier(ctx, session, booking.uid):
         # The new booking's CANCELLED overtook this delivery: importing it would revive it.
         return outcome if old is not None else "ignored_cancelled_earlier"
     call = await known_call(session, old.call_id if old is not None else booking.call_id)
     found = service_for(ctx, booking.event_type_id)
     if old is not None and found is None:
-        company = ctx.tenants.company(old.company_id)
-        service = (
-            next((s for s in company.services if s.id == old.service_id), None) if company else None
+        old_company = ctx.tenants.company(old.company_id)
+        old_service = (
+            next((s for s in old_company.services if s.id == old.service_id), None)
+            if old_company
+            else None
         )
-        found = (company, service) if company and service else None
+        found = (old_company, old_service) if old_company and old_service else None
     if found is None:
         return outcome
     company, service = found
@@ -357,17 +322,8 @@ def _transition(
     (`webhook_dedupe` off) shows as two rows of one delivery key on one appointment.
     """
     current = appointment.status
-    if ctx.defenses.webhook_ordering:
-        if PRECEDENCE[status] < PRECEDENCE[current]:
-            return "ignored_out_of_order"
-        known = appointment.upstream_updated_at
-        if (
-            PRECEDENCE[status] == PRECEDENCE[current]
-            and known
-            and upstream_at
-            and upstream_at < known
-        ):
-            return "ignored_out_of_order"
+    if defenses.moves_backwards(ctx, appointment, status, upstream_at):
+        return "ignored_out_of_order"
     if upstream_at is not None and (
         appointment.upstream_updated_at is None or upstream_at > appointment.upstream_updated_at
     ):

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from booking_service import defenses
 from booking_service.api import CONTEXT
 from booking_service.clock import RealClock
 from booking_service.context import ServiceContext
@@ -42,7 +43,7 @@ from booking_service.test_control.failpoints import (
     InjectedCrash,
 )
 from booking_service.test_control.logs import LogBuffer
-from booking_service.test_control.state import apply_defenses, service_state, wipe_data
+from booking_service.test_control.state import service_state, wipe_data
 
 PROTOCOL = "calharness-test-control"
 VERSION = 1
@@ -199,7 +200,7 @@ async def describe(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     return web.json_response({
         "protocol": PROTOCOL, "version": VERSION, "capabilities": list(CAPABILITIES),
-        "defenses": ctx.defenses.as_dict(), "failpoints": list(FAILPOINT_NAMES),
+        "defenses": defenses.switched(ctx), "failpoints": list(FAILPOINT_NAMES),
         "settings": {name: knob(ctx, None) for name, knob in KNOBS.items()},
         "database": ctx.database, "tenants": _tenants(request.app),
         "webhooks": {"path": WEBHOOK_PATH, "secret": ctx.settings.webhook_secret},
@@ -213,24 +214,24 @@ async def reset(request: web.Request) -> web.Response:
     body = await _body(request, {"defenses_off"})
     control = request.app[TEST_CONTROL]
     ctx = request.app[CONTEXT]
-    defenses = (_defenses_off(body["defenses_off"]) if "defenses_off" in body
-                else control.initial_defenses)
+    wanted = (_defenses_off(body["defenses_off"]) if "defenses_off" in body
+              else control.initial_defenses)
     control.failpoints.clear()
     control.clock.reset()
     for name, value in control.initial.items():
         KNOBS[name](ctx, value)
     await wipe_data(ctx)
-    await apply_defenses(ctx, defenses)
+    await defenses.switch_running(ctx, wanted)
     ctx.calcom.reset()
     ctx.event_types.clear()
-    return web.json_response({"reset": True, "defenses": ctx.defenses.as_dict()})
+    return web.json_response({"reset": True, "defenses": defenses.switched(ctx)})
 
 
 async def put_defenses(request: web.Request) -> web.Response:
     body = await _body(request, {"off"})
     ctx = request.app[CONTEXT]
-    await apply_defenses(ctx, _defenses_off(body.get("off", [])))
-    return web.json_response({"defenses": ctx.defenses.as_dict()})
+    await defenses.switch_running(ctx, _defenses_off(body.get("off", [])))
+    return web.json_response({"defenses": defenses.switched(ctx)})
 
 
 async def get_clock(request: web.Request) -> web.Response:

@@ -9,11 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from booking_service.api import _appointments_query, appointment_json
-from booking_service.context import ServiceContext, apply_unique_constraint_mode
+from booking_service.context import ServiceContext
 from booking_service.db import retry_transient
 from booking_service.models import Base
-from booking_service.settings import Defenses
-from booking_service.slot_lock import slot_locks_for
 
 #: Tables describing the tenants (loaded at start-up from the tenants file): kept across resets.
 TENANT_TABLES = frozenset({"companies", "branches", "services"})
@@ -74,13 +72,3 @@ async def wipe_data(ctx: ServiceContext, attempts: int = 5) -> None:
         except sa.exc.IntegrityError:
             if attempt == attempts:
                 raise
-
-
-async def apply_defenses(ctx: ServiceContext, defenses: Defenses) -> None:
-    """Switch defenses on a running service: flags, the slot-lock implementation and the index."""
-    if ctx.settings.defenses.unique_constraint != defenses.unique_constraint:
-        await apply_unique_constraint_mode(ctx.engine, defenses.unique_constraint)
-    ctx.settings.defenses = defenses
-    ctx.slot_locks = slot_locks_for(ctx.engine, enabled=defenses.slot_lock,
-                                    timeout_s=ctx.settings.slot_lock_timeout_s,
-                                    connections=ctx.settings.slot_lock_connections)

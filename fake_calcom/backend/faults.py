@@ -24,7 +24,6 @@ WEBHOOK_ACTIONS = frozenset(
     {"webhook_duplicate", "webhook_delay", "webhook_reorder", "webhook_drop", "webhook_bad_signature"}
 )
 HTTP_ACTIONS = PRE_ACTIONS | PHASED_ACTIONS | POST_ACTIONS | TERMINAL_ACTIONS
-ALL_ACTIONS = HTTP_ACTIONS | WEBHOOK_ACTIONS
 
 MATCH_KEYS = frozenset({"method", "path", "api_version", "body", "query", "webhook"})
 _MISSING = object()

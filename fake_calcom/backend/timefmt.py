@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import TypeGuard
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"  # date
@@ -36,7 +37,7 @@ def iso_in_zone(dt: datetime, zone: ZoneInfo | None) -> str:
     return dt.astimezone(zone).isoformat(timespec="milliseconds")
 
 
-def parse_iso(value: str) -> datetime:
+def parse_iso(value: object) -> datetime:
     """Parse an ISO-8601 date or date-time into an aware UTC datetime (no offset = UTC).
 
     Raises ValueError for anything else (the validators turn that into Cal.com's message).
@@ -77,12 +78,7 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
-@lru_cache(maxsize=1)
-def known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def is_time_zone(name: object) -> bool:
+def is_time_zone(name: object) -> TypeGuard[str]:
     if not isinstance(name, str):
         return False
     try:

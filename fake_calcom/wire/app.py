@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -277,41 +277,54 @@ async def _control(request: web.Request, handler: Handler) -> web.StreamResponse
         return web.json_response({"error": f"internal error: {type(error).__name__}"}, status=500)
 
 
+AnswerHandler = Callable[[web.Request], Awaitable[Answer]]
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _answering(handler: AnswerHandler) -> RouteHandler:
+    """An API handler as aiohttp's router types it. It returns an `Answer`, which
+    `calcom_middleware` turns into the response (after faults, headers, stats and the journal):
+    aiohttp itself never sees the Answer, so the route table may take the handler as it is."""
+    return cast(RouteHandler, handler)
+
+
 def _add_api_routes(app: web.Application) -> None:
     router = app.router
-    router.add_post("/v2/bookings", bookings.create_booking)
-    router.add_get("/v2/bookings", bookings.list_bookings)
-    router.add_get("/v2/bookings/{uid}", bookings.get_booking)
-    router.add_post("/v2/bookings/{uid}/cancel", bookings.cancel_booking)
-    router.add_post("/v2/bookings/{uid}/reschedule", bookings.reschedule_booking)
-    router.add_get("/v2/slots", slots.get_slots)
-    router.add_get("/v2/slots/available", slots.get_available_slots)
-    router.add_get("/v2/event-types", event_types.list_event_types)
-    router.add_get("/v2/event-types/{event_type_id}", event_types.get_event_type)
-    router.add_get("/v2/me", me.get_me)
-    router.add_post("/v2/webhooks", webhooks_api.create_webhook)
-    router.add_get("/v2/webhooks", webhooks_api.list_webhooks)
-    router.add_get("/v2/webhooks/{webhook_id}", webhooks_api.get_webhook)
-    router.add_patch("/v2/webhooks/{webhook_id}", webhooks_api.update_webhook)
-    router.add_delete("/v2/webhooks/{webhook_id}", webhooks_api.delete_webhook)
+    router.add_post("/v2/bookings", _answering(bookings.create_booking))
+    router.add_get("/v2/bookings", _answering(bookings.list_bookings))
+    router.add_get("/v2/bookings/{uid}", _answering(bookings.get_booking))
+    router.add_post("/v2/bookings/{uid}/cancel", _answering(bookings.cancel_booking))
+    router.add_post("/v2/bookings/{uid}/reschedule", _answering(bookings.reschedule_booking))
+    router.add_get("/v2/slots", _answering(slots.get_slots))
+    router.add_get("/v2/slots/available", _answering(slots.get_available_slots))
+    router.add_get("/v2/event-types", _answering(event_types.list_event_types))
+    router.add_get("/v2/event-types/{event_type_id}", _answering(event_types.get_event_type))
+    router.add_get("/v2/me", _answering(me.get_me))
+    router.add_post("/v2/webhooks", _answering(webhooks_api.create_webhook))
+    router.add_get("/v2/webhooks", _answering(webhooks_api.list_webhooks))
+    router.add_get("/v2/webhooks/{webhook_id}", _answering(webhooks_api.get_webhook))
+    router.add_patch("/v2/webhooks/{webhook_id}", _answering(webhooks_api.update_webhook))
+    router.add_delete("/v2/webhooks/{webhook_id}", _answering(webhooks_api.delete_webhook))
 
 
-async def _start(app: web.Application) -> None:
+async def _delivery_worker(app: web.Application) -> AsyncIterator[None]:
+    """The webhook delivery worker runs from start-up to cleanup (`app.cleanup_ctx`)."""
     state = app[STATE_KEY]
     state.delivery = DeliveryWorker(state)
     await state.delivery.start()
+    try:
+        yield
+    finally:
+        await state.delivery.stop()
 
 
 async def _shutdown(app: web.Application) -> None:
+    """Let parked requests go. An `on_shutdown` hook, not part of the cleanup context: aiohttp
+    runs it before it waits for in-flight handlers, and a hung or barrier-parked create would
+    otherwise hold shutdown for the whole shutdown timeout."""
     state = app[STATE_KEY]
     state.shutdown.set()
     state.barriers.release_all()
-
-
-async def _cleanup(app: web.Application) -> None:
-    state = app[STATE_KEY]
-    if state.delivery is not None:
-        await state.delivery.stop()
 
 
 def create_app(config: FakeConfig | None = None) -> web.Application:
@@ -323,7 +336,6 @@ def create_app(config: FakeConfig | None = None) -> web.Application:
     app[STATE_KEY] = state
     _add_api_routes(app)
     control.add_routes(app)
-    app.on_startup.append(_start)
+    app.cleanup_ctx.append(_delivery_worker)
     app.on_shutdown.append(_shutdown)
-    app.on_cleanup.append(_cleanup)
     return app

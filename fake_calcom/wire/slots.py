@@ -112,9 +112,6 @@ async def get_slots(request: web.Request) -> Answer:
     return success(slots_2024_09_04(starts, tz, length, ranged=slot_format == "range"))
 
 
-LEGACY_QUERY_INT = ("eventTypeId", "duration")
-
-
 async def get_available_slots(request: web.Request) -> Answer:
     if ctx_of(request).route_version == V2024_09_04:
         raise web.HTTPNotFound()  # the 2024-09-04 controller has no /available route

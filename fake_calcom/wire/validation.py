@@ -85,6 +85,126 @@ def require_body(body: Any) -> dict[str, Any]:
     return body
 
 
+# --------------------------------------------------------------------------- attendees
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeRules:
+    """How a create version words and bounds its attendee. The checks are one (`AttendeeCheck`);
+    what the two versions do differently is a field here, not a second copy of the checks."""
+
+    prop: str  # where the attendee's problems are reported
+    name_message: str
+    split_name: bool  # {"firstName", "lastName"} is a name too
+    email_message: str
+    blank_email_allowed: bool  # a falsy e-mail counts as none rather than as a bad one
+    phone_message: str
+    e164_phone: bool  # "+4930…" only, rather than any string
+    time_zone_prop: str
+    language_prop: str
+    unknown_language_is_english: bool  # rather than refused (then any string passes)
+
+
+# `attendee: {name, email?, phoneNumber?, timeZone, language?}`, checked by class-validator.
+ATTENDEE_2024_08_13 = AttendeeRules(
+    prop="attendee",
+    name_message="name must be a string",
+    split_name=False,
+    email_message="email must be an email",
+    blank_email_allowed=False,
+    phone_message="phoneNumber must be a valid phone number",
+    e164_phone=True,
+    time_zone_prop="attendee",
+    language_prop="attendee",
+    unknown_language_is_english=False,
+)
+# `responses: {name, email?, attendeePhoneNumber?}` plus top-level `timeZone` and `language`,
+# checked by handleNewBooking's booking-field validation.
+ATTENDEE_2024_04_15 = AttendeeRules(
+    prop="responses",
+    name_message="Name must be either a non-empty string or an object with non-empty firstName and lastName",
+    split_name=True,
+    email_message="Invalid response email",
+    blank_email_allowed=True,
+    phone_message="attendeePhoneNumber must be a string",
+    e164_phone=False,
+    time_zone_prop="timeZone",
+    language_prop="language",
+    unknown_language_is_english=True,
+)
+
+
+def _booking_name(value: Any, *, split: bool) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if split and isinstance(value, dict) and isinstance(value.get("firstName"), str) and value["firstName"].strip():
+        last = value.get("lastName") if isinstance(value.get("lastName"), str) else ""
+        return f"{value['firstName']} {last}".strip()
+    return None
+
+
+class AttendeeCheck:
+    """The attendee checks of both create versions, each adding its problem in the version's words.
+
+    Each version calls them where its own order puts them (the joined message keeps that order),
+    then builds the attendee with `attendee` once `Problems.raise_if_any` has passed.
+    """
+
+    def __init__(self, rules: AttendeeRules, problems: Problems) -> None:
+        self.rules = rules
+        self.problems = problems
+
+    def name(self, value: Any) -> str | None:
+        name = _booking_name(value, split=self.rules.split_name)
+        if name is None:
+            self.problems.add(self.rules.prop, self.rules.name_message)
+        return name
+
+    def email(self, value: Any) -> Any:
+        given = bool(value) if self.rules.blank_email_allowed else value is not None
+        if given and not _is_email(value):
+            self.problems.add(self.rules.prop, self.rules.email_message)
+        return value
+
+    def phone(self, value: Any) -> Any:
+        if value is not None and not (
+            isinstance(value, str) and (not self.rules.e164_phone or PHONE_RE.match(value))
+        ):
+            self.problems.add(self.rules.prop, self.rules.phone_message)
+        return value
+
+    def time_zone(self, value: Any) -> str | None:
+        if not is_time_zone(value):
+            self.problems.add(self.rules.time_zone_prop, "timeZone must be a valid IANA time-zone")
+            return None
+        return value
+
+    def language(self, value: Any) -> str:
+        if self.rules.unknown_language_is_english:
+            if not isinstance(value, str):
+                self.problems.add(self.rules.language_prop, "language must be a string")
+                return "en"
+            return value if value in LANGUAGES else "en"
+        if value not in LANGUAGES:
+            self.problems.add(
+                self.rules.language_prop,
+                f"language must be one of the following values: {', '.join(sorted(LANGUAGES))}",
+            )
+        return value
+
+    @staticmethod
+    def attendee(name: str | None, email: Any, phone: Any, time_zone: str | None, language: str) -> Attendee:
+        """The attendee, once every value passed its check (`Problems.raise_if_any` did not raise)."""
+        assert name is not None
+        assert time_zone is not None
+        return Attendee(name=name, email=email or "", time_zone=time_zone, phone_number=phone, language=language)
+
+
+def _responses(responses: dict[str, Any], attendee: Attendee, guests: list[str]) -> dict[str, Any]:
+    """The booking-field responses Cal.com stores: those sent, with the attendee's and the guests."""
+    return {**responses, "name": attendee.name, "email": attendee.email, "guests": list(guests)}
+
+
 # --------------------------------------------------------------------------- bookings 2024-08-13
 
 CREATE_2024_08_13_FIELDS = frozenset(
@@ -148,37 +268,20 @@ def create_2024_08_13(body: Any) -> CreateInput:
     if start is None:
         problems.add("start", "start must be a valid ISO 8601 date string")
     attendee_raw = body.get("attendee")
-    attendee: Attendee | None = None
+    name = email = phone = time_zone = None
+    language = "en"
     if not isinstance(attendee_raw, dict):
         problems.add("attendee", "attendee must be an object")
     else:
-        before = len(problems.items)
         problems.unknown(attendee_raw, ATTENDEE_FIELDS, prefix="attendee.")
-        name = attendee_raw.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.add("attendee", "name must be a string")
-        email = attendee_raw.get("email")
-        phone = attendee_raw.get("phoneNumber")
-        if email is None and phone is None:
-            problems.add("attendee", "attendee email or phone property is wrong")
-        if email is not None and not _is_email(email):
-            problems.add("attendee", "email must be an email")
-        if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
-            problems.add("attendee", "phoneNumber must be a valid phone number")
-        time_zone = attendee_raw.get("timeZone")
-        if not is_time_zone(time_zone):
-            problems.add("attendee", "timeZone must be a valid IANA time-zone")
-        language = attendee_raw.get("language", "en")
-        if language not in LANGUAGES:
-            problems.add("attendee", f"language must be one of the following values: {', '.join(sorted(LANGUAGES))}")
-        if len(problems.items) == before:
-            attendee = Attendee(
-                name=name,
-                email=email or "",
-                time_zone=time_zone,
-                phone_number=phone,
-                language=language,
-            )
+        check = AttendeeCheck(ATTENDEE_2024_08_13, problems)
+        name = check.name(attendee_raw.get("name"))
+        if attendee_raw.get("email") is None and attendee_raw.get("phoneNumber") is None:
+            problems.add("attendee", "attendee email or phone property is wrong")  # this version only
+        email = check.email(attendee_raw.get("email"))
+        phone = check.phone(attendee_raw.get("phoneNumber"))
+        time_zone = check.time_zone(attendee_raw.get("timeZone"))
+        language = check.language(attendee_raw.get("language", "en"))
     event_type_id = body.get("eventTypeId")
     if event_type_id is not None and not is_int(event_type_id):
         problems.add("eventTypeId", "eventTypeId must be an integer number")
@@ -211,17 +314,12 @@ def create_2024_08_13(body: Any) -> CreateInput:
         problems.add("recurrenceCount", "recurrenceCount must be an integer number")
     problems.raise_if_any()
     assert start is not None
-    assert attendee is not None
+    attendee = AttendeeCheck.attendee(name, email, phone, time_zone, language)
     if body.get("instant"):
         raise BadRequest("Instant bookings are only supported for team event types with instant meetings enabled.")
     if body.get("recurrenceCount"):
         raise BadRequest("recurrenceCount can only be provided for recurring event types.")
-    full_responses = {
-        **responses,
-        "name": attendee.name,
-        "email": attendee.email,
-        "guests": list(guests),
-    }
+    full_responses = _responses(responses, attendee, guests)
     if attendee.phone_number:
         full_responses["attendeePhoneNumber"] = attendee.phone_number
     return CreateInput(
@@ -250,18 +348,10 @@ def create_2024_08_13(body: Any) -> CreateInput:
 RESPONSE_FIELDS = frozenset({"name", "email", "guests", "location", "notes", "attendeePhoneNumber"})
 
 
-def _booking_name(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, dict) and isinstance(value.get("firstName"), str) and value["firstName"].strip():
-        last = value.get("lastName") if isinstance(value.get("lastName"), str) else ""
-        return f"{value['firstName']} {last}".strip()
-    return None
-
-
 def create_2024_04_15(body: Any) -> CreateInput:
     body = require_body(body)
     problems = Problems()
+    check = AttendeeCheck(ATTENDEE_2024_04_15, problems)
     start = _iso(body.get("start"))
     if not isinstance(body.get("start"), str):
         problems.add("start", "start must be a string")
@@ -275,11 +365,8 @@ def create_2024_04_15(body: Any) -> CreateInput:
     event_type_id = body.get("eventTypeId")
     if not isinstance(event_type_id, int | float) or isinstance(event_type_id, bool):
         problems.add("eventTypeId", "eventTypeId must be a number conforming to the specified constraints")
-    time_zone = body.get("timeZone")
-    if not is_time_zone(time_zone):
-        problems.add("timeZone", "timeZone must be a valid IANA time-zone")
-    if not isinstance(body.get("language"), str):
-        problems.add("language", "language must be a string")
+    time_zone = check.time_zone(body.get("timeZone"))
+    language = check.language(body.get("language"))
     if not isinstance(body.get("metadata"), dict):
         problems.add("metadata", "metadata must be an object")
     metadata = check_metadata(body.get("metadata"), problems) if isinstance(body.get("metadata"), dict) else {}
@@ -297,29 +384,19 @@ def create_2024_04_15(body: Any) -> CreateInput:
         problems.add("responses", "responses must be an object")
     else:
         responses = {k: v for k, v in responses_raw.items() if k in RESPONSE_FIELDS}
-        name = _booking_name(responses_raw.get("name"))
-        if name is None:
-            problems.add(
-                "responses",
-                "Name must be either a non-empty string or an object with non-empty firstName and lastName",
-            )
-        email = responses_raw.get("email")
-        if email and not _is_email(email):
-            problems.add("responses", "Invalid response email")
+        name = check.name(responses_raw.get("name"))
+        email = check.email(responses_raw.get("email"))
         raw_guests = responses_raw.get("guests") or []
         if not isinstance(raw_guests, list) or not all(isinstance(g, str) for g in raw_guests):
             problems.add("responses", "each value in guests must be a string")
         else:
             guests = raw_guests
-        phone = responses_raw.get("attendeePhoneNumber")
-        if phone is not None and not isinstance(phone, str):
-            problems.add("responses", "attendeePhoneNumber must be a string")
+        phone = check.phone(responses_raw.get("attendeePhoneNumber"))
         if responses_raw.get("notes") is not None and not isinstance(responses_raw["notes"], str):
             problems.add("responses", "notes must be a string")
     problems.raise_if_any()
     assert start is not None
-    assert name is not None
-    if not email and not phone:
+    if not email and not phone:  # this version's own rule, after the field checks
         raise BadRequest("Missing required booking field response: email - Email is required")
     length = None
     if end is not None:
@@ -332,18 +409,16 @@ def create_2024_04_15(body: Any) -> CreateInput:
         location = location.get("value") if isinstance(location.get("value"), str) else None
     elif not isinstance(location, str):
         location = None
+    attendee = AttendeeCheck.attendee(name, email, phone, time_zone, language)
     return CreateInput(
         request=CreateRequest(
             event_type_id=int(event_type_id),
             start=start,
-            attendee=Attendee(
-                name=name, email=email or "", time_zone=time_zone, phone_number=phone,
-                language=body["language"] if body["language"] in LANGUAGES else "en",
-            ),
+            attendee=attendee,
             length=length,
             metadata=metadata,
             guests=list(guests),
-            responses={**responses, "name": name, "email": email or "", "guests": list(guests)},
+            responses=_responses(responses, attendee, guests),
             location=location,
         ),
         event_type_id=int(event_type_id),
@@ -360,10 +435,8 @@ def create_2024_04_15(body: Any) -> CreateInput:
 # --------------------------------------------------------------------------- cancel / reschedule
 
 CANCEL_FIELDS = frozenset({"cancellationReason", "cancelSubsequentBookings", "seatUid"})
-# 2024-04-15 clients send {uid, cancellationReason, allRemainingBookings, cancelledBy}.
-CANCEL_2024_04_15_FIELDS = frozenset(
-    {"uid", "id", "cancellationReason", "allRemainingBookings", "cancelledBy", "seatReferenceUid"}
-)
+# 2024-04-15 clients send {uid, cancellationReason, allRemainingBookings, cancelledBy}; that
+# controller refuses no unknown field, so only 2024-08-13 cancels are checked against CANCEL_FIELDS.
 
 
 def cancel_body(body: Any, *, legacy: bool) -> str | None:

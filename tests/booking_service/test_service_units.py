@@ -12,7 +12,8 @@ import pytest
 
 from booking_service import DEFENSE_NAMES, Defenses, Settings
 from booking_service.calcom.models import Attendee, UpstreamBooking
-from booking_service.flows.common import check_returned_booking, pick_alternatives
+from booking_service.defenses import check_returned_booking
+from booking_service.flows.slots import pick_alternatives
 from booking_service.metrics import Metrics
 from booking_service.pii import RedactingFilter, mask_email, mask_phone, redact
 from booking_service.tenants import (
