@@ -15,6 +15,7 @@ API_KEY = "cal_live_calharness_anna"
 NOW = "2026-03-02T08:00:00Z"
 SLOT = "2026-03-03T09:00:00Z"  # Tuesday 10:00 Berlin (Anna and Ben work 09:00–17:00)
 LATER = "2026-03-03T11:00:00Z"
+ADA, BOB = "+4915500000001", "+4915500000002"  # callers' phone numbers (E.164)
 
 
 @dataclass

@@ -11,12 +11,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from rest_support import LATER, SLOT, StartService, calcom_bookings
+from rest_support import ADA, BOB, LATER, SLOT, StartService, calcom_bookings
 
 from examples.rest_booking.__main__ import main
 
 MODES = ["naive", "careful"]
-ADA, BOB = "+4915500000001", "+4915500000002"
+
 CREATE = {"method": "POST", "path": "/v2/bookings"}
 
 
