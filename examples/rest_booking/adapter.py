@@ -83,9 +83,10 @@ def _appointments(b: dict[str, Any]) -> list[dict[str, Any]]:
     """A booking, and each Cal.com booking a reschedule replaced (the caller was told of it)."""
     now = {"id": b["id"], "call_id": None, "booking_uid": b["calcom_uid"], "start": b["start"],
            "end": b["end"], "status": "scheduled" if b["status"] == "confirmed" else "cancelled",
-           "company_id": None, "customer": {"name": b["name"]}}
+           "company_id": None, "host_id": b["host_id"], "event_type_id": b["event_type_id"],
+           "customer": {"name": b["name"]}}
     return [now, *({**now, "id": f"{b['id']}/{old['calcom_uid']}", "booking_uid": old["calcom_uid"],
-                    "start": old["start"], "end": None, "status": "rescheduled"}
+                    "start": old["start"], "end": None, "host_id": None, "status": "rescheduled"}
                    for old in b["replaced_calcom_bookings"])]
 
 
@@ -98,5 +99,7 @@ def _translate(r: Request, answer: Answer) -> Answer:
         else DONE[r.f] if ok else str(raw.get("error"))
     return Answer(status, {"status": said, "success": ok, "booking_uid": raw.get("calcom_uid"),
                            "appointment_id": raw.get("id"), "start": raw.get("start"),
-                           "alternatives": raw.get("alternatives", []),
-                           "message": raw.get("message")}, raw=raw)
+                           "alternatives": [{"start": a} for a in raw.get("alternatives", [])],
+                           "message": raw.get("message"), "reason": raw.get("reason") or (
+                               "already_booked" if r.f == "collect" and status == 200 else None)},
+                  raw=raw)

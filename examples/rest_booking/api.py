@@ -18,7 +18,7 @@ from examples.rest_booking import validation as v
 from examples.rest_booking.booking import Booked, Booker, BookingRequest, NotBooked, Unconfirmed
 from examples.rest_booking.calcom import CalcomClient
 from examples.rest_booking.settings import Settings
-from examples.rest_booking.store import Store, z
+from examples.rest_booking.store import Store, host_of, z
 
 log = logging.getLogger("rest_booking")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,7 +106,8 @@ class Api:
         if outcome.error == "slot_taken":
             return error(409, "slot_taken", outcome.message, reason=outcome.reason,
                          alternatives=await self._alternatives(event_type_id, start))
-        return error(422, outcome.error, outcome.message, reason=outcome.reason)
+        status = 429 if outcome.error == "rate_limited" else 422
+        return error(status, outcome.error, outcome.message, reason=outcome.reason)
 
     async def list(self, request: web.Request) -> web.Response:
         query = v.fields(dict(request.query), set(), {"phone", "date"})
@@ -164,7 +165,7 @@ class Api:
                 data = reply.data
                 moved = await self.store.move(booking, str(data.get("uid")), start,
                                               v.instant(data["end"], "end") if data.get("end")
-                                              else None, self.settings.clock.now())
+                                              else None, host_of(data), self.settings.clock.now())
                 return web.json_response(moved)
         if reply.slot_taken:
             return await self._not_booked(NotBooked("slot_taken", "calcom_busy", "That time "

@@ -18,7 +18,7 @@ from typing import Any
 
 from examples.rest_booking.calcom import CalcomClient, Reply
 from examples.rest_booking.settings import Clock
-from examples.rest_booking.store import NewBooking, Store
+from examples.rest_booking.store import NewBooking, Store, host_of
 
 #: How far Cal.com's clock may be behind ours when judging a booking's createdAt.
 CLOCK_SKEW = timedelta(seconds=1)
@@ -52,7 +52,7 @@ class Booked:
 class NotBooked:
     """Definitely no booking: the caller may pick another time."""
 
-    error: str  # slot_taken | booking_failed
+    error: str  # slot_taken | rate_limited | booking_failed
     reason: str
     message: str
 
@@ -102,8 +102,9 @@ class Booker:
     async def _record(self, request: BookingRequest, booking: dict[str, Any]) -> Booked:
         start = _start(booking) or request.start
         row = await self.store.insert(NewBooking(
-            request.service, request.event_type_id, start, _end(booking), request.name,
-            request.phone, request.email, str(booking.get("uid")), request.request_id),
+            request.service, request.event_type_id, start, _end(booking), host_of(booking),
+            request.name, request.phone, request.email, str(booking.get("uid")),
+            request.request_id),
             self.clock.now())
         return Booked(row)
 
@@ -111,6 +112,8 @@ class Booker:
 def _refusal(reply: Reply) -> NotBooked:
     if reply.slot_taken:
         return NotBooked("slot_taken", "calcom_busy", "That time is no longer free.")
+    if reply.status == 429:  # a definite no: Cal.com refuses before it books anything
+        return NotBooked("rate_limited", "calcom_rate_limited", "Cal.com is busy; try again soon.")
     return NotBooked("booking_failed", f"calcom_{reply.status}", reply.message or "Cal.com said no")
 
 
@@ -135,6 +138,11 @@ def _digits(phone: object) -> str:
     return re.sub(r"\D", "", phone) if isinstance(phone, str) else ""
 
 
+def _same_name(a: object, b: object) -> bool:
+    """The same name, case and spacing aside."""
+    return isinstance(a, str) and isinstance(b, str) and a.casefold().split() == b.casefold().split()
+
+
 class CarefulBooker(Booker):
     """One lock per slot, availability checked again under it, an idempotency key per request,
     a look-up instead of a blind resend, and no booking accepted that is not the caller's."""
@@ -153,14 +161,18 @@ class CarefulBooker(Booker):
         if request.request_id and (earlier := await self.store.by_request(request.request_id)):
             return Booked(earlier, replayed=True)
         async with self.slot_lock(request.event_type_id, request.start):
+            # the same caller asking again (a client's retry) gets the booking they hold; a
+            # phone alone is not a caller: two people may call from one landline
+            for held in await self.store.confirmed_at(request.event_type_id, request.start):
+                if held["phone"] == request.phone and _same_name(held["name"], request.name):
+                    return Booked(held, replayed=True)
             refusal = await self.may_take(request.event_type_id, request.start)
             return refusal if refusal is not None else await self._create(request)
 
     async def may_take(self, event_type_id: int, start: datetime) -> NotBooked | None:
-        """Checked again under the slot's lock: our own bookings, then Cal.com's free slots
-        (when those cannot be read, Cal.com's own check on the create still stands)."""
-        if await self.store.confirmed_at(event_type_id, start):
-            return NotBooked("slot_taken", "booked_here", "That time is already booked.")
+        """Cal.com's free slots, read again under the slot's lock (so after any create for
+        it has finished). They know the hosts: a round-robin slot stays free while one is.
+        When they cannot be read, Cal.com's own check on the create still stands."""
         free = await self.calcom.free_starts(event_type_id, start.date())
         if free is not None and start not in free:
             return NotBooked("slot_taken", "calcom_not_free", "That time is not free.")
@@ -213,10 +225,11 @@ class CarefulBooker(Booker):
             return "made for another request"
         if _start(booking) != request.start:
             return f"starts at {booking.get('start')}"
-        phones = {_digits(a.get("phoneNumber")) for a in booking.get("attendees") or ()}
-        emails = {str(a.get("email") or "").casefold() for a in booking.get("attendees") or ()}
-        if _digits(request.phone) not in phones and \
-                not (request.email and request.email.casefold() in emails):
+        attendees = [a for a in booking.get("attendees") or () if isinstance(a, dict)]
+        if not any(_same_name(a.get("name"), request.name) and (
+                _digits(a.get("phoneNumber")) == _digits(request.phone)
+                or (request.email and str(a.get("email")).casefold() == request.email.casefold()))
+                for a in attendees):
             return "another attendee"
         created = _start({"start": booking.get("createdAt")})
         if created is None or created < sent_at - CLOCK_SKEW:

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS bookings (
     event_type_id INTEGER NOT NULL,
     start TEXT NOT NULL,              -- UTC, ISO 8601 with Z
     "end" TEXT,
+    host_id INTEGER,                  -- the Cal.com host who sees the customer
     name TEXT NOT NULL,
     phone TEXT NOT NULL,
     email TEXT,
@@ -61,6 +62,7 @@ class NewBooking:
     event_type_id: int
     start: datetime
     end: datetime | None
+    host_id: int | None
     name: str
     phone: str
     email: str | None
@@ -88,11 +90,11 @@ class Store:
 
     async def insert(self, new: NewBooking, now: datetime) -> dict[str, Any]:
         cursor = await self.db.execute(
-            'INSERT INTO bookings (service, event_type_id, start, "end", name, phone, email, '
-            "status, calcom_uid, request_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'confirmed', ?, ?, ?, ?)",
-            (new.service, new.event_type_id, z(new.start), new.end and z(new.end), new.name,
-             new.phone, new.email, new.calcom_uid, new.request_id, z(now), z(now)))
+            'INSERT INTO bookings (service, event_type_id, start, "end", host_id, name, phone, '
+            "email, status, calcom_uid, request_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'confirmed', ?, ?, ?, ?)",
+            (new.service, new.event_type_id, z(new.start), new.end and z(new.end), new.host_id,
+             new.name, new.phone, new.email, new.calcom_uid, new.request_id, z(now), z(now)))
         await self.db.commit()
         booking = await self.get(cursor.lastrowid or 0)
         assert booking is not None
@@ -126,13 +128,15 @@ class Store:
         return await self.get(booking_id)
 
     async def move(self, booking: dict[str, Any], calcom_uid: str, start: datetime,
-                   end: datetime | None, now: datetime) -> dict[str, Any] | None:
+                   end: datetime | None, host_id: int | None,
+                   now: datetime) -> dict[str, Any] | None:
         replaced = [*booking["replaced_calcom_bookings"],
                     {"calcom_uid": booking["calcom_uid"], "start": booking["start"]}]
         await self.db.execute(
-            'UPDATE bookings SET calcom_uid = ?, start = ?, "end" = ?, '
+            'UPDATE bookings SET calcom_uid = ?, start = ?, "end" = ?, host_id = ?, '
             "replaced_calcom_bookings = ?, updated_at = ? WHERE id = ?",
-            (calcom_uid, z(start), end and z(end), json.dumps(replaced), z(now), booking["id"]))
+            (calcom_uid, z(start), end and z(end), host_id, json.dumps(replaced), z(now),
+             booking["id"]))
         await self.db.commit()
         return await self.get(booking["id"])
 
@@ -147,3 +151,10 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     """A row as the API shows it."""
     row["replaced_calcom_bookings"] = json.loads(row["replaced_calcom_bookings"])
     return row
+
+
+def host_of(booking: dict[str, Any]) -> int | None:
+    """The host of a Cal.com booking (round robin picks one of several)."""
+    hosts = booking.get("hosts") or []
+    host = hosts[0].get("id") if hosts and isinstance(hosts[0], dict) else None
+    return host if isinstance(host, int) else None

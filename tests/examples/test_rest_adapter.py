@@ -86,6 +86,9 @@ async def test_each_operation_in_harness_words(start_service: StartService, calc
     assert (booked.http_status, booked.status, booked.success) == (201, "booked", True)
     assert booked.body["booking_uid"] == upstream["uid"] == booked.raw["calcom_uid"]
     assert booked.body["start"] == SLOT
+    again = await adapter.book(collect("c1", SLOT, "Ada", ADA))
+    assert (again.status, again.body["reason"]) == ("booked", "already_booked")
+    assert again.body["appointment_id"] == booked.body["appointment_id"]
 
     taken = await adapter.book(collect("c2", SLOT, "Bob", BOB))
     assert (taken.status, taken.success) == ("slot_taken", False)
@@ -96,9 +99,9 @@ async def test_each_operation_in_harness_words(start_service: StartService, calc
     assert (moved.status, moved.success, moved.body["start"]) == ("rescheduled", True, LATER)
     assert moved.body["booking_uid"] != booked.body["booking_uid"]
     rows = await adapter.appointments(adapter_company(), DAY)
-    assert [(a["booking_uid"], a["status"], a["call_id"]) for a in rows] == [
-        (moved.body["booking_uid"], "scheduled", None),
-        (booked.body["booking_uid"], "rescheduled", None)]
+    assert [(a["booking_uid"], a["status"], a["call_id"], a["host_id"]) for a in rows] == [
+        (moved.body["booking_uid"], "scheduled", None, 101),
+        (booked.body["booking_uid"], "rescheduled", None, None)]
     assert len({a["id"] for a in rows}) == 2
 
     # no appointment id: the adapter finds the caller's booking by phone and slot

@@ -232,6 +232,23 @@ async def test_two_callers_one_slot(mode: str, winners: int, start_service: Star
     assert len(at_slot) == winners
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_same_caller_asking_again(mode: str, start_service: StartService,
+                                            calcom: Any) -> None:
+    """Careful hands a caller who asks again the booking they hold (phone and name: two people
+    may share a landline); naive sends the create, and Cal.com says the host is busy."""
+    service = await start_service(mode)
+    _, first = await service.book("Hansi Sputer", ADA)
+    status, again = await service.book("hansi  sputer", ADA)
+    if mode == "careful":
+        assert (status, again["id"]) == (200, first["id"])
+    else:
+        assert (status, again["error"]) == (409, "slot_taken")
+    status, namesake = await service.book("Hans Schuster", ADA)
+    assert (status, namesake["error"]) == (409, "slot_taken")
+    assert len(calcom_bookings(calcom, ADA)) == 1
+
+
 async def test_careful_request_id_makes_a_retry_harmless(start_service: StartService,
                                                          calcom: Any) -> None:
     service = await start_service("careful")
