@@ -56,7 +56,7 @@ class Api:
         return [web.get("/healthz", self.healthz),
                 web.get("/availability", self.availability),
                 web.post("/bookings", self.create),
-                web.get("/bookings", self.list),
+                web.get("/bookings", self.list_bookings),
                 web.get(r"/bookings/{id:\d+}", self.show),
                 web.delete(r"/bookings/{id:\d+}", self.cancel),
                 web.patch(r"/bookings/{id:\d+}", self.reschedule)]
@@ -109,7 +109,7 @@ class Api:
         status = 429 if outcome.error == "rate_limited" else 422
         return error(status, outcome.error, outcome.message, reason=outcome.reason)
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_bookings(self, request: web.Request) -> web.Response:
         query = v.fields(dict(request.query), set(), {"phone", "date"})
         if "phone" in query:
             bookings = await self.store.by_phone(v.phone(query["phone"]))

@@ -149,6 +149,7 @@ class CarefulBooker(Booker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # one small lock per slot ever asked for: plenty for an example, not for years of uptime
         self._locks: defaultdict[tuple[int, datetime], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @contextlib.asynccontextmanager
@@ -189,7 +190,7 @@ class CarefulBooker(Booker):
             if last.ok and why_not is None:
                 return await self._record(request, last.data)
             if not last.ok and not last.unknown and attempt == 0:
-                return _refusal(last)  # a clean "no" to the only create sent
+                return _refusal(last)  # Cal.com's 4xx come before it books: a clean "no"
             # An earlier attempt may have landed, or the foreign answer hides ours: what
             # Cal.com holds under our key decides.
             found = await self._look_up(request, key)
