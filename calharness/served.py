@@ -37,8 +37,14 @@ class StartError(RuntimeError):
     """A process of the stack did not come up (the message names it and its log)."""
 
 
+#: What `ServedOptions.service` may name: the reference, or the REST example in one of its modes.
+SERVICES = ("reference", "rest-naive", "rest-careful")
+REST_ADAPTER = "examples.rest_booking.adapter:RestBookingAdapter"
+
+
 @dataclass
 class ServedOptions:
+    service: str = "reference"
     database_url: str | None = None
     defenses_off: tuple[str, ...] = ()
     test_control: bool = True
@@ -79,7 +85,11 @@ class ServedStack:
         else:
             self.log_dir = opts.log_dir
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.database = choose_database(opts.database_url, label="served", allow_docker=False)
+        if opts.service not in SERVICES:
+            raise StartError(f"unknown service {opts.service!r}; known: {', '.join(SERVICES)}")
+        if opts.service == "reference":
+            self.database = choose_database(opts.database_url, label="served",
+                                            allow_docker=False)
         fake_port = free_port()
         self.fake_url = f"http://127.0.0.1:{fake_port}"
         fake_args = ["--port", str(fake_port), "--seed", str(opts.seed), "--quiet"]
@@ -87,10 +97,13 @@ class ServedStack:
             fake_args.append("--no-rate-limit")
         self._spawn("fake_calcom", [sys.executable, "-m", "fake_calcom", *fake_args])
         self._wait("fake_calcom", f"{self.fake_url}/_fake/clock")
+        if opts.service != "reference":
+            self.service_url = self._serve_example(opts.service.removeprefix("rest-"))
+            return
         self.service_url = self._serve_booking("booking_service", migrate=True)
         replica = opts.replica
         if replica is None:
-            replica = self.database.kind == "mariadb"
+            replica = self.database is not None and self.database.kind == "mariadb"
         if replica:
             self.replica_url = self._serve_booking("booking_service-replica", migrate=False)
         if not opts.test_control:
@@ -117,6 +130,20 @@ class ServedStack:
         self._spawn(name, argv, env=env)
         url = f"http://127.0.0.1:{port}"
         self._wait(name, f"{url}/healthz")
+        return url
+
+    def _serve_example(self, mode: str) -> str:
+        """The REST example (examples/rest_booking) on its own SQLite file, in `mode`."""
+        port = free_port()
+        argv = [sys.executable, "-m", "examples.rest_booking", "--port", str(port),
+                "--mode", mode, "--calcom-url", self.fake_url,
+                "--calcom-api-key", "cal_live_calharness_anna",
+                "--calcom-read-api-key", "cal_live_calharness_ben",
+                "--calcom-timeout", f"{self.options.calcom_timeout_s:g}",
+                "--database", f"sqlite:///{self.log_dir / 'rest_booking.sqlite3'}"]
+        self._spawn("rest_booking", argv)
+        url = f"http://127.0.0.1:{port}"
+        self._wait("rest_booking", f"{url}/healthz")
         return url
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -172,6 +199,12 @@ class ServedStack:
 
     @property
     def target(self) -> Target:
+        if self.options.service != "reference":
+            return Target(name=self.options.service, service_url=self.service_url,
+                          adapter=REST_ADAPTER,
+                          companies={"primary": TargetCompany(role="primary", api_key="unused")},
+                          allow_booking=True, allow_faults=True, max_requests=None,
+                          calcom_control_url=self.fake_url)
         companies = {}
         for role, doc in zip(("primary", "secondary"), demo_tenants()["companies"], strict=False):
             companies[role] = TargetCompany(role=role, api_key=doc["api_key"],
