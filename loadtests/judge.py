@@ -309,30 +309,3 @@ def evaluate(profile: LoadProfile, stats: dict[str, Any], counter: OutcomeCounte
 
 def _times(value: float | None, factor: float) -> float | None:
     return None if value is None else round(value * factor, 2)
-
-
-def load_summary(summary: dict[str, Any]) -> Any:
-    """``reports.LoadSummary`` for ``calharness verify``'s report (imported lazily: the reports
-    package pulls in Jinja2, which the Locust processes do not need)."""
-    from reports.model import LoadSummary
-
-    flow = summary["flow"]
-    notes = [f"profile {summary['profile']}, time factor {summary['time_factor']:g} "
-             f"(flow times x{summary['time_factor']:g} = real time)",
-             f"{summary['users']} simultaneous calls, {summary['workers']} worker process(es)",
-             f"booking_flow p50 {flow['p50_s']} s, p95 {flow['p95_s']} s "
-             f"(target {flow['target_s']} s)",
-             f"bookings/min {summary['bookings_per_min']} "
-             f"(real-time equivalent {summary['unscaled_bookings_per_min']})",
-             f"outcomes {summary['outcomes']}", f"429s seen {summary['status_429_seen']}",
-             f"verdict: {summary['verdict']}"]
-    notes += [f"invariant {v['name']}: {v['violations']} violation(s)"
-              for v in summary["invariants"] if not v["ok"]]
-    notes += [f"not judged: {p}" for p in summary["not_judged"]]
-    return LoadSummary(users=summary["users"], duration_s=summary["duration_s"],
-                       requests=summary["requests"], failures=summary["failures"],
-                       rps=summary["rps"],
-                       p50_ms=None if flow["p50_s"] is None else flow["p50_s"] * 1000,
-                       p95_ms=None if flow["p95_s"] is None else flow["p95_s"] * 1000,
-                       p99_ms=None if flow["p99_s"] is None else flow["p99_s"] * 1000,
-                       passed=summary["passed"], notes=notes, endpoints=summary["endpoints"])

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from booking_service import DEFENSE_NAMES
 from calharness.commands.console import make_console
+from calharness.commands.options import UsageError, add_database_url, add_target, target_of
 from calharness.commands.pytest_run import PytestRun, checks_by_test, run_pytest
 from calharness.commands.run_env import choose_run_database, default_workers
 from reports import AblationRow, ablation_matrix, read_junit, write_reports
@@ -40,7 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--defense", action="append", choices=DEFENSE_NAMES, metavar="NAME",
                         help="ablate only this defense (repeatable; default: every defense: "
                         + ", ".join(DEFENSE_NAMES) + ")")
-    parser.add_argument("--database-url", metavar="URL", help="as for `calharness verify`")
+    add_target(parser, "ablate a deployment described by a target file: its test control must "
+               "switch defenses and reset (the reference service with --test-control-token)")
+    add_database_url(parser, "as for `calharness verify`")
     parser.add_argument("--out", type=Path, default=Path("reports/out"), metavar="DIR")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
                         help="only scenarios matching this pytest -k expression")
@@ -48,18 +51,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from calharness.commands.verify import offered_capabilities
+
+    target = target_of(args.target)
+    if target is not None and not {"defenses", "reset"} <= offered_capabilities(target):
+        raise UsageError("--target: ablation needs the service's test control to switch "
+                         "defenses and reset ([test_control] in the target file)")
     console = make_console()
-    db = choose_run_database(args.database_url)
-    console.print(f"[bold]calharness ablate[/bold] — database: {db.description}")
+    db = choose_run_database(args.database_url, target=args.target)
+    env = dict(db.env)
+    if args.target is not None:
+        env["CALHARNESS_TARGET"] = str(args.target.resolve())
+    console.print(f"[bold]calharness ablate[/bold] — target: "
+                  f"{'embedded stack' if args.target is None else args.target}; "
+                  f"database: {db.description}")
     try:
         out: Path = args.out
-        rows = run_ablation(console, out / "ablation", base_env=db.env, baseline_junit=None,
+        rows = run_ablation(console, out / "ablation", base_env=env, baseline_junit=None,
                             keyword=args.keyword, defenses=args.defense,
                             progress=not args.no_progress, parallel=1 if db.single_process else None)
     finally:
         db.close()
     report = build_report(scenarios=read_junit(out / "ablation" / "baseline.xml"),
-                          ablation=rows, database=db.description, title="calharness ablate")
+                          ablation=rows, database=db.description, title="calharness ablate",
+                          target="embedded" if args.target is None else str(args.target))
     paths = write_reports(report, out / "ablation", junit=())
     print_matrix(console, rows)
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
@@ -79,8 +94,8 @@ def run_ablation(console: Console, out: Path, *, base_env: Mapping[str, str],
     if baseline_junit is None:
         console.print("baseline: the tagged scenarios with every defense on")
         baseline_junit = out / "baseline.xml"
-        run_pytest(baseline_junit, env=base_env, workers=default_workers(), keyword=keyword,
-                   extra=["-m", "defense"])
+        run_pytest(baseline_junit, env=base_env, workers=parallel or default_workers(),
+                   keyword=keyword, extra=["-m", "defense"])
     baseline = read_junit(baseline_junit) if baseline_junit.exists() else []
 
     def one(defense: str) -> tuple[str, PytestRun]:

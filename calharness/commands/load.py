@@ -36,6 +36,7 @@ from booking_service.settings import DEFENSE_NAMES
 from loadtests.distributions import Distribution, DistributionError
 from loadtests.judge import EXIT_INVARIANT, EXIT_THRESHOLD, EXIT_UNJUDGED, LoadConfig, Target
 from loadtests.profile import FAULT_MIX_KINDS, PROFILES, LoadProfile, Thresholds, Upstream
+from reports.model import LoadSummary
 
 EXIT_USAGE = 2
 DEFAULT_CAPACITY_STEPS = (5, 10, 15, 20, 25, 30, 40, 50)
@@ -346,7 +347,6 @@ def run_once(profile: LoadProfile, prepared: Prepared, run_dir: Path, args: argp
              defenses_off: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
     """One Locust run; returns (exit code, summary)."""
     from calharness.load_support.processes import LocustRun, run_locust
-    from loadtests.judge import load_summary
 
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -527,3 +527,27 @@ def _run_worker_only(args: argparse.Namespace) -> int:
           f"{args.master_host}:{args.master_port}", flush=True)
     return run_workers(args.master_host, args.master_port, args.processes,
                        timeout_s=args.timeout)
+
+
+def load_summary(summary: dict[str, Any]) -> LoadSummary:
+    """A load run's summary (loadtests/judge.py) as the report's `LoadSummary`."""
+    flow = summary["flow"]
+    notes = [f"profile {summary['profile']}, time factor {summary['time_factor']:g} "
+             f"(flow times x{summary['time_factor']:g} = real time)",
+             f"{summary['users']} simultaneous calls, {summary['workers']} worker process(es)",
+             f"booking_flow p50 {flow['p50_s']} s, p95 {flow['p95_s']} s "
+             f"(target {flow['target_s']} s)",
+             f"bookings/min {summary['bookings_per_min']} "
+             f"(real-time equivalent {summary['unscaled_bookings_per_min']})",
+             f"outcomes {summary['outcomes']}", f"429s seen {summary['status_429_seen']}",
+             f"verdict: {summary['verdict']}"]
+    notes += [f"invariant {v['name']}: {v['violations']} violation(s)"
+              for v in summary["invariants"] if not v["ok"]]
+    notes += [f"not judged: {p}" for p in summary["not_judged"]]
+    return LoadSummary(users=summary["users"], duration_s=summary["duration_s"],
+                       requests=summary["requests"], failures=summary["failures"],
+                       rps=summary["rps"],
+                       p50_ms=None if flow["p50_s"] is None else flow["p50_s"] * 1000,
+                       p95_ms=None if flow["p95_s"] is None else flow["p95_s"] * 1000,
+                       p99_ms=None if flow["p99_s"] is None else flow["p99_s"] * 1000,
+                       passed=summary["passed"], notes=notes, endpoints=summary["endpoints"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from calharness.commands.load import load_summary
 from loadtests.caller import BOOKED, GAVE_UP, CallResult, OutcomeCounter
 from loadtests.judge import (
     EXIT_INVARIANT,
@@ -17,7 +18,6 @@ from loadtests.judge import (
     LoadConfig,
     Target,
     evaluate,
-    load_summary,
 )
 from loadtests.profile import SMOKE, LoadProfile
 
