@@ -49,16 +49,19 @@ examples:
 """
 
 
+#: The settings a flag falls back to when neither it nor its environment variable is given.
+DEFAULTS = Settings()
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
 def _add_connection_flags(parser: argparse.ArgumentParser, *, calcom: bool = True) -> None:
-    defaults = Settings.__dataclass_fields__
     parser.add_argument(
         "--database-url",
-        default=_env("BOOKING_DATABASE_URL", defaults["database_url"].default),
+        default=_env("BOOKING_DATABASE_URL", DEFAULTS.database_url),
         help="sqlite:///file.db, mysql+pymysql://user@host/db or postgresql://… (env BOOKING_DATABASE_URL; default %(default)s)",
     )
     parser.add_argument(
@@ -70,12 +73,12 @@ def _add_connection_flags(parser: argparse.ArgumentParser, *, calcom: bool = Tru
     if calcom:
         parser.add_argument(
             "--calcom-url",
-            default=_env("CALCOM_BASE_URL", defaults["calcom_base_url"].default),
+            default=_env("CALCOM_BASE_URL", DEFAULTS.calcom_base_url),
             help="Cal.com API base URL (env CALCOM_BASE_URL; default %(default)s)",
         )
         parser.add_argument(
             "--calcom-api-key",
-            default=_env("CALCOM_API_KEY", defaults["calcom_api_key"].default),
+            default=_env("CALCOM_API_KEY", DEFAULTS.calcom_api_key),
             help="Cal.com API key for companies without their own (env CALCOM_API_KEY)",
         )
         parser.add_argument(
@@ -109,15 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--webhook-secret",
         default=_env(
-            "CALCOM_WEBHOOK_SECRET", Settings.__dataclass_fields__["webhook_secret"].default
+            "CALCOM_WEBHOOK_SECRET", DEFAULTS.webhook_secret
         ),
         help="secret of the Cal.com webhook subscription (env CALCOM_WEBHOOK_SECRET)",
     )
     serve.add_argument(
         "--defense-off",
-        default=_env("BOOKING_DEFENSES_OFF", ""),
-        metavar="NAMES",
-        help="comma-separated defenses to switch off (env BOOKING_DEFENSES_OFF)",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="switch a defense off (repeatable, or a comma list; env BOOKING_DEFENSES_OFF)",
     )
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not run migrations on start-up"
@@ -162,10 +166,10 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     return Settings(
         database_url=args.database_url,
         calcom_base_url=getattr(
-            args, "calcom_url", Settings.__dataclass_fields__["calcom_base_url"].default
+            args, "calcom_url", DEFAULTS.calcom_base_url
         ),
         calcom_api_key=getattr(
-            args, "calcom_api_key", Settings.__dataclass_fields__["calcom_api_key"].default
+            args, "calcom_api_key", DEFAULTS.calcom_api_key
         ),
         calcom_timeout_s=getattr(args, "calcom_timeout", 10.0),
         tenants=args.tenants,
@@ -225,8 +229,9 @@ async def _reconcile(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    names = [*args.defense_off, _env("BOOKING_DEFENSES_OFF", "") or ""]
     try:
-        defenses = Defenses.with_off(args.defense_off)
+        defenses = Defenses.with_off(",".join(names))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,8 @@ def fault(name: str, action: dict[str, Any], *, on: Endpoint | dict[str, Any] = 
           body: dict[str, Any] | None = None) -> dict[str, Any]:
     """A directive: `action` on requests to `on` (an endpoint, or a full match dict), optionally
     only those whose body fields match `body` (dotted paths)."""
-    match = dict(on) if isinstance(on, dict) else {"method": on[0], "path": on[1]}
+    match: dict[str, Any] = dict(on) if isinstance(on, dict) else {"method": on[0],
+                                                                    "path": on[1]}
     if body:
         match["body"] = body
     return {"name": name, "match": match, "trigger": trigger(first=first, nth=nth, p=p),

@@ -215,12 +215,12 @@ def pair_operations(events: Iterable[Event]) -> list[Operation]:
             open_ops[ev.process] = op
             ops.append(op)
         else:
-            op = open_ops.pop(ev.process, None)  # type: ignore[assignment]
-            if op is None:
+            open_op = open_ops.pop(ev.process, None)
+            if open_op is None:
                 raise HistoryError(
                     f"event {ev.index}: {ev.type} for process {ev.process!r} with no open invocation"
                 )
-            op.complete(ev)
+            open_op.complete(ev)
     return ops
 
 

@@ -77,8 +77,9 @@ class HypothesisStat:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HypothesisStat:
-        return cls(**{k: data.get(k) for k in ("nodeid", "passing", "failing", "invalid",
-                                                "seconds")}, text=data.get("text", ""))
+        return cls(nodeid=str(data["nodeid"]), passing=data.get("passing"),
+                   failing=data.get("failing"), invalid=data.get("invalid"),
+                   seconds=data.get("seconds"), text=data.get("text", ""))
 
 
 @dataclass(slots=True)

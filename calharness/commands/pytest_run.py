@@ -135,9 +135,10 @@ def property_by_test(junit: Path, name: str) -> dict[str, Any]:
         return {}
     found: dict[str, Any] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        props = {p.get("name"): p.get("value", "") for p in case.iter("property")}
+        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
         if name in props:
-            found[props.get("nodeid") or case.get("name", "")] = json.loads(props[name])
+            key = props.get("nodeid") or case.get("name") or ""
+            found[key] = json.loads(props[name])
     return found
 
 

@@ -83,7 +83,8 @@ def asks_to_book(op: Operation) -> bool:
         return False
     request: Any = op.request
     if isinstance(request, dict):
-        args = request.get("args") if isinstance(request.get("args"), dict) else request
+        nested = request.get("args")
+        args = nested if isinstance(nested, dict) else request
         if args.get("bestaetigung") is False:
             return False
     return True

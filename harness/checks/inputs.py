@@ -41,6 +41,11 @@ def instant(value: str | None) -> int | None:
     return int(dt.timestamp())
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else an empty one (missing or malformed fields)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _norm_name(name: str | None) -> str:
     return " ".join((name or "").split()).casefold()
 
@@ -226,10 +231,10 @@ class UpstreamBooking:
         harness/checks/attribution.py for services that attribute otherwise)."""
         if not isinstance(data, Mapping) or not data.get("uid"):
             raise InputError(f"ground-truth booking without a uid: {data!r:.200}")
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+        metadata = _mapping(data.get("metadata"))
         attendees = data.get("attendees") or []
-        first = attendees[0] if attendees and isinstance(attendees[0], Mapping) else {}
-        origin = data.get("origin") if isinstance(data.get("origin"), Mapping) else {}
+        first = _mapping(attendees[0] if attendees else None)
+        origin = _mapping(data.get("origin"))
         call_id = attribute(data) if attribute is not None else metadata.get("call_id")
         return cls(
             uid=str(data["uid"]), status=str(data.get("status") or "").lower(),

@@ -57,9 +57,10 @@ def check(facts: Facts) -> Verdict:
         if row.delivery_key and row.is_effect:  # a delivery key marks a webhook's doing
             effects[row.delivery_key].append(row)
     deliveries: dict[str, list[WebhookDelivery]] = defaultdict(list)
-    known = facts.truth is not None and facts.truth.webhook_deliveries is not None
-    if known:
-        for d in facts.truth.webhook_deliveries or ():
+    sent = facts.truth.webhook_deliveries if facts.truth is not None else None
+    known = sent is not None
+    if sent is not None:
+        for d in sent:
             if d.body_sha256 in effects:  # only deliveries that took effect are judged
                 deliveries[d.body_sha256].append(d)
     posted = _posted_by_harness(facts.ops_of("webhook"))
