@@ -21,6 +21,14 @@ import time
 from pathlib import Path
 
 from calharness.commands.console import make_console
+from calharness.commands.options import (
+    UsageError,
+    add_database_url,
+    add_defense_off,
+    add_target,
+    defenses_off,
+    target_of,
+)
 
 #: The defenses that matter to sequences of calls (issue 5): `--sweep` switches each off in turn
 #: and expects the machine to find what it prevents.
@@ -37,8 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seed for every random choice (default: a fresh one, printed)")
     parser.add_argument("--profile", choices=("deep", "ci"), default="deep",
                         help="ci: the profile `pytest` runs (ignores --examples/--steps)")
-    parser.add_argument("--defense-off", action="append", default=[], metavar="NAME",
-                        help="switch a booking-service defense off (repeatable)")
+    add_defense_off(parser)
     parser.add_argument("--sweep", action="store_true",
                         help=f"switch each sequence defense off in turn "
                         f"({', '.join(SEQUENCE_DEFENSES)}); exit non-zero unless a failure is "
@@ -53,18 +60,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(default .calharness/explore-db)")
     parser.add_argument("--no-example-db", action="store_true",
                         help="no database: a run depends on its seed alone")
-    parser.add_argument("--db", dest="database_url", default=None, metavar="URL",
-                        help="the service's database (default: HARNESS_DB_URL, HARNESS_MYSQL_URL, "
-                        "testcontainers, else SQLite)")
-    parser.add_argument("--target", type=Path, metavar="FILE", default=None,
-                        help="explore a deployment described by a target file (it needs a fake "
-                        "Cal.com with allow_faults and the service's test control) instead of "
-                        "the embedded stack")
+    add_database_url(parser)
+    add_target(parser, "explore a deployment described by a target file (it needs a fake "
+               "Cal.com with allow_faults and the service's test control) instead of the "
+               "embedded stack")
     parser.add_argument("--verbose", action="store_true", help="Hypothesis prints every step")
 
 
 def run(args: argparse.Namespace) -> int:
-    from booking_service.settings import DEFENSE_NAMES
     from scenarios.explore.machine import Profile, explore, running_session
     from scenarios.explore.reproducer import write_pytest
 
@@ -75,20 +78,16 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("booking_service").setLevel(logging.CRITICAL)
         logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     if args.examples < 1 or args.steps < 1:
-        console.print("[red]--examples and --steps must be at least 1[/red]")
-        return 2
-    known = set(DEFENSE_NAMES)
-    unknown = [d for d in args.defense_off if d not in known]
-    if unknown:
-        console.print(f"[red]unknown defense(s) {unknown}; known: {sorted(known)}[/red]")
-        return 2
+        raise UsageError("--examples and --steps must be at least 1")
+    off_given = defenses_off(args.defense_off)
+    target_of(args.target)  # a bad target file is reported before anything starts
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     profile = Profile.ci() if args.profile == "ci" else Profile.deep(args.examples, args.steps)
     if args.sweep or args.fast_shrink:
         # Hypothesis's shrinker also simplifies arguments but can take minutes per failure;
         # dropping single steps until none can go is seconds and gives a 1-minimal sequence.
         profile = Profile(profile.name, profile.examples, profile.steps, shrink=False)
-    runs = [(d,) for d in SEQUENCE_DEFENSES] if args.sweep else [tuple(args.defense_off)]
+    runs = [(d,) for d in SEQUENCE_DEFENSES] if args.sweep else [off_given]
     database = None if args.no_example_db else args.example_db
 
     missed: list[str] = []
