@@ -105,13 +105,13 @@ def run_ablation(console: Console, out: Path, *, base_env: Mapping[str, str],
     runs: dict[str, PytestRun] = {}
     workers = parallel or default_workers()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for defense, result in pool.map(one, names):
+        for done, (defense, result) in enumerate(pool.map(one, names), 1):
             runs[defense] = result
             status = "[green]detected" if result.exit_code == 1 else (
                 "[red]undetected" if result.exit_code == 0 else
                 f"[red]no tagged scenario (pytest exit {result.exit_code})")
             if progress:
-                console.print(f"  {defense:<26} {status}[/] "
+                console.print(f"  [{done}/{len(names)}] {defense:<26} {status}[/] "
                               f"({result.outcomes.get('failed', 0)} failed, "
                               f"{result.outcomes.get('passed', 0)} passed, {result.duration_s:.1f} s)")
 

@@ -363,15 +363,28 @@ def run_once(profile: LoadProfile, prepared: Prepared, run_dir: Path, args: argp
         master_port=args.master_port, timeout_s=timeout))
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
-        print(f"calharness load: the Locust master wrote no summary (exit {code}); see "
-              f"{run_dir / 'locust-master.log'}", file=sys.stderr)
-        return (code or EXIT_UNJUDGED), {}
+        # Locust itself failed (it never got to judge): say why, from its own log.
+        log = run_dir / "locust-master.log"
+        print(f"calharness load: Locust failed before judging the run (exit {code}): "
+              f"{_last_error(log)} (see {log})", file=sys.stderr)
+        return EXIT_USAGE, {}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     (run_dir / "load-summary.json").write_text(
         json.dumps(load_summary(summary).to_json(), indent=2), encoding="utf-8")
     if code == 0 and summary.get("exit_code"):
         code = int(summary["exit_code"])  # never report success the master did not give
     return code, summary
+
+
+def _last_error(log: Path) -> str:
+    """The line of a Locust log that says what went wrong (its last error), else its last line."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace")
+                 .splitlines() if ln.strip()]
+    except OSError:
+        return "no log written"
+    errors = [ln for ln in lines if "Error" in ln or "error" in ln or "failed" in ln.lower()]
+    return (errors or lines or ["the log is empty"])[-1][:300]
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -499,6 +512,8 @@ def run(args: argparse.Namespace) -> int:
         defenses_off = _defenses_off(args.defense_off)
         if args.workers < 0 or args.remote_workers < 0:
             raise UsageError("--workers and --remote-workers must not be negative")
+        if args.master_port is not None:
+            _port_free(args.master_bind_host, args.master_port)
         if args.target is not None and defenses_off:
             raise UsageError("--defense-off needs the embedded stack (not --target)")
         steps = _steps(args.capacity_steps) if args.find_capacity else []
@@ -513,6 +528,20 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"calharness load: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _port_free(host: str, port: int) -> None:
+    """Refuse a master port that is not a port, or is taken, before anything starts."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--master-port: {port} is not a TCP port (1-65535)")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"--master-port: {host}:{port} is taken ({exc.strerror}); choose "
+                             "a free port or leave it out") from None
 
 
 def _run_worker_only(args: argparse.Namespace) -> int:
