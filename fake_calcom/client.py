@@ -1,6 +1,8 @@
-"""Typed clients of the control plane `/_fake/…`: `FakeControl` (sync) and `AsyncFakeControl`.
+"""Clients of the control plane `/_fake/…`: `AsyncFakeControl`, and `FakeControl`, its blocking twin.
 
-Both cover every control-plane endpoint of contracts §1.6 and return the decoded JSON. A
+`AsyncFakeControl` covers every control-plane endpoint of contracts §1.6 and returns the decoded
+JSON; `FakeControl` has the same methods (derived from it, so the two never drift apart), each
+run to completion on a shared background event loop — usable from any test, thread or script. A
 non-2xx answer raises `FakeControlError` carrying the status and the `{"error": …}` message.
 
     control = FakeControl("http://127.0.0.1:8787")
@@ -12,14 +14,15 @@ non-2xx answer raises `FakeControlError` carrying the status and the `{"error": 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
+import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_calcom.backend.timefmt import iso_ms
+from fake_calcom.loop_thread import LoopThread
 
 
 class FakeControlError(RuntimeError):
@@ -94,126 +97,6 @@ class _Requests:
         if secret is not None:
             body["secret"] = secret
         return body
-
-
-class FakeControl:
-    """Synchronous client (stdlib only: usable from any test, thread or script)."""
-
-    def __init__(self, base_url: str, *, timeout_s: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
-
-    def _call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
-        url = self.base_url + path
-        if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return _decode(response.read())
-        except urllib.error.HTTPError as error:
-            raise FakeControlError(error.code, method, path, _decode(error.read())) from None
-
-    # reset and seed data
-    def reset(self, scope: str = "all") -> Any:
-        return self._call(*_Requests.reset(scope))
-
-    def seed_data(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/seed-data")
-
-    def set_seed_data(self, seed_data: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", "/_fake/seed-data", seed_data)
-
-    # faults
-    def faults(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/faults")
-
-    def set_faults(self, plan: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", "/_fake/faults", plan)
-
-    def add_fault(self, fault: dict[str, Any]) -> str:
-        return self._call("POST", "/_fake/faults", fault)["name"]
-
-    def clear_faults(self) -> dict[str, Any]:
-        return self._call("DELETE", "/_fake/faults")
-
-    # clock
-    def clock(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/clock")
-
-    def freeze(self, at: datetime | str | None = None) -> dict[str, Any]:
-        return self._call("POST", "/_fake/clock", {"freeze": _iso(at)})
-
-    def advance(self, seconds: float) -> dict[str, Any]:
-        return self._call("POST", "/_fake/clock", {"advance_s": seconds})
-
-    def unfreeze(self) -> dict[str, Any]:
-        return self._call("POST", "/_fake/clock", {"unfreeze": True})
-
-    def reset_clock(self) -> dict[str, Any]:
-        return self._call("POST", "/_fake/clock", {"reset": True})
-
-    # outside bookings and ground truth
-    def take_slot(
-        self,
-        event_type_id: int,
-        start: datetime | str,
-        attendee: dict[str, Any],
-        *,
-        metadata: dict[str, Any] | None = None,
-        age_s: float | None = None,
-        created_at: datetime | str | None = None,
-        status: str | None = None,
-        webhooks: bool = True,
-    ) -> dict[str, Any]:
-        body = _Requests.take_slot(event_type_id, start, attendee, metadata, age_s, created_at, status, webhooks)
-        return self._call("POST", "/_fake/take-slot", body)
-
-    def state(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/state")
-
-    # journal, stats, rate limit
-    def journal(self, since: int = 0, limit: int | None = None) -> dict[str, Any]:
-        return self._call("GET", "/_fake/journal", query={"since": since, "limit": limit})
-
-    def set_journal(self, *, enabled: bool | None = None, capacity: int | None = None) -> dict[str, Any]:
-        body = {k: v for k, v in {"enabled": enabled, "capacity": capacity}.items() if v is not None}
-        return self._call("PUT", "/_fake/journal", body)
-
-    def stats(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/stats")
-
-    def rate_limit(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/rate-limit")
-
-    def set_rate_limit(
-        self,
-        *,
-        enabled: bool | None = None,
-        limit: int | None = None,
-        window_s: float | None = None,
-        block_s: float | None = None,
-    ) -> dict[str, Any]:
-        return self._call("PUT", "/_fake/rate-limit", _Requests.rate_limit(enabled, limit, window_s, block_s))
-
-    # webhooks
-    def flush_webhooks(self, timeout_s: float = 10.0) -> dict[str, Any]:
-        return self._call("POST", "/_fake/webhooks/flush", {"timeout_s": timeout_s})
-
-    def rendezvous(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/rendezvous")
-
-    def hold_webhooks(self, hold: bool = True) -> dict[str, Any]:
-        """Keep deliveries queued until `flush_webhooks` sends them (off again on reset)."""
-        return self._call("PUT", "/_fake/webhooks/mode", {"hold": hold})
-
-    def subscribe(
-        self, subscriber_url: str, *, triggers: list[str] | None = None, secret: str | None = None, active: bool = True
-    ) -> dict[str, Any]:
-        return self._call("POST", "/_fake/webhooks/subscribe", _Requests.subscribe(subscriber_url, triggers, secret, active))
 
 
 class AsyncFakeControl:
@@ -342,3 +225,55 @@ class AsyncFakeControl:
         self, subscriber_url: str, *, triggers: list[str] | None = None, secret: str | None = None, active: bool = True
     ) -> dict[str, Any]:
         return await self._call("POST", "/_fake/webhooks/subscribe", _Requests.subscribe(subscriber_url, triggers, secret, active))
+
+
+_shared: LoopThread | None = None
+_shared_guard = threading.Lock()
+
+
+def _loop() -> LoopThread:
+    """One background loop for every blocking client of this process (started on first use)."""
+    global _shared
+    with _shared_guard:
+        if _shared is None or not _shared.running:
+            _shared = LoopThread(name="fake-calcom-control")
+        return _shared
+
+
+class FakeControl:
+    """Blocking client: each method is `AsyncFakeControl`'s, run on a shared background loop
+    with a session of its own (so nothing is left open between calls)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _blocking(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            async with AsyncFakeControl(self.base_url, timeout_s=self.timeout_s) as control:
+                return await getattr(control, name)(*args, **kwargs)
+
+        return _loop().run(call(), timeout=self.timeout_s + 5)
+
+    def _call(self, method: str, path: str, body: Any = None,
+              query: dict[str, Any] | None = None) -> Any:
+        """Any control-plane request (for paths without a method, and bad bodies in tests)."""
+        return self._blocking("_call", method, path, body, query)
+
+    def close(self) -> None:
+        """Nothing to close (kept so callers may treat both clients alike)."""
+
+    if TYPE_CHECKING:  # the twins below are made at import time; to a type checker: Any
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def _blocking_twin(name: str, method: Any) -> Any:
+    @functools.wraps(method)
+    def call(self: FakeControl, *args: Any, **kwargs: Any) -> Any:
+        return self._blocking(name, *args, **kwargs)
+    return call
+
+
+for _name, _method in inspect.getmembers(AsyncFakeControl, inspect.iscoroutinefunction):
+    if not _name.startswith("_") and _name != "close":
+        setattr(FakeControl, _name, _blocking_twin(_name, _method))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 from types import TracebackType
 from typing import Any
 
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from fake_calcom.backend.clock import VirtualClock
 from fake_calcom.backend.store import Backend
+from fake_calcom.loop_thread import LoopThread
 from fake_calcom.wire.app import create_app
 from fake_calcom.wire.common import STATE_KEY
 from fake_calcom.wire.state import FakeConfig, FakeState
@@ -97,44 +97,25 @@ class ThreadedFakeServer:
         self._config = config
         self._host = host
         self._port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: LoopThread | None = None
         self._server: FakeServer | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(FakeServer(self._config, self._host, self._port).start())
-        except BaseException as error:  # reported to the starting thread
-            self._error = error
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._server.stop())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     def start(self) -> ThreadedFakeServer:
-        self._thread = threading.Thread(target=self._run, name="fake-calcom", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise RuntimeError(f"the fake Cal.com did not start: {self._error}") from self._error
+        self._loop = LoopThread(name="fake-calcom")
+        try:
+            self._server = self._loop.run(FakeServer(self._config, self._host, self._port).start())
+        except BaseException as error:
+            self._loop.close()
+            self._loop = None
+            raise RuntimeError(f"the fake Cal.com did not start: {error}") from error
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._thread = None
+        if self._loop is not None and self._loop.running:
+            if self._server is not None:
+                self._loop.run(self._server.stop(), timeout=30)
+            self._loop.close()
+        self._loop = None
 
     def call(self, function: Any, *args: Any) -> Any:
         """Run `function(*args)` on the fake's loop thread and return its result (thread-safe)."""
@@ -143,7 +124,7 @@ class ThreadedFakeServer:
         async def run() -> Any:
             return function(*args)
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+        return self._loop.run(run())
 
     @property
     def server(self) -> FakeServer:

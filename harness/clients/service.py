@@ -7,14 +7,14 @@ timeout or a reset connection becomes ``Answer(outcome="unknown")`` — Jepsen's
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
+
+from fake_calcom.loop_thread import LoopThread
 
 T = TypeVar("T")
 
@@ -156,20 +156,15 @@ class SyncServiceClient:
     """
 
     def __init__(self, base_url: str, *, timeout_s: float = 30.0) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="service-client")
-        self._thread.start()
+        self._loop = LoopThread(name="service-client")
         self._client = ServiceClient(base_url, timeout_s=timeout_s)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return self._loop.run(coro, timeout=None)
 
     def close(self) -> None:
-        if self._loop.is_running():
+        if self._loop.running:
             self._run(self._client.close())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
         self._loop.close()
 
     def __enter__(self) -> SyncServiceClient:

@@ -6,9 +6,7 @@ in a thread, so the property test itself stays synchronous).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from service_stack import Stack, open_stack
+
+from fake_calcom.loop_thread import LoopThread
 
 T = TypeVar("T")
 
@@ -75,21 +75,20 @@ class ThreadedStack:
     """The stack on its own event loop thread; `run` executes a coroutine there."""
 
     def __init__(self, database_url: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._manager = open_stack(database_url, webhooks=False)
+        self.loop: LoopThread | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+        assert self.loop is not None
+        return self.loop.run(coroutine, timeout=60)
 
     def __enter__(self) -> Stack:
-        self.thread.start()
+        self.loop = LoopThread(name="garbage-stack")
         return self.run(self._manager.__aenter__())
 
     def __exit__(self, *exc: object) -> None:
         self.run(self._manager.__aexit__(None, None, None))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
+        assert self.loop is not None
         self.loop.close()
 
 
