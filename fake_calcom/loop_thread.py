@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 class LoopThread:
-    """Start on construction; `close()` stops the loop (after running `on_close` coroutines)."""
+    """Starts on construction; `close()` stops the loop and waits for its thread."""
 
     def __init__(self, name: str = "calharness-loop") -> None:
         self.loop = asyncio.new_event_loop()
@@ -25,7 +25,11 @@ class LoopThread:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:  # in this thread: the caller's may be running a loop of its own
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
     @property
     def running(self) -> bool:
@@ -42,9 +46,6 @@ class LoopThread:
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=timeout)
-        if not self._thread.is_alive() and not self.loop.is_closed():
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
 
     def __enter__(self) -> LoopThread:
         return self

@@ -36,10 +36,12 @@ def test_help_explains_the_options() -> None:
 def test_bad_input_is_a_clear_usage_error() -> None:
     result = _calharness("--examples", "0", timeout=60)
     assert result.returncode == 2
-    assert "at least 1" in result.stdout
+    assert result.stderr.strip() == ("calharness explore: error: --examples and --steps must "
+                                     "be at least 1")
     result = _calharness("--defense-off", "slot_lok", timeout=60)
     assert result.returncode == 2
-    assert "unknown defense" in result.stdout
+    assert result.stderr.startswith("calharness explore: error: --defense-off: unknown "
+                                    "defense slot_lok; known: freshness")
 
 
 def test_a_short_run_with_every_defense_on_finds_nothing(tmp_path: Path) -> None:
