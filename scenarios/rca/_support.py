@@ -7,6 +7,7 @@ world (`world.freeze`, `world.upstream`, `world.defense_on`, and for decisions a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -39,11 +40,34 @@ def creates(requests: list[str]) -> list[str]:
     return [r for r in requests if r.startswith("POST /v2/bookings ")]
 
 
+def company_id(company: Company, listed: Iterable[Mapping[str, Any]]) -> Any:
+    """The tenant's id: as the target names it; else (a black-box target file may not) the one
+    its own appointments `listed` carry, which must then all agree on it."""
+    if company.id is not None:
+        return company.id
+    ids = {a["company_id"] for a in listed}
+    assert len(ids) == 1, f"{company.role}'s appointments name several companies: {ids}"
+    return ids.pop()
+
+
 def appointments(world: World, company: Company | None = None,
                  **filters: str) -> list[dict[str, Any]]:
     """A company's appointments (default Praxis Berlin) through the service's read API — this
-    scenario's only, where the target is shared (`World.scoped`)."""
+    scenario's only, where the target is shared (`World.scoped`): read day by day over the
+    scenario's own days there, since a shared tenant holds more than one page. A `call_id`
+    filter names the scenario's call (the driver's id for it)."""
     company = company or world.berlin
-    answer = world.driver.read("appointments", company.api_key, company.id, **filters)
-    assert answer.http_status == 200, answer.body
-    return world.scoped(answer.body["appointments"])
+    if "call_id" in filters:
+        filters["call_id"] = world.driver.call_id(filters["call_id"])
+    if world.session.resets:
+        reads = [filters]
+    else:
+        reads = [{**filters, "date": day.isoformat(), "limit": "1000"}
+                 for day in world.scenario_days()]
+    seen: dict[Any, dict[str, Any]] = {}
+    for read in reads:
+        answer = world.driver.read("appointments", company.api_key, company.id, **read)
+        assert answer.http_status == 200, answer.body
+        for item in answer.body["appointments"]:
+            seen[item["id"]] = item
+    return world.scoped(seen.values())

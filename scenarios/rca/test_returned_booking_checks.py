@@ -34,7 +34,7 @@ def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | No
 def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
     """Same name, fresh, but `metadata.call_id` names call 687: it was not made for 688."""
     slot, outside, answer = _outside_booking_then_caller(
-        world, name=HANS, metadata={"call_id": "call_687"})
+        world, name=HANS, metadata={"call_id": world.driver.call_id("call_687")})
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "call_id_mismatch"
     assert answer.body["alternatives"]
@@ -58,7 +58,8 @@ def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "attendee_mismatch"
     assert answer.body["alternatives"]
-    assert [a for a in appointments(world) if a["call_id"] == "call_688"] == []
+    assert [a for a in appointments(world)
+            if a["call_id"] == world.driver.call_id("call_688")] == []
 
 
 @pytest.mark.rca("call-id-mismatch")
@@ -74,5 +75,6 @@ def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_laye
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
     assert answer.status == "booked", answer.body
     [booking] = world.upstream(start=slot)
-    assert booking["metadata"]["call_id"] == "call_688"  # Cal.com stored it; the answer hid it
+    # Cal.com stored it; the answer hid it
+    assert booking["metadata"]["call_id"] == world.driver.call_id("call_688")
     assert answer.body["booking_uid"] == booking["uid"]

@@ -42,7 +42,7 @@ def _first_attempt_dies_after_calcom_booked(world: World, call_id: str) -> dict:
     assert crashed
     assert first.status == "error", first.body  # the caller never heard "booked"
     [booking] = world.upstream(start=slot)
-    assert booking["metadata"]["call_id"] == call_id
+    assert booking["metadata"]["call_id"] == world.driver.call_id(call_id)
     return booking
 
 
@@ -100,7 +100,8 @@ def test_a_retry_after_30s_is_refused_and_reconciliation_links_the_booking(
     assert [m["booking_uid"] for m in report.body["missing"]] == [booking["uid"]]
     assert report.body["repaired"] == 1
     [linked] = appointments(world)
-    assert (linked["call_id"], linked["booking_uid"]) == (call_id, booking["uid"])
+    assert (linked["call_id"], linked["booking_uid"]) == (world.driver.call_id(call_id),
+                                                          booking["uid"])
     world.judge(CheckOptions(reconciled=True, expect_imported=True))
 
 

@@ -18,7 +18,15 @@ import pytest
 
 from harness.faults import fault, reset, slot_steal, status
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, calcom_requests, creates, journal_seq
+from scenarios.rca._support import (
+    HANS,
+    HANSI,
+    appointments,
+    calcom_requests,
+    company_id,
+    creates,
+    journal_seq,
+)
 
 pytestmark = [pytest.mark.area("rca")]
 
@@ -61,7 +69,7 @@ def test_tc002_a_shared_key_never_hands_one_customers_booking_to_another(world: 
     assert second.body["alternatives"], second.body
     assert second.body.get("booking_uid") in (None, ""), second.body
     [appointment] = appointments(world)
-    assert appointment["call_id"] == "call_687"
+    assert appointment["call_id"] == world.driver.call_id("call_687")
 
 
 @pytest.mark.rca("tc-003")
@@ -206,7 +214,7 @@ def test_tc010_a_network_retry_after_a_lost_answer_creates_no_duplicate(world: W
     assert answer.status == "booked", answer.body
     [booking] = world.upstream()
     assert (booking["uid"], booking["metadata"]["call_id"]) == (answer.body["booking_uid"],
-                                                                 "call_a")
+                                                                 world.driver.call_id("call_a"))
 
 
 @pytest.mark.rca("tc-011")
@@ -230,7 +238,7 @@ def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> N
     assert booking["attendees"][0]["email"] == "anna.alt@example.com"
     metadata = booking["metadata"]
     assert (metadata["call_id"], metadata["company_id"], metadata["source"]) == (
-        "call_a", str(world.berlin.id), "voice")
+        world.driver.call_id("call_a"), str(company_id(world.berlin, [appointment])), "voice")
     assert metadata["idempotency_key"]
 
 

@@ -135,7 +135,7 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
     assert report.http_status == 200, report.body
     assert report.body["repaired"] == 1, report.body
     appointments = world.driver.read("appointments", world.berlin.api_key, world.berlin.id,
-                                     call_id="call_unknown_outcome")
+                                     call_id=world.driver.call_id("call_unknown_outcome"))
     assert [a["booking_uid"] for a in appointments.body["appointments"]] == \
         [world.upstream(active=False)[0]["uid"]]
     world.judge(CheckOptions(reconciled=True))

@@ -44,8 +44,7 @@ def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None
     assert moved.status == "rescheduled", moved.body
     assert sorted((a["status"], a["start"]) for a in appointments(world)) == [
         ("rescheduled", slot.start), ("scheduled", later.start)]
-    sent = [d for d in world.fake.state()["webhook_deliveries"]
-            if d["triggerEvent"] == "BOOKING_RESCHEDULED"]
+    sent = [d for d in world.webhook_deliveries() if d["triggerEvent"] == "BOOKING_RESCHEDULED"]
     assert [d["copy"] for d in sent] == [1, 2]
     assert len({d["body_sha256"] for d in sent}) == 1  # one body, sent twice
 
