@@ -241,6 +241,18 @@ class World:
         frozen clock one caller's wait moves time for everyone mid-flight."""
         return self.clock.freeze(at)
 
+    def freeze_if_possible(self, at: datetime | None = None) -> datetime | None:
+        """`freeze` where the target has the shared clock; else leave both clocks real and
+        return None. For scenarios the frozen clock only makes exact and fast: without it the
+        service's backoff waits take their real (sub-second) time, and an age arranged through
+        the fake (`take_slot(age_s=…)` back-dates `createdAt`) grows by the scenario's real
+        running time. So it is safe only where no verdict turns on an exact age, a boundary or
+        a policy wait (those need `clock`). The fake's clock is never frozen alone: the service
+        would judge freshness on another time line than Cal.com's."""
+        if not self.has("clock"):
+            return None
+        return self.freeze(at)
+
     # -- the upstream: the fake Cal.com ----------------------------------------------------------
 
     @property

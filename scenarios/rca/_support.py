@@ -8,11 +8,12 @@ world (`world.freeze`, `world.upstream`, `world.defense_on`, and for decisions a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from harness.slots import parse_z
-from harness.world import Company, World
+from harness.world import Company, World, world_for
 
 # Names the RCA reviews use (seeds/004): Call 687 was Hansi Sputer, Call 688 Hans Schuster.
 HANSI = "Hansi Sputer"
@@ -22,6 +23,32 @@ HANS = "Hans Schuster"
 def set_age(world: World, created_at: str, age_s: float) -> None:
     """Move the frozen shared clock so that a booking created at `created_at` is `age_s` old."""
     world.freeze(parse_z(created_at) + timedelta(seconds=age_s))
+
+
+def fallback_email(world: World, company: Company | None = None) -> str:
+    """The address the service books a caller who gives no e-mail with (the company's fallback,
+    the incident's trigger). The target names it (test control does); else (a black-box target
+    file may not) it is learned once per run, as a caller would find it, in a world of its own
+    (its own days and history, judged): a caller without an e-mail books, Cal.com's booking
+    shows the address, and the caller cancels again. Call it before arming faults (that world
+    clears them). Needs book, cancel, ground_truth."""
+    company = company or world.berlin
+    if company.fallback_email:
+        return company.fallback_email
+    assert not world.session.resets, "the target's test control names no fallback e-mail"
+    with world_for(world.session) as probe:
+        slot = probe.slot(days_ahead=2, hour=16, minute=30)
+        booked = probe.driver.collect(slot, name="Frieda Fallback", call_id="call_fallback",
+                                      to_number=company.phone)
+        assert booked.status == "booked", booked.body
+        [booking] = [b for b in probe.upstream(start=slot)
+                     if b["uid"] == booked.body["booking_uid"]]
+        cancelled = probe.driver.cancel(call_id="call_fallback", to_number=company.phone,
+                                        appointment_id=booked.body["appointment_id"])
+        assert cancelled.status == "cancelled", cancelled.body
+    email = str(booking["attendees"][0]["email"])
+    world.session.companies[company.role] = replace(company, fallback_email=email)
+    return email
 
 
 def journal_seq(world: World) -> int:

@@ -65,10 +65,11 @@ def workload(world: World) -> None:
     assert stale.status in ("stale_booking_data", "slot_taken"), stale.body
     # A failed create (warnings while it is looked up and retried).
     world.arm(fault("failed-create", status(503), first=1))
-    world.clock.freeze()
+    frozen = world.freeze_if_possible()  # only makes the retry's backoff instant
     d.collect(slot.plus(180), name=erika_name, call_id="call_pii_failed_create",
               telefon=erika_phone, email=erika_email)
-    world.clock.unfreeze()
+    if frozen is not None:
+        world.clock.unfreeze()
     d.reschedule(call_id="call_pii_max", new_slot=slot.plus(240),
                  appointment_id=booked.body["appointment_id"])
     d.cancel(call_id="call_pii_erika_cancels", slot=slot.plus(180),
@@ -109,7 +110,7 @@ def test_the_access_log_as_deployed_has_no_phone_number_or_email(world: World) -
 
 
 @pytest.mark.needs("book", "cancel", "reschedule", "voice_api", "tenant_reads", "calcom_journal",
-                   "faults", "outside_changes", "clock")
+                   "faults", "outside_changes")
 def test_metrics_expose_no_phone_number_email_name_or_call_id(world: World) -> None:
     workload(world)
     metrics = world.run(world.driver.service.metrics())
