@@ -45,6 +45,11 @@ def leaks(lines: Iterable[str]) -> list[tuple[str, str]]:
     return [(form, line[:200]) for line in lines for form in forms if form in line]
 
 
+#: What `workload` uses of the target.
+WORKLOAD = ("book", "cancel", "reschedule", "tenant_reads", "calcom_journal", "faults",
+            "outside_changes")
+
+
 def workload(world: World) -> None:
     """Flows that hand the service PII (see the module docstring)."""
     d, key, company = world.driver, world.berlin.api_key, world.berlin.id
@@ -89,7 +94,7 @@ def logged_during_workload(world: World) -> list[dict[str, str]]:
     return list(world.service_logs(since)["lines"])
 
 
-@pytest.mark.needs("service_logs")
+@pytest.mark.needs(*WORKLOAD, "service_logs")
 def test_the_services_code_logs_no_phone_number_or_email(world: World) -> None:
     lines = [line["line"] for line in logged_during_workload(world)
              if line["logger"].startswith("booking_service")]
@@ -97,7 +102,7 @@ def test_the_services_code_logs_no_phone_number_or_email(world: World) -> None:
     assert leaks(lines) == []
 
 
-@pytest.mark.needs("service_logs")
+@pytest.mark.needs(*WORKLOAD, "service_logs")
 def test_the_access_log_as_deployed_has_no_phone_number_or_email(world: World) -> None:
     """aiohttp's default access log writes the request line with its query string, so a customer
     search logs the number or address URL-encoded (`search=%2B4915112345678`). The redaction the
