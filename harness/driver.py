@@ -15,6 +15,7 @@ import hashlib
 import itertools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
@@ -43,6 +44,10 @@ def _dialled(body: dict[str, Any], to_number: str | None) -> dict[str, Any]:
     """The request as the history keeps it: the number dialled picks the tenant, so it goes
     with the request (the body sent carries it in `call`, not in the arguments)."""
     return {**body, "to_number": to_number} if to_number else body
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _finish(pending: PendingOperation, answer: Answer) -> Answer:
@@ -75,7 +80,16 @@ class Driver:
         self._fake: AsyncFakeControl | None = None
         self._calls = itertools.count(1)
         self._contacts: dict[str, str] = {}
-        self.booked: list[Request] = []  # what this world booked (clean-up when nothing resets)
+        # What this world still holds, for the clean-up where nothing resets the target: a
+        # booking adds its appointment, a reschedule moves it, a cancel ends it (`_track`).
+        self.booked: list[Request] = []
+        self.booking_uids: dict[int | str, str] = {}  # appointment id -> its booking uid
+        #: Booking uids the history shows ended upstream (cancelled or moved in Cal.com directly):
+        #: the clean-up may find these gone without that being a problem.
+        self.gone: set[str] = set()
+        #: Where nothing resets the target, reconciliation is asked about the scenario's own
+        #: days only (others' drift is not this scenario's); set by `world_for`.
+        self.reconcile_window: tuple[datetime, datetime] | None = None
 
     @property
     def attribution(self) -> Attribution:
@@ -103,6 +117,12 @@ class Driver:
     def _cid(self, call_id: str) -> str:
         return call_id if not self._prefix or call_id.startswith(self._prefix) \
             else f"{self._prefix}{call_id}"
+
+    def call_id(self, call_id: str) -> str:
+        """The call id the service sees for the scenario's `call_id` (what the driver sends):
+        where nothing resets the target it carries the scenario's prefix, so an assertion on
+        a call id in the service's or Cal.com's answers compares against this."""
+        return self._cid(call_id)
 
     @property
     def fake(self) -> AsyncFakeControl:
@@ -160,11 +180,43 @@ class Driver:
             pending.error(exc)
             raise
         _finish(pending, answer)
-        if request.f == "collect" and answer.status == "booked":
-            appointment = answer.body.get("appointment_id") if isinstance(answer.body, dict) \
-                else None
-            self.booked.append(replace(request, appointment_id=appointment))
+        self._track(request, answer)
         return answer
+
+    def _track(self, request: Request, answer: Answer) -> None:
+        """Keep `booked` to what is still held, so the clean-up cancels exactly what is left."""
+        body = answer.body if isinstance(answer.body, dict) else {}
+        appointment, uid = body.get("appointment_id"), body.get("booking_uid")
+        if request.f == "collect" and answer.status == "booked":
+            if appointment is None or self._held(None, appointment, None) is None:
+                self._hold(replace(request, appointment_id=appointment, extra={}), uid)
+        elif request.f == "reschedule" and answer.status == "rescheduled":
+            # The answer names the new appointment; the request (or the call) the old one.
+            old = self._held(request.call_id, request.appointment_id, request.slot)
+            moved = self.booked.pop(old) if old is not None else replace(request, extra={})
+            self._hold(replace(moved, slot=request.new_slot, new_slot=None,
+                               appointment_id=appointment), uid)
+        elif request.f == "cancel" and answer.status in ("cancelled", "already_cancelled"):
+            held = self._held(request.call_id, appointment or request.appointment_id,
+                              request.slot)
+            if held is not None:
+                self.booked.pop(held)
+
+    def _hold(self, request: Request, uid: Any) -> None:
+        self.booked.append(request)
+        if request.appointment_id is not None and isinstance(uid, str):
+            self.booking_uids[request.appointment_id] = uid
+
+    def _held(self, call_id: str | None, appointment_id: int | str | None,
+              slot: Slot | None) -> int | None:
+        """Where in `booked` the appointment is (by id; else the call's, at `slot` if given)."""
+        for i, held in enumerate(self.booked):
+            if appointment_id is not None:
+                if held.appointment_id == appointment_id:
+                    return i
+            elif held.call_id == call_id and (slot is None or held.slot == slot):
+                return i
+        return None
 
     # voice-agent operations ---------------------------------------------------------------------
 
@@ -273,6 +325,7 @@ class Driver:
             status, answer = response.status, await response.json(content_type=None)
         if 200 <= status < 300:
             pending.ok(answer)
+            self.gone.add(uid)  # cancelled, or moved to a new booking: either way it ended
             return dict(answer["data"])
         pending.fail({"http_status": status, "body": answer})
         raise AssertionError(f"Cal.com refused POST {path}: {status} {answer}")
@@ -322,8 +375,16 @@ class Driver:
                          process: str = "reconciler") -> Answer:
         client = self._client("reconcile")
         self.session.spend()
-        pending = self.recorder.invoke(process, "reconcile", None, None, {"repair": repair})
-        answer = await client.reconcile(api_key, repair=repair)
+        options: dict[str, Any] = {"repair": repair}
+        if self.reconcile_window is None:
+            pending = self.recorder.invoke(process, "reconcile", None, None, options)
+            answer = await client.reconcile(api_key, repair=repair)
+        else:
+            options.update({"from": _utc(self.reconcile_window[0]),
+                            "to": _utc(self.reconcile_window[1])})
+            pending = self.recorder.invoke(process, "reconcile", None, None, options)
+            answer = await client.request("POST", "/api/reconcile", json_body=options,
+                                          headers=client._auth(api_key))
         if answer.http_status == 200 and isinstance(answer.body, dict):
             pending.ok(answer.body)
         elif answer.http_status is None or answer.http_status >= 500:

@@ -59,7 +59,13 @@ class Session:
         self.companies: dict[str, TargetCompany] = dict(target.companies)
         self.requests = 0
         self._spend_lock = threading.Lock()
-        self.booked: list[Request] = []  # what the run booked, cancelled at the end (no reset)
+        self.booked: list[Request] = []  # what the run still holds, cancelled at the end (no reset)
+        self.booking_uids: dict[int | str, str] = {}  # appointment id -> booking uid (of booked)
+        self.gone: set[str] = set()  # booking uids the run's histories show ended upstream
+        #: Active bookings on the fake the run made or caused but holds no appointment for
+        #: (outside bookings, slot steals, moves made in Cal.com): (uid, Cal.com key to cancel
+        #: with), cancelled in Cal.com directly at the end so the next run finds the days free.
+        self.upstream_left: list[tuple[str, str]] = []
         self._scenarios = itertools.count()
         self._http: aiohttp.ClientSession | None = None
         self.adapter: Adapter | None = None
@@ -252,18 +258,53 @@ class Session:
         return self.target.days_ahead + 4 * next(self._scenarios)
 
     def clean_up(self) -> list[str]:
-        """Cancel what the run booked (when nothing resets the service); returns what failed."""
-        if self.resets or not self.booked or self.adapter is None:
+        """Cancel what the run still holds (when nothing resets the service); returns what
+        failed. The fake's faults go first, so the cancellations and their webhooks get
+        through; a booking already gone counts as cancelled only when a history showed it end."""
+        if self.resets or self.adapter is None:
             return []
         adapter = self.adapter
         problems: list[str] = []
+        faults = self.fake is not None and "faults" in self.capabilities
 
         async def cancel_all() -> None:
+            if faults:
+                assert self.fake is not None
+                async with AsyncFakeControl(self.fake.base_url) as fake:
+                    await fake.clear_faults()
+                    await fake.hold_webhooks(False)
+            reason = f"calharness run {self.target.run_id} clean-up"
             for booked in self.booked:
-                answer = await adapter.cancel(replace(
-                    booked, f="cancel", reason=f"calharness run {self.target.run_id} clean-up"))
-                if answer.status not in ("cancelled", "already_cancelled"):
-                    problems.append(f"call {booked.call_id}: {answer.body or answer.error}")
+                answer = await adapter.cancel(replace(booked, f="cancel", reason=reason,
+                                                      extra={}))
+                uid = self.booking_uids.get(booked.appointment_id) \
+                    if booked.appointment_id is not None else None
+                if answer.status == "cancelled" or (
+                        answer.status in ("already_cancelled", "not_found") and uid in self.gone):
+                    continue
+                problems.append(f"call {booked.call_id}: {answer.body or answer.error}")
+            if self.upstream_left and self.fake is not None:
+                await self._cancel_upstream(reason, problems)
 
         self.run(cancel_all())
         return problems
+
+    async def _cancel_upstream(self, reason: str, problems: list[str]) -> None:
+        """Cancel in the fake Cal.com, as its host, the bookings the run left there (their
+        webhooks tell the service), then wait until those webhooks were delivered."""
+        assert self.fake is not None
+        assert self._http is not None
+        async with AsyncFakeControl(self.fake.base_url) as fake:
+            active = {b["uid"] for b in (await fake.state())["bookings"]
+                      if b["status"] in ("accepted", "pending")}
+            for uid, key in dict(self.upstream_left).items():
+                if uid not in active:
+                    continue
+                async with self._http.post(
+                        f"{self.fake.base_url}/v2/bookings/{uid}/cancel",
+                        json={"cancellationReason": reason},
+                        headers={"cal-api-version": "2024-08-13",
+                                 "Authorization": f"Bearer {key}"}) as response:
+                    if response.status >= 300:
+                        problems.append(f"booking {uid}: Cal.com answered {response.status}")
+            await fake.flush_webhooks()

@@ -178,6 +178,9 @@ class World:
     judged: bool = False
     last_verdicts: list[Verdict] = field(default_factory=list)
     _barriers: int = 0
+    #: The fake's request counts when the scenario began, where nothing resets them between
+    #: scenarios (`requests_seen` counts from there).
+    _requests_before: dict[str, int] | None = None
 
     # -- what this target offers -----------------------------------------------------------------
 
@@ -238,6 +241,18 @@ class World:
         frozen clock one caller's wait moves time for everyone mid-flight."""
         return self.clock.freeze(at)
 
+    def freeze_if_possible(self, at: datetime | None = None) -> datetime | None:
+        """`freeze` where the target has the shared clock; else leave both clocks real and
+        return None. For scenarios the frozen clock only makes exact and fast: without it the
+        service's backoff waits take their real (sub-second) time, and an age arranged through
+        the fake (`take_slot(age_s=…)` back-dates `createdAt`) grows by the scenario's real
+        running time. So it is safe only where no verdict turns on an exact age, a boundary or
+        a policy wait (those need `clock`). The fake's clock is never frozen alone: the service
+        would judge freshness on another time line than Cal.com's."""
+        if not self.has("clock"):
+            return None
+        return self.freeze(at)
+
     # -- the upstream: the fake Cal.com ----------------------------------------------------------
 
     @property
@@ -259,11 +274,14 @@ class World:
         return sum(int(f["fired"]) for f in self.fake.faults()["faults"] if f["name"] == name)
 
     def requests_seen(self, method: str, path: str) -> dict[int, int]:
-        """How many `method path` requests the fake answered, by HTTP status."""
+        """How many `method path` requests the fake answered during this scenario, by HTTP
+        status (where nothing resets the fake, counted from the scenario's start)."""
         counts: dict[int, int] = {}
+        before = self._requests_before or {}
         for key, n in self.fake.stats()["requests"].items():
             verb, route, code = key.split(" ")
-            if verb == method and route == path:
+            n -= before.get(key, 0)
+            if verb == method and route == path and n:
                 counts[int(code)] = counts.get(int(code), 0) + n
         return counts
 
@@ -279,14 +297,30 @@ class World:
         return state
 
     def upstream(self, *, start: Slot | None = None, active: bool = True) -> list[dict[str, Any]]:
-        """Cal.com's ground-truth bookings: active ones by default, optionally at one slot."""
+        """Cal.com's ground-truth bookings: active ones by default, optionally at one slot —
+        where nothing resets the target, only those the judge counts as this scenario's
+        (`_scope_truth`: an earlier run's cancelled booking at the same start is not)."""
         self.need("ground_truth")
         bookings = self._calcom_state()["bookings"]
+        if not self.session.resets:
+            truth = self.ground_truth()
+            ours = {b.uid for b in truth.bookings} if truth is not None else set()
+            bookings = [b for b in bookings if b["uid"] in ours]
         if active:
             bookings = [b for b in bookings if b["status"] in ("accepted", "pending")]
         if start is not None:
             bookings = [b for b in bookings if parse_z(b["start"]) == start.start_dt]
         return bookings
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """The fake's webhook delivery attempts (its state's JSON); where nothing resets the
+        fake, only those of this scenario's bookings (as the judge scopes them)."""
+        deliveries = list(self.fake.state()["webhook_deliveries"])
+        if self.session.resets:
+            return deliveries
+        truth = self.ground_truth()
+        ours = {b.uid for b in truth.bookings} if truth is not None else set()
+        return [d for d in deliveries if d.get("bookingUid") in ours]
 
     def settle(self) -> None:
         """Wait until the fake has attempted every queued webhook delivery."""
@@ -375,8 +409,9 @@ class World:
 
     def slot_lock_timeout(self, seconds: float) -> contextlib.AbstractContextManager[None]:
         """Run with the service's slot-lock timeout at `seconds` (30 s by default), restored
-        after: a scenario exposing a starved lock holder then costs seconds, not thirty."""
-        return self._setting("slot_lock_timeout_s", seconds, required=True)
+        after: a scenario exposing a starved lock holder then costs seconds, not thirty.
+        Without the knob the service's own timeout applies (slower, the same verdict)."""
+        return self._setting("slot_lock_timeout_s", seconds, required=False)
 
     @contextlib.contextmanager
     def replica(self) -> Iterator[Driver]:
@@ -419,6 +454,10 @@ class World:
         if not starts:
             return None
         return starts[0] - timedelta(hours=4), starts[-1] + timedelta(hours=4)
+
+    def scenario_days(self) -> list[date]:
+        """The Berlin days this scenario's history has touched so far (its slots ± 4 h)."""
+        return self._days()
 
     def _days(self) -> list[date]:
         window = self._window()
@@ -517,6 +556,20 @@ class World:
                 or (a.get("status") in ("scheduled", "pending")
                     and instant(a.get("start")) in starts)]
 
+    def _left_upstream(self) -> list[tuple[str, str]]:
+        """The active bookings on the fake in this scenario's scope that no appointment the
+        driver still holds accounts for (outside bookings, slot steals, moves made in Cal.com),
+        with the key to cancel them with: the run's clean-up cancels them in Cal.com."""
+        if self.session.fake is None or not self.has("outside_changes", "ground_truth"):
+            return []
+        truth = self.ground_truth()
+        if truth is None:
+            return []
+        held = {self.driver.booking_uids.get(r.appointment_id) for r in self.driver.booked
+                if r.appointment_id is not None}
+        return [(b.uid, self.driver.calcom_api_key) for b in truth.bookings
+                if b.active and b.uid not in held]
+
     def verdicts(self, options: CheckOptions | None = None) -> list[Verdict]:
         self.settle()
         return run_all(self.history(), self.service_view(), self.ground_truth(),
@@ -565,11 +618,19 @@ def world_for(session: Session, *, defenses_off: Iterable[str] | None = None,
     elif session.fake is not None and "faults" in session.capabilities:
         session.run(_clear_upstream(session.fake.base_url))
     recorder = HistoryRecorder()
-    # Where nothing resets the target, every call id carries the run's id (safety rail).
-    driver = Driver(session, recorder,
-                    call_id_prefix="" if session.resets else f"{session.target.run_id}-")
-    world = World(session=session, recorder=recorder, driver=driver,
-                  day_offset=session.next_day_offset())
+    offset = session.next_day_offset()
+    # Where nothing resets the target, every call id carries the run's id (safety rail) and
+    # the scenario's first day offset, so no two scenarios share a call (a call's second
+    # booking would be answered with its first: already_booked).
+    driver = Driver(session, recorder, call_id_prefix="" if session.resets
+                    else f"{session.target.run_id}-d{offset}-")
+    world = World(session=session, recorder=recorder, driver=driver, day_offset=offset)
+    if not session.resets:
+        now = world.now()  # the scenario's days: up to the next scenario's first one
+        driver.reconcile_window = (workday_slot(now, offset + 1, 0).start_dt,
+                                   workday_slot(now, offset + 5, 0).start_dt)
+        if session.fake is not None:
+            world._requests_before = dict(session.fake.stats()["requests"])
     try:
         yield world
         if judge and not world.judged:
@@ -577,6 +638,9 @@ def world_for(session: Session, *, defenses_off: Iterable[str] | None = None,
     finally:
         if not session.resets:
             session.booked.extend(driver.booked)
+            session.booking_uids.update(driver.booking_uids)
+            session.gone |= driver.gone
+            session.upstream_left += world._left_upstream()
         driver.close()
         recorder.close()
 

@@ -7,11 +7,13 @@ world (`world.freeze`, `world.upstream`, `world.defense_on`, and for decisions a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from harness.slots import parse_z
-from harness.world import Company, World
+from harness.world import Company, World, world_for
 
 # Names the RCA reviews use (seeds/004): Call 687 was Hansi Sputer, Call 688 Hans Schuster.
 HANSI = "Hansi Sputer"
@@ -21,6 +23,32 @@ HANS = "Hans Schuster"
 def set_age(world: World, created_at: str, age_s: float) -> None:
     """Move the frozen shared clock so that a booking created at `created_at` is `age_s` old."""
     world.freeze(parse_z(created_at) + timedelta(seconds=age_s))
+
+
+def fallback_email(world: World, company: Company | None = None) -> str:
+    """The address the service books a caller who gives no e-mail with (the company's fallback,
+    the incident's trigger). The target names it (test control does); else (a black-box target
+    file may not) it is learned once per run, as a caller would find it, in a world of its own
+    (its own days and history, judged): a caller without an e-mail books, Cal.com's booking
+    shows the address, and the caller cancels again. Call it before arming faults (that world
+    clears them). Needs book, cancel, ground_truth."""
+    company = company or world.berlin
+    if company.fallback_email:
+        return company.fallback_email
+    assert not world.session.resets, "the target's test control names no fallback e-mail"
+    with world_for(world.session) as probe:
+        slot = probe.slot(days_ahead=2, hour=16, minute=30)
+        booked = probe.driver.collect(slot, name="Frieda Fallback", call_id="call_fallback",
+                                      to_number=company.phone)
+        assert booked.status == "booked", booked.body
+        [booking] = [b for b in probe.upstream(start=slot)
+                     if b["uid"] == booked.body["booking_uid"]]
+        cancelled = probe.driver.cancel(call_id="call_fallback", to_number=company.phone,
+                                        appointment_id=booked.body["appointment_id"])
+        assert cancelled.status == "cancelled", cancelled.body
+    email = str(booking["attendees"][0]["email"])
+    world.session.companies[company.role] = replace(company, fallback_email=email)
+    return email
 
 
 def journal_seq(world: World) -> int:
@@ -39,11 +67,34 @@ def creates(requests: list[str]) -> list[str]:
     return [r for r in requests if r.startswith("POST /v2/bookings ")]
 
 
+def company_id(company: Company, listed: Iterable[Mapping[str, Any]]) -> Any:
+    """The tenant's id: as the target names it; else (a black-box target file may not) the one
+    its own appointments `listed` carry, which must then all agree on it."""
+    if company.id is not None:
+        return company.id
+    ids = {a["company_id"] for a in listed}
+    assert len(ids) == 1, f"{company.role}'s appointments name several companies: {ids}"
+    return ids.pop()
+
+
 def appointments(world: World, company: Company | None = None,
                  **filters: str) -> list[dict[str, Any]]:
     """A company's appointments (default Praxis Berlin) through the service's read API — this
-    scenario's only, where the target is shared (`World.scoped`)."""
+    scenario's only, where the target is shared (`World.scoped`): read day by day over the
+    scenario's own days there, since a shared tenant holds more than one page. A `call_id`
+    filter names the scenario's call (the driver's id for it)."""
     company = company or world.berlin
-    answer = world.driver.read("appointments", company.api_key, company.id, **filters)
-    assert answer.http_status == 200, answer.body
-    return world.scoped(answer.body["appointments"])
+    if "call_id" in filters:
+        filters["call_id"] = world.driver.call_id(filters["call_id"])
+    if world.session.resets:
+        reads = [filters]
+    else:
+        reads = [{**filters, "date": day.isoformat(), "limit": "1000"}
+                 for day in world.scenario_days()]
+    seen: dict[Any, dict[str, Any]] = {}
+    for read in reads:
+        answer = world.driver.read("appointments", company.api_key, company.id, **read)
+        assert answer.http_status == 200, answer.body
+        for item in answer.body["appointments"]:
+            seen[item["id"]] = item
+    return world.scoped(seen.values())

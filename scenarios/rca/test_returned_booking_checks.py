@@ -13,15 +13,16 @@ import pytest
 
 from harness.faults import fault, rewrite, slot_steal
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments
+from scenarios.rca._support import HANS, HANSI, appointments, fallback_email
 
 pytestmark = [pytest.mark.area("rca")]
 
 
 def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | None = None):
-    world.freeze()
+    # 5 s old on a frozen clock; without one a few ms more: fresh either way.
+    world.freeze_if_possible()
     slot = world.slot(days_ahead=2, hour=14)
-    outside = world.driver.take_slot(2004, slot, name=name, email=world.berlin.fallback_email,
+    outside = world.driver.take_slot(2004, slot, name=name, email=fallback_email(world),
                                      metadata=metadata, age_s=5, webhooks=False)
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin")
     world.judge()  # with the defense off: no-stolen-booking (call_688 holds the outside booking)
@@ -30,11 +31,11 @@ def _outside_booking_then_caller(world: World, *, name: str, metadata: dict | No
 
 @pytest.mark.rca("call-id-mismatch", "tc-008")
 @pytest.mark.defense("call_id_match")
-@pytest.mark.needs("book", "tenant_reads", "ground_truth", "outside_changes", "clock")
+@pytest.mark.needs("book", "cancel", "tenant_reads", "ground_truth", "outside_changes")
 def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
     """Same name, fresh, but `metadata.call_id` names call 687: it was not made for 688."""
     slot, outside, answer = _outside_booking_then_caller(
-        world, name=HANS, metadata={"call_id": "call_687"})
+        world, name=HANS, metadata={"call_id": world.driver.call_id("call_687")})
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "call_id_mismatch"
     assert answer.body["alternatives"]
@@ -44,35 +45,37 @@ def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
 
 @pytest.mark.rca("duplicate-stale-booking", "tc-008")
 @pytest.mark.defense("attendee_match")
-@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "clock")
+@pytest.mark.needs("book", "cancel", "tenant_reads", "ground_truth", "calcom_journal", "faults")
 def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
     """No call_id to compare (the incident's fix lets that pass), not older than the request
     (the desk booked Hansi Sputer with the fallback e-mail as the create arrived: the fake's
     `slot_steal`, so freshness has nothing to say), but the attendee is Hansi Sputer, not the
     caller Hans Schuster."""
-    world.freeze()
+    world.freeze_if_possible()  # the steal is made as the create arrives: no age to arrange
     slot = world.slot(days_ahead=2, hour=14)
-    world.arm(fault("desk-books-first", slot_steal(HANSI, world.berlin.fallback_email), first=1))
+    world.arm(fault("desk-books-first", slot_steal(HANSI, fallback_email(world)), first=1))
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin")
     world.judge()  # with the defense off: no-stolen-booking (call_688 holds Hansi's booking)
     assert answer.status == "stale_booking_data", answer.body
     assert answer.body["reason"] == "attendee_mismatch"
     assert answer.body["alternatives"]
-    assert [a for a in appointments(world) if a["call_id"] == "call_688"] == []
+    assert [a for a in appointments(world)
+            if a["call_id"] == world.driver.call_id("call_688")] == []
 
 
 @pytest.mark.rca("call-id-mismatch")
-@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults", "clock")
+@pytest.mark.needs("book", "ground_truth", "calcom_journal", "faults")
 def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_layer(
         world: World) -> None:
     """The other side of the call_id rule: a missing `call_id` passes (as in the incident's fix),
     so a fresh own booking coming back without metadata is not refused for it. Built from the
     caller's own booking whose create answer lost its metadata (the `rewrite` fault)."""
-    world.freeze()
+    world.freeze_if_possible()  # the caller's own booking is fresh, frozen or not
     slot = world.slot(days_ahead=2, hour=14)
     world.arm(fault("no-metadata", rewrite(**{"data.metadata": {}})))
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
     assert answer.status == "booked", answer.body
     [booking] = world.upstream(start=slot)
-    assert booking["metadata"]["call_id"] == "call_688"  # Cal.com stored it; the answer hid it
+    # Cal.com stored it; the answer hid it
+    assert booking["metadata"]["call_id"] == world.driver.call_id("call_688")
     assert answer.body["booking_uid"] == booking["uid"]

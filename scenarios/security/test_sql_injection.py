@@ -130,7 +130,8 @@ def test_payloads_are_stored_verbatim_not_executed(world: World) -> None:
 
     reasons = {b["metadata"].get("call_id"): b["cancellationReason"]
                for b in world.fake.state()["bookings"]}
-    assert [reasons[f"call_verbatim_{i:02d}"] for i in range(len(SQL_PAYLOADS))] == \
+    assert [reasons[world.driver.call_id(f"call_verbatim_{i:02d}")]
+            for i in range(len(SQL_PAYLOADS))] == \
         list(SQL_PAYLOADS)
     assert_database_intact(world, before, [owner_id])
 

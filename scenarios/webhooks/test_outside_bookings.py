@@ -13,7 +13,7 @@ import pytest
 
 from harness.checks import CheckOptions
 from harness.world import World
-from scenarios.rca._support import appointments
+from scenarios.rca._support import appointments, company_id
 
 pytestmark = [pytest.mark.area("webhooks"),
               pytest.mark.rca("local-calcom-drift")]
@@ -88,4 +88,5 @@ def test_bookings_of_the_other_tenant_land_in_that_tenant(world: World) -> None:
     world.judge(EVERYTHING_IMPORTED)  # with tenant_isolation off: Berlin's read leaks Hamburg's
     assert berlin == []
     [imported] = hamburg
-    assert (imported["booking_uid"], imported["company_id"]) == (outside["uid"], world.hamburg.id)
+    assert (imported["booking_uid"], imported["company_id"]) == (
+        outside["uid"], company_id(world.hamburg, hamburg))
