@@ -154,11 +154,13 @@ class Facts:
 
     @cached_property
     def told_booked(self) -> dict[tuple[str, str], list[Operation]]:
-        """(call id, booking uid) → the operations that told that caller they hold it."""
+        """(call id, booking uid) → the operations that told that caller they hold it. An answer
+        that names no Cal.com booking (a service of its own references) is resolved through the
+        attribution: the call's active booking at the start it was told; see `told_unnamed`."""
         index: dict[tuple[str, str], list[Operation]] = {}
         for op in self.ops_of(*BOOKING_REQUESTS):
             if op.call_id is not None and tells_booked(op):
-                uid = booking_uid_of(op.answer)
+                uid = booking_uid_of(op.answer) or self._attributed_uid(op)
                 if uid is not None:
                     key = (op.call_id, uid)
                     ops = index.get(key)
@@ -167,6 +169,23 @@ class Facts:
                     else:
                         ops.append(op)
         return index
+
+    @cached_property
+    def told_unnamed(self) -> list[Operation]:
+        """Operations that told a caller "booked" naming no Cal.com booking, where Cal.com holds
+        none made for that call at that start: what the caller was told is not true."""
+        return [op for op in self.ops_of(*BOOKING_REQUESTS)
+                if op.call_id is not None and tells_booked(op)
+                and booking_uid_of(op.answer) is None and self._attributed_uid(op) is None]
+
+    def _attributed_uid(self, op: Operation) -> str | None:
+        """The call's active Cal.com booking at the start an answer told (else the asked one)."""
+        answer = op.answer if isinstance(op.answer, dict) else {}
+        start = instant(answer.get("start")) or instant(op.slot)
+        for b in self.bookings_by_call.get(op.call_id or "", ()):
+            if b.active and b.start_s == start:
+                return b.uid
+        return None
 
     @cached_property
     def booking_requests(self) -> dict[tuple[str, int | None], list[Operation]]:

@@ -1,6 +1,8 @@
 """No lost booking, and never two bookings for one call and slot.
 
-Forward: a caller told "booked" (uid U) has an appointment for U and Cal.com holds U.
+Forward: a caller told "booked" (uid U) has an appointment for U and Cal.com holds U. An answer
+naming no uid (a service with references of its own) must be backed by an active Cal.com booking
+made for that call at that start (attribution: harness/checks/attribution.py).
 
 Backward: an active API booking made for call X at a slot X asked for, which X was never told
 about, is lost unless the service accounts for it (an appointment for it exists: reconciliation
@@ -26,22 +28,32 @@ NAME = "no-lost-booking"
 
 
 def check(facts: Facts) -> Verdict:
-    missing = [what for what, have in (("history", facts.history), ("service view", facts.service),
+    missing = [what for what, have in (("history", facts.history),
                                        ("Cal.com ground truth", facts.truth)) if have is None]
     if missing:
         return Verdict.skip(NAME, "no " + ", ".join(missing))
+    # A service that shows no appointments (a stateless proxy) is judged on Cal.com alone.
+    local = facts.service is not None
     violations: list[Violation] = []
 
     told = facts.told_booked
+    for op in facts.told_unnamed:
+        violations.append(Violation(
+            kind=LOST_BOOKING, key=f"call {op.call_id} @ {op.slot}",
+            message=(f"call {op.call_id} was told it is booked at {op.slot} (no Cal.com booking "
+                     f"named), but Cal.com holds no active booking made for it there"),
+            operations=[op], bookings=[b for b in facts.bookings_by_call.get(op.call_id or "", ())],
+            details={"direction": "told-booked", "named": False},
+        ))
     for (call_id, uid), ops in told.items():
         booking = facts.bookings_by_uid.get(uid)
         appointments = facts.appointments_by_uid.get(uid, [])
-        if booking is not None and appointments:
+        if booking is not None and (appointments or not local):
             continue
         gaps = []
         if booking is None:
             gaps.append("Cal.com has no such booking")
-        if not appointments:
+        if local and not appointments:
             gaps.append("the service has no appointment for it")
         violations.append(Violation(
             kind=LOST_BOOKING, key=f"call {call_id} / booking {uid}",
@@ -93,4 +105,5 @@ def check(facts: Facts) -> Verdict:
                     appointments=[a for b in group
                                   for a in facts.appointments_by_uid.get(b.uid, ())],
                 ))
-    return Verdict.of(NAME, violations, checked=len(told) + len(facts.bookings_by_call))
+    return Verdict.of(NAME, violations,
+                      checked=len(told) + len(facts.told_unnamed) + len(facts.bookings_by_call))

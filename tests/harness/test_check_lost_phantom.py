@@ -100,7 +100,7 @@ def test_unknown_outcomes_never_book_twice(world: World) -> None:
     assert len(v.operations) == 2
 
 
-def test_lost_check_needs_all_three_inputs(world: World) -> None:
+def test_lost_check_needs_the_history_and_calcom(world: World) -> None:
     verdict = world.check(LOST, history=False)
     assert verdict.ok
     assert verdict.skipped == "no history"
@@ -172,3 +172,37 @@ def test_unknown_outcome_then_reconciled_appointment_is_accounted_for(world: Wor
     world.booking("u1", S1_MS, call_id="call_a")
     world.appointment("u1", S1, call_id="call_a")
     assert world.check(LOST, options=CheckOptions(reconciled=True)).ok
+
+
+# -- answers that name no Cal.com booking (a service with references of its own) ---------------
+
+def unnamed_booked(world: World, call_id: str, slot: str = S1) -> None:
+    """The service says "booked" with its own reference only (no Cal.com uid in the answer)."""
+    world.collect(call_id, slot, uid=None)
+
+
+def test_an_unnamed_booked_answer_backed_by_the_calls_booking_passes(world: World) -> None:
+    unnamed_booked(world, "call_a")
+    world.booking("u1", S1_MS, call_id="call_a")
+    world.appointment("u1", S1, call_id="call_a")
+    verdict = world.check(LOST)
+    assert verdict.ok, verdict
+
+
+def test_an_unnamed_booked_answer_without_a_booking_is_a_lost_booking(world: World) -> None:
+    """ "booked" with a made-up reference while Cal.com failed: nothing holds the slot for it."""
+    unnamed_booked(world, "call_a")
+    world.booking("u1", S1_MS, call_id="call_b")  # someone else's booking at that start
+    (v,) = world.check(LOST).violations
+    assert v.kind == "lost-booking"
+    assert v.details == {"direction": "told-booked", "named": False}
+    assert "no active booking made for it there" in v.message
+
+
+def test_without_a_service_view_the_cal_com_side_is_still_judged(world: World) -> None:
+    """A stateless service shows no appointments: the check judges what Cal.com holds."""
+    unnamed_booked(world, "call_a")
+    booked_elsewhere = world.check(LOST, service=False)
+    assert not booked_elsewhere.ok
+    world.booking("u1", S1_MS, call_id="call_a")
+    assert world.check(LOST, service=False).ok
