@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from loadtests.demand import Demand, ServiceDemand
@@ -248,26 +248,42 @@ class LoadProfile:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoadProfile:
+        if not isinstance(data, dict):
+            raise ValueError("a profile is a JSON object")
         if data.get("schema", SCHEMA) != SCHEMA:
             raise ValueError(f"not a {SCHEMA} document (schema {data.get('schema')!r})")
+        known = {f.name for f in fields(cls)} | {"schema"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: "
+                             + ", ".join(sorted(known)))
         base = cls()
+
+        def number(key: str, default: Any, kind: type = float) -> Any:
+            value = data.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                    kind is int and not float(value).is_integer()):
+                raise ValueError(f"{key}: expected {'a whole number' if kind is int else 'a number'}"
+                                 f", got {value!r}")
+            return kind(value)
+
         return cls(
             name=str(data.get("name", base.name)),
             description=str(data.get("description", "")),
-            time_factor=float(data.get("time_factor", base.time_factor)),
+            time_factor=number("time_factor", base.time_factor),
             think=Distribution.parse(data.get("think", base.think.spec())),
             retry_think=Distribution.parse(data.get("retry_think", base.retry_think.spec())),
             between_calls=Distribution.parse(data.get("between_calls",
                                                       base.between_calls.spec())),
-            max_attempts=int(data.get("max_attempts", base.max_attempts)),
+            max_attempts=number("max_attempts", base.max_attempts, int),
             demand=Demand.from_json(data.get("demand") or {}),
             upstream=Upstream.from_json(data.get("upstream") or {}),
             thresholds=Thresholds.from_json(data.get("thresholds") or {}),
-            users=int(data.get("users", base.users)),
-            spawn_rate=None if data.get("spawn_rate") is None else float(data["spawn_rate"]),
-            duration_s=float(data.get("duration_s", base.duration_s)),
-            seed=int(data.get("seed", base.seed)),
-            request_timeout_s=float(data.get("request_timeout_s", base.request_timeout_s)),
+            users=number("users", base.users, int),
+            spawn_rate=None if data.get("spawn_rate") is None else number("spawn_rate", None),
+            duration_s=number("duration_s", base.duration_s),
+            seed=number("seed", base.seed, int),
+            request_timeout_s=number("request_timeout_s", base.request_timeout_s),
         )
 
     @classmethod
