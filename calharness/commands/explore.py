@@ -15,10 +15,16 @@ by `pytest` from then on). Failing examples are kept in a Hypothesis database
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from calharness.commands.console import make_console
 from calharness.commands.options import (
@@ -67,6 +73,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="Hypothesis prints every step")
 
 
+@contextlib.contextmanager
+def explore_progress(console: Console, profile: Any, off: tuple[str, ...]) -> Iterator[Any]:
+    """A live line on a terminal: examples run (of the profile's), steps, what it is doing now
+    (generating, shrinking, dropping steps); nothing when the output is not a terminal."""
+    if not console.is_terminal:
+        yield None
+        return
+    label = "defenses off: " + (", ".join(off) or "none")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[steps]} steps · {task.fields[phase]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(label, total=profile.examples, steps=0, phase="generating")
+
+        def on_change(result: Any) -> None:
+            progress.update(task, completed=min(result.examples, profile.examples),
+                            steps=result.steps, phase=result.phase)
+
+        yield on_change
+
+
 def run(args: argparse.Namespace) -> int:
     from scenarios.explore.machine import Profile, explore, running_session
     from scenarios.explore.reproducer import write_pytest
@@ -100,8 +126,9 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"database: {stack.database.description}")
         for off in runs:
             started = time.perf_counter()
-            result = explore(session, profile, seed=seed, defenses_off=off, database=database,
-                             verbose=args.verbose)
+            with explore_progress(console, profile, off) as on_change:
+                result = explore(session, profile, seed=seed, defenses_off=off,
+                                 database=database, verbose=args.verbose, on_change=on_change)
             console.print(f"{result.summary()} ({time.perf_counter() - started:.1f} s)")
             if result.failure is None:
                 if args.sweep:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +119,19 @@ class ExploreResult:
     examples: int = 0
     steps: int = 0
     failure: Failure | None = None
+    #: what the run is doing now: generating, shrinking (Hypothesis), dropping steps
+    phase: str = "generating"
+    #: told after every example and every step dropped (a progress display)
+    on_change: Callable[[ExploreResult], None] | None = field(default=None, repr=False,
+                                                             compare=False)
 
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     def summary(self) -> str:
         off = ", ".join(self.defenses_off) or "none"
@@ -145,6 +154,9 @@ def machine_for(session: Session, defenses_off: tuple[str, ...],
             self.explorer = Explorer(world)
             self._failed = False
             result.examples += 1
+            if result.failure is not None and result.phase == "generating":
+                result.phase = "shrinking"  # Hypothesis replays smaller examples after a failure
+            result.changed()
 
         def _do(self, action: str, **args: Any) -> None:
             result.steps += 1
@@ -185,12 +197,13 @@ def _remember(result: ExploreResult, steps: list[Step], exc: BaseException,
 
 def explore(session: Session, profile: Profile, *, seed: int | None = 0,
             defenses_off: Iterable[str] = (), database: Path | None = None,
-            verbose: bool = False, minimal: bool = True) -> ExploreResult:
+            verbose: bool = False, minimal: bool = True,
+            on_change: Callable[[ExploreResult], None] | None = None) -> ExploreResult:
     """Run the machine; a failure is shrunk (by Hypothesis when the profile says so, then by
     dropping single steps while it still breaks the same way, unless `minimal` is off) and
     returned, not raised."""
     off = tuple(defenses_off)
-    result = ExploreResult(profile=profile, seed=seed, defenses_off=off)
+    result = ExploreResult(profile=profile, seed=seed, defenses_off=off, on_change=on_change)
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
     if profile.shrink:
         phases.append(Phase.shrink)
@@ -211,7 +224,7 @@ def explore(session: Session, profile: Profile, *, seed: int | None = 0,
     else:
         result.failure = None  # failures seen while shrinking do not count when it passed
     if result.failure is not None and minimal:
-        result.failure = minimise(session, result.failure)
+        result.failure = minimise(session, result.failure, result)
     return result
 
 
@@ -242,7 +255,8 @@ def replays_failing(session: Session, failure: Failure, steps: list[Step]) -> st
     return None
 
 
-def minimise(session: Session, failure: Failure) -> Failure:
+def minimise(session: Session, failure: Failure,
+             result: ExploreResult | None = None) -> Failure:
     """Drop single steps while the failure stays the same (Hypothesis's shrinker sometimes
     keeps steps that only moved the clock or made an unrelated caller)."""
     steps = list(failure.steps)
@@ -250,6 +264,9 @@ def minimise(session: Session, failure: Failure) -> Failure:
     shrunk = True
     while shrunk and len(steps) > 1:
         shrunk = False
+        if result is not None:
+            result.phase = f"dropping steps ({len(steps)} left)"
+            result.changed()
         for i in range(len(steps)):
             candidate = steps[:i] + steps[i + 1:]
             again = replays_failing(session, failure, candidate)
