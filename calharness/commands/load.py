@@ -34,7 +34,14 @@ from typing import Any
 
 from booking_service.settings import DEFENSE_NAMES
 from loadtests.distributions import Distribution, DistributionError
-from loadtests.judge import EXIT_INVARIANT, EXIT_THRESHOLD, EXIT_UNJUDGED, LoadConfig, Target
+from loadtests.judge import (
+    EXIT_INVARIANT,
+    EXIT_THRESHOLD,
+    EXIT_UNJUDGED,
+    FLOW,
+    LoadConfig,
+    Target,
+)
 from loadtests.profile import FAULT_MIX_KINDS, PROFILES, LoadProfile, Thresholds, Upstream
 from reports.model import LoadSummary
 
@@ -356,11 +363,12 @@ def run_once(profile: LoadProfile, prepared: Prepared, run_dir: Path, args: argp
     (run_dir / "load-config.json").write_text(json.dumps(json.loads(config.dumps()), indent=2),
                                               encoding="utf-8")
     timeout = args.timeout if args.timeout is not None else profile.duration_s + 180
-    code = run_locust(LocustRun(
-        run_dir=run_dir, config_json=config.dumps(), host=prepared.target.service_url,
-        users=profile.users, spawn_rate=profile.effective_spawn_rate, workers=args.workers,
-        remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
-        master_port=args.master_port, timeout_s=timeout))
+    with load_progress(profile, run_dir) as watch:
+        code = run_locust(LocustRun(
+            run_dir=run_dir, config_json=config.dumps(), host=prepared.target.service_url,
+            users=profile.users, spawn_rate=profile.effective_spawn_rate, workers=args.workers,
+            remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
+            master_port=args.master_port, timeout_s=timeout), watch=watch)
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         # Locust itself failed (it never got to judge): say why, from its own log.
@@ -374,6 +382,56 @@ def run_once(profile: LoadProfile, prepared: Prepared, run_dir: Path, args: argp
     if code == 0 and summary.get("exit_code"):
         code = int(summary["exit_code"])  # never report success the master did not give
     return code, summary
+
+
+@contextlib.contextmanager
+def load_progress(profile: LoadProfile, run_dir: Path) -> Iterator[Any]:
+    """On a terminal, a live line from Locust's own stats file (rewritten every second or two):
+    users, requests so far, the booking flow's p95 so far, time left. Nothing otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    stats = run_dir / "locust_stats.csv"
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[line]}"), console=console, transient=True) as bar:
+        task = bar.add_task(f"load: {profile.users} calls", total=profile.duration_s, line="")
+
+        def watch() -> None:
+            requests, p95 = _stats_so_far(stats)
+            elapsed = time.monotonic() - started
+            left = max(0.0, profile.duration_s - elapsed)
+            bar.update(task, completed=min(elapsed, profile.duration_s),
+                       line=f"{requests} requests · booking_flow p95 "
+                       f"{'-' if p95 is None else f'{p95 / 1000:.1f} s'} · {left:.0f} s left")
+
+        yield watch
+
+
+def _stats_so_far(path: Path) -> tuple[int, float | None]:
+    """(requests, booking_flow p95 in ms) from Locust's stats CSV, as far as it is written."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error):
+        return 0, None
+    total = next((r for r in rows if r.get("Name") == "Aggregated"), {})
+    flow = next((r for r in rows if r.get("Name") == FLOW), {})
+    try:
+        requests = int(total.get("Request Count") or 0)
+    except ValueError:
+        requests = 0
+    try:
+        p95 = float(flow["95%"]) if flow.get("95%") not in (None, "", "N/A") else None
+    except ValueError:
+        p95 = None
+    return requests, p95
 
 
 def _last_error(log: Path) -> str:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -94,9 +95,10 @@ def _end(process: subprocess.Popen[bytes], grace_s: float) -> None:
         process.wait(timeout=10)
 
 
-def run_locust(run: LocustRun) -> int:
+def run_locust(run: LocustRun, watch: Callable[[], None] | None = None) -> int:
     """Start the master (or local runner) and the local workers; return the master's exit code
-    (``EXIT_TIMEOUT`` when the run outlived ``timeout_s``)."""
+    (``EXIT_TIMEOUT`` when the run outlived ``timeout_s``). `watch` is called about once a
+    second while the run lasts (a progress display)."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, CONFIG_ENV: run.config_json, "PYTHONUNBUFFERED": "1"}
     worker_env = {k: v for k, v in env.items() if k != CONFIG_ENV}  # workers get it from master
@@ -113,9 +115,8 @@ def run_locust(run: LocustRun) -> int:
                                  run.run_dir / f"locust-worker-{i}.log", worker_env)
             workers.append(worker)
             logs.append(log)
-        try:
-            code = master.wait(timeout=run.timeout_s)
-        except subprocess.TimeoutExpired:
+        code = _wait_watching(master, run.timeout_s, watch)
+        if code is None:
             _end(master, 0)
             code = EXIT_TIMEOUT
     except BaseException:
@@ -128,6 +129,21 @@ def run_locust(run: LocustRun) -> int:
             with contextlib.suppress(OSError):
                 log.close()
     return code
+
+
+def _wait_watching(process: subprocess.Popen[bytes], timeout_s: float,
+                   watch: Callable[[], None] | None) -> int | None:
+    """The process's exit code, or None when it outlived `timeout_s`; `watch` between waits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            return process.wait(timeout=min(remaining, 1.0) if watch else remaining)
+        except subprocess.TimeoutExpired:
+            if watch is not None:
+                watch()
 
 
 def run_workers(master_host: str, master_port: int, processes: int, log_dir: Path | None = None,
