@@ -1,7 +1,8 @@
 """The test-control protocol of the reference service (docs/contracts.md §4), over real HTTP.
 
-Each test runs the fake Cal.com and the service (with a token) on the database of the run
-(`make_stack`); the service's own clock is a `ControlledClock` frozen at the stack's NOW, so the
+Each test runs the fake Cal.com and the service (with a token): what touches the data on every
+database of the run (`stack`, from `make_stack`), what is the HTTP layer alone on SQLite
+(`http_stack`). The service's own clock is a `ControlledClock` frozen at the stack's NOW, so the
 slot S is bookable and the harness moves the service's time through `/_test/clock`.
 """
 
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from service_stack import NOW, S_ISO, WEBHOOK_SECRET, Stack, StackFactory
+from service_stack import NOW, S_ISO, WEBHOOK_SECRET, Stack, StackFactory, open_stack
 
 from booking_service import cli
 from booking_service.app import SETTINGS
@@ -40,11 +43,22 @@ def frozen_clock() -> ControlledClock:
     return clock
 
 
+def controlled(factory: StackFactory) -> contextlib.AbstractAsyncContextManager[Stack]:
+    # No webhook subscription: nothing writes behind a test's back (state snapshots are exact).
+    return factory(test_control_token=TOKEN, clock=frozen_clock(), webhooks=False)
+
+
 @pytest.fixture
 async def stack(make_stack: StackFactory) -> AsyncIterator[Stack]:
-    # No webhook subscription: nothing writes behind a test's back (state snapshots are exact).
-    async with make_stack(test_control_token=TOKEN, clock=frozen_clock(),
-                          webhooks=False) as opened:
+    """On every database of the run (what touches the data: reset, state, the flows)."""
+    async with controlled(make_stack) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def http_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """On SQLite only: for what is the protocol's HTTP layer alone (auth, refusals, the clock)."""
+    async with controlled(functools.partial(open_stack, f"sqlite:///{tmp_path}/tc.db")) as opened:
         yield opened
 
 
@@ -87,16 +101,16 @@ async def test_off_by_default(make_stack: StackFactory) -> None:
     TOKEN,  # the token without the Bearer scheme
     "Bearer",
 ], ids=["none", "wrong", "longer", "non-ascii", "basic", "no-scheme", "scheme-only"])
-async def test_every_request_needs_the_bearer_token(stack: Stack,
+async def test_every_request_needs_the_bearer_token(http_stack: Stack,
                                                     authorization: str | None) -> None:
-    booked = await book(stack, "call_keep")
+    booked = await book(http_stack, "call_keep")
     assert booked["status"] == "booked", booked
     headers = {} if authorization is None else {"Authorization": authorization}
 
     for method, path in (("GET", "/_test"), ("POST", "/_test/reset"), ("GET", "/_test/logs")):
-        assert await tc(stack, method, path, {}, headers=headers) == (401, DENIED)
+        assert await tc(http_stack, method, path, {}, headers=headers) == (401, DENIED)
     # The refused reset wiped nothing.
-    assert [a.call_id for a in await stack.appointments()] == ["call_keep"]
+    assert [a.call_id for a in await http_stack.appointments()] == ["call_keep"]
 
 
 async def test_describe_names_the_protocol_and_what_the_service_has(stack: Stack) -> None:
@@ -246,31 +260,31 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("method", "path", "body", "message"), BAD_REQUESTS,
                          ids=[f"{m} {p} {b}" for m, p, b, _ in BAD_REQUESTS])
-async def test_bad_input_is_a_400_that_says_why(stack: Stack, method: str, path: str,
+async def test_bad_input_is_a_400_that_says_why(http_stack: Stack, method: str, path: str,
                                                 body: Any, message: str) -> None:
     raw = b"null" if body is None else None
-    assert await tc(stack, method, path, body, raw=raw) == (400, {"error": message})
+    assert await tc(http_stack, method, path, body, raw=raw) == (400, {"error": message})
 
 
-async def test_unreadable_bodies_and_queries_are_400s(stack: Stack) -> None:
+async def test_unreadable_bodies_and_queries_are_400s(http_stack: Stack) -> None:
     for method, path in (("POST", "/_test/reset"), ("PUT", "/_test/failpoints/collect.before_insert"),
                          ("PATCH", "/_test/settings"), ("POST", "/_test/clock")):
-        assert await tc(stack, method, path, raw=b"{nope") == (400, {"error": "the body is not JSON"})
-    assert await tc(stack, "GET", "/_test/logs", params={"since": "x"}) == (
+        assert await tc(http_stack, method, path, raw=b"{nope") == (400, {"error": "the body is not JSON"})
+    assert await tc(http_stack, "GET", "/_test/logs", params={"since": "x"}) == (
         400, {"error": "since must be an integer"})
 
 
-async def test_a_refused_settings_change_changes_no_knob(stack: Stack) -> None:
-    status, _ = await tc(stack, "PATCH", "/_test/settings",
+async def test_a_refused_settings_change_changes_no_knob(http_stack: Stack) -> None:
+    status, _ = await tc(http_stack, "PATCH", "/_test/settings",
                          {"calcom_timeout_s": 1.5, "slot_lock_timeout_s": 0})
     assert status == 400
-    assert (await tc(stack, "GET", "/_test"))[1]["settings"] == KNOBS
+    assert (await tc(http_stack, "GET", "/_test"))[1]["settings"] == KNOBS
 
-    status, answer = await tc(stack, "PATCH", "/_test/settings",
+    status, answer = await tc(http_stack, "PATCH", "/_test/settings",
                               {"calcom_timeout_s": 1.5, "slot_lock_timeout_s": 3})
     assert (status, answer) == (200, {"settings": {**KNOBS, "calcom_timeout_s": 1.5,
                                                    "slot_lock_timeout_s": 3.0}})
-    assert (stack.ctx.calcom.timeout_s, stack.ctx.settings.slot_lock_timeout_s) == (1.5, 3.0)
+    assert (http_stack.ctx.calcom.timeout_s, http_stack.ctx.settings.slot_lock_timeout_s) == (1.5, 3.0)
 
 
 # -- defenses ---------------------------------------------------------------------------------------
@@ -317,16 +331,16 @@ async def test_crash_before_insert_fails_the_call_once_and_records_where(stack: 
     assert [a.call_id for a in await stack.appointments()] == ["call_after_crash"]
 
 
-async def test_a_disarmed_failpoint_does_nothing(stack: Stack) -> None:
-    await tc(stack, "PUT", "/_test/failpoints/collect.before_insert", {"action": "crash"})
-    await tc(stack, "PUT", "/_test/failpoints/cancel.before_upstream", {"action": "crash"})
+async def test_a_disarmed_failpoint_does_nothing(http_stack: Stack) -> None:
+    await tc(http_stack, "PUT", "/_test/failpoints/collect.before_insert", {"action": "crash"})
+    await tc(http_stack, "PUT", "/_test/failpoints/cancel.before_upstream", {"action": "crash"})
 
-    status, answer = await tc(stack, "DELETE", "/_test/failpoints/collect.before_insert")
+    status, answer = await tc(http_stack, "DELETE", "/_test/failpoints/collect.before_insert")
 
     assert (status, list(answer["failpoints"])) == (200, ["cancel.before_upstream"])
-    assert (await book(stack, "call_disarmed"))["status"] == "booked"
-    assert await tc(stack, "DELETE", "/_test/failpoints") == (200, {"failpoints": {}})
-    assert dict(stack.ctx.settings.failpoints or {}) == {}
+    assert (await book(http_stack, "call_disarmed"))["status"] == "booked"
+    assert await tc(http_stack, "DELETE", "/_test/failpoints") == (200, {"failpoints": {}})
+    assert dict(http_stack.ctx.settings.failpoints or {}) == {}
 
 
 @contextlib.asynccontextmanager
@@ -382,16 +396,16 @@ async def test_a_call_failpoint_holds_the_flow_until_the_url_answers(stack: Stac
     assert hits["collect.before_insert"]["hits"] == [context]
 
 
-async def test_a_call_failpoint_meets_at_the_fakes_rendezvous(stack: Stack) -> None:
-    url = stack.fake.url + "/_fake/rendezvous/before-insert"
-    await tc(stack, "PUT", "/_test/failpoints/collect.before_insert",
+async def test_a_call_failpoint_meets_at_the_fakes_rendezvous(http_stack: Stack) -> None:
+    url = http_stack.fake.url + "/_fake/rendezvous/before-insert"
+    await tc(http_stack, "PUT", "/_test/failpoints/collect.before_insert",
              {"action": "call", "url": url, "body": {"parties": 1, "timeout_s": 10},
               "with_context": True})
 
-    answer = await book(stack, "call_meets")
+    answer = await book(http_stack, "call_meets")
 
     assert answer["status"] == "booked", answer
-    [point] = (await stack.control.rendezvous())["rendezvous"].values()
+    [point] = (await http_stack.control.rendezvous())["rendezvous"].values()
     assert (point["parties"], point["tripped"], point["timed_out"]) == (1, True, False)
     assert [c["call_id"] for c in point["arrived"]] == ["call_meets"]
 
@@ -399,62 +413,62 @@ async def test_a_call_failpoint_meets_at_the_fakes_rendezvous(stack: Stack) -> N
 # -- the clock ----------------------------------------------------------------------------------------
 
 
-async def test_the_clock_freezes_advances_and_runs_again(stack: Stack) -> None:
-    status, clock = await tc(stack, "POST", "/_test/clock", {"freeze": "2026-03-02T08:15:00Z"})
+async def test_the_clock_freezes_advances_and_runs_again(http_stack: Stack) -> None:
+    status, clock = await tc(http_stack, "POST", "/_test/clock", {"freeze": "2026-03-02T08:15:00Z"})
     assert (status, clock["now"], clock["frozen"], clock["peer"]) == (
         200, "2026-03-02T08:15:00.000Z", True, None)
 
-    clock = (await tc(stack, "POST", "/_test/clock", {"advance_s": 90.5}))[1]
+    clock = (await tc(http_stack, "POST", "/_test/clock", {"advance_s": 90.5}))[1]
     assert (clock["now"], clock["frozen"]) == ("2026-03-02T08:16:30.500Z", True)
-    assert (await tc(stack, "GET", "/_test/clock"))[1]["now"] == "2026-03-02T08:16:30.500Z"
-    assert stack.ctx.settings.the_clock.now().isoformat() == "2026-03-02T08:16:30.500000+00:00"
+    assert (await tc(http_stack, "GET", "/_test/clock"))[1]["now"] == "2026-03-02T08:16:30.500Z"
+    assert http_stack.ctx.settings.the_clock.now().isoformat() == "2026-03-02T08:16:30.500000+00:00"
 
-    clock = (await tc(stack, "POST", "/_test/clock", {"unfreeze": True}))[1]
+    clock = (await tc(http_stack, "POST", "/_test/clock", {"unfreeze": True}))[1]
     assert clock["frozen"] is False
     assert clock["now"] >= "2026-03-02T08:16:30.500Z"  # running on from where it stood
 
-    clock = (await tc(stack, "POST", "/_test/clock", {"reset": True}))[1]
+    clock = (await tc(http_stack, "POST", "/_test/clock", {"reset": True}))[1]
     assert clock["frozen"] is False
     assert abs(clock["offset_s"]) < 1.0
 
 
-async def test_a_frozen_wait_moves_the_peer_clock_by_the_same_amount(stack: Stack) -> None:
-    peer = stack.fake.url + "/_fake/clock"
-    linked = (await tc(stack, "POST", "/_test/clock", {"freeze": NOW_ISO, "peer": peer}))[1]
+async def test_a_frozen_wait_moves_the_peer_clock_by_the_same_amount(http_stack: Stack) -> None:
+    peer = http_stack.fake.url + "/_fake/clock"
+    linked = (await tc(http_stack, "POST", "/_test/clock", {"freeze": NOW_ISO, "peer": peer}))[1]
     assert (linked["now"], linked["peer"]) == (NOW_ISO, peer)
-    assert (await stack.control.clock())["now"] == NOW_ISO
+    assert (await http_stack.control.clock())["now"] == NOW_ISO
 
-    await stack.ctx.settings.the_clock.sleep(42.25)  # a policy wait on the frozen clock
+    await http_stack.ctx.settings.the_clock.sleep(42.25)  # a policy wait on the frozen clock
 
-    assert (await tc(stack, "GET", "/_test/clock"))[1]["now"] == "2026-01-05T07:00:42.250Z"
-    assert (await stack.control.clock())["now"] == "2026-01-05T07:00:42.250Z"
+    assert (await tc(http_stack, "GET", "/_test/clock"))[1]["now"] == "2026-01-05T07:00:42.250Z"
+    assert (await http_stack.control.clock())["now"] == "2026-01-05T07:00:42.250Z"
 
 
-async def test_a_retry_backoff_in_a_flow_moves_both_clocks_together(stack: Stack) -> None:
-    await tc(stack, "POST", "/_test/clock", {"freeze": NOW_ISO,
-                                             "peer": stack.fake.url + "/_fake/clock"})
-    await stack.control.add_fault({"name": "slots-503",
+async def test_a_retry_backoff_in_a_flow_moves_both_clocks_together(http_stack: Stack) -> None:
+    await tc(http_stack, "POST", "/_test/clock", {"freeze": NOW_ISO,
+                                             "peer": http_stack.fake.url + "/_fake/clock"})
+    await http_stack.control.add_fault({"name": "slots-503",
                                    "match": {"method": "GET", "path": "/v2/slots"},
                                    "trigger": {"kind": "first", "k": 2},
                                    "action": {"kind": "status", "status": 503}})
 
-    answer = await stack.retell("check-availability", datum="07.01.2026", uhrzeit="14:00",
+    answer = await http_stack.retell("check-availability", datum="07.01.2026", uhrzeit="14:00",
                                 dienstleistung="Beratung", call_id="call_backoff")
 
     assert answer["status"] == "available", answer
-    assert (await stack.control.faults())["faults"][0]["fired"] == 2
-    service_now = (await tc(stack, "GET", "/_test/clock"))[1]["now"]
+    assert (await http_stack.control.faults())["faults"][0]["fired"] == 2
+    service_now = (await tc(http_stack, "GET", "/_test/clock"))[1]["now"]
     assert service_now > NOW_ISO  # the service backed off (virtually) ...
-    assert (await stack.control.clock())["now"] == service_now  # ... and Cal.com's time with it
+    assert (await http_stack.control.clock())["now"] == service_now  # ... and Cal.com's time with it
 
 
-async def test_without_a_peer_a_frozen_wait_moves_only_the_services_clock(stack: Stack) -> None:
-    await tc(stack, "POST", "/_test/clock", {"freeze": NOW_ISO, "peer": None})
+async def test_without_a_peer_a_frozen_wait_moves_only_the_services_clock(http_stack: Stack) -> None:
+    await tc(http_stack, "POST", "/_test/clock", {"freeze": NOW_ISO, "peer": None})
 
-    await stack.ctx.settings.the_clock.sleep(10)
+    await http_stack.ctx.settings.the_clock.sleep(10)
 
-    assert (await tc(stack, "GET", "/_test/clock"))[1]["now"] == "2026-01-05T07:00:10.000Z"
-    assert (await stack.control.clock())["now"] == NOW_ISO
+    assert (await tc(http_stack, "GET", "/_test/clock"))[1]["now"] == "2026-01-05T07:00:10.000Z"
+    assert (await http_stack.control.clock())["now"] == NOW_ISO
 
 
 # -- what the service believes, and what it logged ------------------------------------------------------
@@ -481,13 +495,13 @@ async def test_state_shows_every_appointment_and_with_rows_every_table(stack: St
     assert "rows" not in (await tc(stack, "GET", "/_test/state"))[1]
 
 
-async def test_logs_come_back_as_the_operator_sees_them_redacted(stack: Stack) -> None:
-    before = (await tc(stack, "GET", "/_test/logs"))[1]["last"]
+async def test_logs_come_back_as_the_operator_sees_them_redacted(http_stack: Stack) -> None:
+    before = (await tc(http_stack, "GET", "/_test/logs"))[1]["last"]
     logger = logging.getLogger("booking_service.test_control_probe")
 
     logger.warning("caller %s asked for anna.alt@example.com", "+49 151 2345 6789")
 
-    status, logs = await tc(stack, "GET", "/_test/logs", params={"since": str(before)})
+    status, logs = await tc(http_stack, "GET", "/_test/logs", params={"since": str(before)})
     assert status == 200
     [line] = [entry for entry in logs["lines"] if entry["logger"] == logger.name]
     assert line == {"seq": line["seq"], "logger": logger.name, "level": "WARNING",
@@ -495,19 +509,19 @@ async def test_logs_come_back_as_the_operator_sees_them_redacted(stack: Stack) -
                             "for a***@example.com"}
     assert before < line["seq"] <= logs["last"]
     # Lines up to `since` are not sent again (only the access log's lines of these requests).
-    later = (await tc(stack, "GET", "/_test/logs", params={"since": str(logs["last"])}))[1]
+    later = (await tc(http_stack, "GET", "/_test/logs", params={"since": str(logs["last"])}))[1]
     assert {entry["logger"] for entry in later["lines"]} <= {"aiohttp.access"}
     assert all(entry["seq"] > logs["last"] for entry in later["lines"])
 
 
 async def test_a_stub_url_that_never_answers_ends_with_the_failpoints_timeout(
-        stack: Stack) -> None:
+        http_stack: Stack) -> None:
     async with held_endpoint() as (url, _entered, _release, bodies):
-        await tc(stack, "PUT", "/_test/failpoints/collect.after_double_check",
+        await tc(http_stack, "PUT", "/_test/failpoints/collect.after_double_check",
                  {"action": "call", "url": url, "timeout_s": 0.2})
-        answer = await book(stack, "call_never_answered")
+        answer = await book(http_stack, "call_never_answered")
     # The call gave up: the flow did not go on to Cal.com.
     assert answer["status"] == "error", answer
     assert bodies == [{}]
-    assert await stack.upstream() == []
+    assert await http_stack.upstream() == []
 
