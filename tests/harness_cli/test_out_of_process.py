@@ -169,13 +169,16 @@ def fields_of(target: Any) -> dict[str, Any]:
 # -- the REST example as a served target ---------------------------------------------------------
 
 
-def test_the_rest_example_is_served_with_its_adapter(tmp_path: Path) -> None:
-    with ServedStack(ServedOptions(service="rest-careful")) as stack:
+@pytest.mark.parametrize("service", ["rest-naive", "rest-careful"])
+def test_the_rest_example_is_served_with_its_adapter(service: str) -> None:
+    with ServedStack(ServedOptions(service=service)) as stack:
         target = stack.target
-        assert (target.adapter, target.service_url, target.test_control_token) == (
-            REST_ADAPTER, stack.service_url, None)
+        assert (target.name, target.adapter, target.service_url, target.test_control_token) == (
+            service, REST_ADAPTER, stack.service_url, None)
         assert stack.database is None  # the example keeps its own SQLite file
-        assert http_status(stack.service_url + "/healthz") == 200
+        with urllib.request.urlopen(stack.service_url + "/healthz", timeout=10) as response:
+            assert json.load(response) == {"status": "ok", "mode": service.removeprefix("rest-"),
+                                           "database": "sqlite"}
         again = parse_target(tomllib.loads(target_toml(target)), "rest.toml")
         assert fields_of(again) == fields_of(target)
 
