@@ -30,7 +30,7 @@ def history_of(*ops: tuple[str, str | None, Any]) -> History:
     return History(events)
 
 
-def booking(*attendees: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def booking(*attendees: Any, **fields: Any) -> dict[str, Any]:
     return {"uid": "u1", "attendees": list(attendees), **fields}
 
 
