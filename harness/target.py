@@ -39,7 +39,9 @@ With test control the companies may be left out: the service names its tenants i
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -95,7 +97,7 @@ class Target:
 
 
 KNOWN = {"name", "service_url", "adapter", "adapter_settings", "allow_booking", "allow_faults",
-         "max_requests", "days_ahead", "service", "companies", "calcom", "test_control"}
+         "max_requests", "days_ahead", "companies", "calcom", "test_control"}
 COMPANY_KEYS = {"api_key", "phone", "fallback_email", "id", "name", "calcom_api_key",
                 "branch_ids"}
 CALCOM_KEYS = {"control_url", "api_url", "api_key"}
@@ -117,8 +119,8 @@ def _keys(doc: Mapping[str, Any], known: set[str], where: str) -> None:
 
 
 def _table(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = doc.get(key) or {}
-    if not isinstance(value, dict):
+    value = doc.get(key, {})
+    if not isinstance(value, dict):  # also a falsy `calcom = ""`: a mistake, not "no table"
         raise TargetError(f"{where}: [{key}] must be a table")
     return value
 
@@ -248,28 +250,57 @@ def load_target(path: str | Path) -> Target:
     return parse_target(doc, str(path), default_name=path.stem)
 
 
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value for what a target holds (strings escaped, tables inline)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string, once DEL (which TOML wants escaped) is.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} into a target file")
+
+
 def target_toml(target: Target, *, token_env: str | None = None) -> str:
-    """A target file for `target` (what `calharness serve` prints)."""
-    lines = [f'name = "{target.name}"', f'service_url = "{target.service_url}"',
-             f'adapter = "{target.adapter}"', f"allow_booking = {str(target.allow_booking).lower()}",
-             f"allow_faults = {str(target.allow_faults).lower()}",
-             f"max_requests = {target.max_requests or 0}"]
+    """A target file for `target` (what `calharness serve` prints): `load_target` reads it back
+    into the same target (but for the run id, and `embedded`, which no file can say)."""
+
+    def setting(key: str, value: Any) -> str:
+        return f"{_toml_key(key)} = {_toml_value(value)}"
+
+    lines = [setting("name", target.name), setting("service_url", target.service_url),
+             setting("adapter", target.adapter), setting("allow_booking", target.allow_booking),
+             setting("allow_faults", target.allow_faults),
+             setting("max_requests", target.max_requests or 0),
+             setting("days_ahead", target.days_ahead)]
+    if target.adapter_settings:
+        lines += ["", "[adapter_settings]"]
+        lines += [setting(str(k), v) for k, v in target.adapter_settings.items()]
     for role, company in target.companies.items():
-        lines += ["", f"[companies.{role}]", f'api_key = "{company.api_key}"']
-        if company.phone:
-            lines.append(f'phone = "{company.phone}"')
+        lines += ["", f"[companies.{_toml_key(role)}]", setting("api_key", company.api_key)]
+        for key in ("phone", "fallback_email", "id", "name", "calcom_api_key"):
+            if getattr(company, key) is not None:
+                lines.append(setting(key, getattr(company, key)))
         if company.branch_ids:
-            lines.append("branch_ids = [" + ", ".join(f'"{b}"' for b in company.branch_ids) + "]")
-    if target.calcom_control_url or target.calcom_api_url:
-        lines += ["", "[calcom]"]
-        if target.calcom_control_url:
-            lines.append(f'control_url = "{target.calcom_control_url}"')
-        if target.calcom_api_url:
-            lines.append(f'api_url = "{target.calcom_api_url}"')
+            lines.append(setting("branch_ids", list(company.branch_ids)))
+    calcom = {"control_url": target.calcom_control_url, "api_url": target.calcom_api_url,
+              "api_key": target.calcom_api_key}
+    if any(v is not None for v in calcom.values()):
+        lines += ["", "[calcom]"] + [setting(k, v) for k, v in calcom.items() if v is not None]
     if target.test_control_token:
-        lines += ["", "[test_control]", f'url = "{target.test_control_url}"']
-        lines.append(f'token_env = "{token_env}"' if token_env
-                     else f'token = "{target.test_control_token}"')
+        lines += ["", "[test_control]", setting("url", target.test_control_url)]
+        lines.append(setting("token_env", token_env) if token_env
+                     else setting("token", target.test_control_token))
         if target.replica_url:
-            lines.append(f'replica_url = "{target.replica_url}"')
+            lines.append(setting("replica_url", target.replica_url))
     return "\n".join(lines) + "\n"

@@ -256,7 +256,7 @@ class RunReport:
         return [s for s in self.scenarios if s.outcome == "skipped" and not s.missing]
 
     def ran_line(self) -> str:
-        """``147 of 148 scenarios ran (1 skipped: lacked mariadb ×1)``."""
+        """``147 of 148 scenarios ran (1 skipped; lacking mariadb ×1)``."""
         skipped = self.total - self.ran
         text = f"{self.ran} of {self.total} scenarios ran"
         if skipped:

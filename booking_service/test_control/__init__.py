@@ -147,7 +147,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path != "/_test" and not request.path.startswith("/_test/"):
         return await handler(request)
     expected = request.app[TEST_CONTROL].token.encode()
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    header = request.headers.get("Authorization", "")
+    # Only the Bearer scheme counts: a bare token (or another scheme) is refused (contract §4).
+    given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     try:
         allowed = hmac.compare_digest(given.encode("ascii"), expected)
     except UnicodeEncodeError:

@@ -12,6 +12,8 @@ import os
 import shlex
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,12 +83,23 @@ def offered_capabilities(target: Target) -> frozenset[str]:
     from harness.session import Session
 
     try:
+        _answers(target.service_url)
         with Session(target) as session:
             return session.capabilities
     except TargetError as exc:
         raise UsageError(f"--target: {exc}") from None
     except OSError as exc:
         raise UsageError(f"--target: {target.service_url} does not answer ({exc})") from None
+
+
+def _answers(url: str) -> None:
+    """Raise OSError unless something answers HTTP at `url` (any status is an answer): a
+    service without test control is otherwise never asked before the scenarios start."""
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            pass
+    except urllib.error.HTTPError as answered:
+        answered.close()
 
 
 def run(args: argparse.Namespace) -> int:
