@@ -209,11 +209,12 @@ class ServedStack:
         for role, doc in zip(("primary", "secondary"), demo_tenants()["companies"], strict=False):
             companies[role] = TargetCompany(role=role, api_key=doc["api_key"],
                                             phone=doc["branches"][0]["phone"],
+                                            fallback_email=doc.get("fallback_email"),
                                             branch_ids=(doc["branches"][0]["id"],))
         control = self.options.test_control
         return Target(name="served", service_url=self.service_url, companies=companies,
                       allow_booking=True, allow_faults=True, max_requests=None,
-                      calcom_control_url=self.fake_url,
+                      calcom_control_url=self.fake_url, calcom_webhook_secret=WEBHOOK_SECRET,
                       test_control_url=self.service_url if control else None,
                       test_control_token=self.token if control else None,
                       replica_url=self.replica_url if control else None)

@@ -105,6 +105,9 @@ class Session:
             offered.add("ground_truth")
         if target.test_control_token:
             await self._open_test_control(fake, offered)
+        if target.calcom_webhook_secret and self.service.webhook_secret is None:
+            self.service.webhook_secret = target.calcom_webhook_secret
+            offered.add("webhook_secret")
         if "primary" not in self.companies:
             raise TargetError(f"{target.name}: no tenant to call: give [companies.primary] "
                               f"(api_key, phone)")

@@ -28,6 +28,7 @@ What the target offers decides which scenarios run (harness/capabilities.py). Ex
     control_url = "http://…"      # a fake Cal.com's control plane: faults, clock, ground truth
     api_url = "https://api.cal.com"  # or the real Cal.com API, read-only, for ground truth,
     api_key = "cal_live_…"        # with a key that may list the bookings
+    webhook_secret = "whsec_…"    # optional: the service's webhook secret (forgery scenarios)
 
     [test_control]                # the service's test-control protocol (docs/contracts.md §4)
     url = "http://…"              # default: service_url
@@ -80,6 +81,8 @@ class Target:
     calcom_control_url: str | None = None
     calcom_api_url: str | None = None
     calcom_api_key: str | None = None
+    #: the secret Cal.com signs the service's webhooks with (lets the harness sign its own)
+    calcom_webhook_secret: str | None = None
     test_control_url: str | None = None
     test_control_token: str | None = None
     replica_url: str | None = None
@@ -100,7 +103,7 @@ KNOWN = {"name", "service_url", "adapter", "adapter_settings", "allow_booking", 
          "max_requests", "days_ahead", "companies", "calcom", "test_control"}
 COMPANY_KEYS = {"api_key", "phone", "fallback_email", "id", "name", "calcom_api_key",
                 "branch_ids"}
-CALCOM_KEYS = {"control_url", "api_url", "api_key"}
+CALCOM_KEYS = {"control_url", "api_url", "api_key", "webhook_secret"}
 TEST_CONTROL_KEYS = {"url", "token", "token_env", "replica_url"}
 
 
@@ -206,8 +209,9 @@ def parse_target(doc: Mapping[str, Any], where: str, *, default_name: str = "tar
         raise TargetError(f"{where}: adapter must be \"voice\" or \"package.module:Class\"")
     service_url = _url(doc["service_url"], f"{where}: service_url")
     max_requests = _count(doc, "max_requests", 300, where, zero_ok=True)
-    if calcom.get("api_key") is not None and not isinstance(calcom["api_key"], str):
-        raise TargetError(f"{where}: [calcom] api_key must be a string")
+    for key in ("api_key", "webhook_secret"):
+        if calcom.get(key) is not None and not isinstance(calcom[key], str):
+            raise TargetError(f"{where}: [calcom] {key} must be a string")
     allow_faults = _flag(doc, "allow_faults", where)
     if allow_faults and not calcom.get("control_url"):
         raise TargetError(f"{where}: allow_faults needs a fake Cal.com behind the service: set "
@@ -227,6 +231,7 @@ def parse_target(doc: Mapping[str, Any], where: str, *, default_name: str = "tar
         calcom_api_url=_url(calcom["api_url"], f"{where}: [calcom] api_url")
         if calcom.get("api_url") else None,
         calcom_api_key=calcom.get("api_key"),
+        calcom_webhook_secret=calcom.get("webhook_secret"),
         test_control_url=(_url(control["url"], f"{where}: [test_control] url")
                           if control.get("url") else service_url) if token else None,
         test_control_token=token,
@@ -294,7 +299,7 @@ def target_toml(target: Target, *, token_env: str | None = None) -> str:
         if company.branch_ids:
             lines.append(setting("branch_ids", list(company.branch_ids)))
     calcom = {"control_url": target.calcom_control_url, "api_url": target.calcom_api_url,
-              "api_key": target.calcom_api_key}
+              "api_key": target.calcom_api_key, "webhook_secret": target.calcom_webhook_secret}
     if any(v is not None for v in calcom.values()):
         lines += ["", "[calcom]"] + [setting(k, v) for k, v in calcom.items() if v is not None]
     if target.test_control_token:

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,13 @@ def test_without_a_token_the_service_offers_no_test_control(stack: EmbeddedStack
         assert not session.resets
         assert session.service.capabilities == frozenset()
         assert session.companies["primary"].id is None  # nobody named the tenant's id
+
+
+def test_a_webhook_secret_in_the_target_file_lets_the_harness_sign(stack: EmbeddedStack) -> None:
+    target = replace(without_test_control(stack.target), calcom_webhook_secret="whsec_given")
+    with Session(target) as session:
+        assert "webhook_secret" in session.capabilities
+        assert session.service.webhook_secret == "whsec_given"
 
 
 def test_a_fake_without_allow_faults_gives_ground_truth_but_no_faults(

@@ -46,7 +46,7 @@ ERRORS = [
      f"{WHERE}: [companies.primary]: unknown setting(s) pone; known: api_key, branch_ids, "
      "calcom_api_key, fallback_email, id, name, phone"),
     (BASE + '[calcom]\nurl = "http://c"\n',
-     f"{WHERE}: [calcom]: unknown setting(s) url; known: api_key, api_url, control_url"),
+     f"{WHERE}: [calcom]: unknown setting(s) url; known: api_key, api_url, control_url, webhook_secret"),
     (BASE + '[test_control]\ntoken = "t"\ntokn = "t"\n',
      f"{WHERE}: [test_control]: unknown setting(s) tokn; known: replica_url, token, token_env, "
      "url"),
@@ -198,7 +198,8 @@ def test_a_full_target_file_reads_into_every_field() -> None:
                              "auth": {"header": "X-Key", "value": "s3cret"}},
         "allow_booking": True, "allow_faults": True, "max_requests": 400, "days_ahead": 21,
         "calcom_control_url": "http://127.0.0.1:8787", "calcom_api_url": "https://api.cal.com",
-        "calcom_api_key": "cal_live_reader", "test_control_url": "http://127.0.0.1:9000",
+        "calcom_api_key": "cal_live_reader", "calcom_webhook_secret": None,
+        "test_control_url": "http://127.0.0.1:9000",
         "test_control_token": "tc-secret", "replica_url": "http://127.0.0.1:9001",
         "embedded": False,
     }
@@ -216,7 +217,7 @@ def test_defaults_of_a_minimal_file() -> None:
         "adapter": "voice", "adapter_settings": {}, "allow_booking": False,
         "allow_faults": False, "max_requests": 300, "days_ahead": 30,
         "calcom_control_url": None, "calcom_api_url": None, "calcom_api_key": None,
-        "test_control_url": None, "test_control_token": None, "replica_url": None,
+        "calcom_webhook_secret": None, "test_control_url": None, "test_control_token": None, "replica_url": None,
         "embedded": False}
     assert target.secondary is None
     assert parse("max_requests = 0\n" + BASE).max_requests is None  # 0: no budget
