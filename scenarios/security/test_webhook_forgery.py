@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from harness.world import World
+from scenarios.rca._support import appointments
 from scenarios.security._support import later, sign, webhook_body
 
 pytestmark = [pytest.mark.area("security")]
@@ -84,11 +85,11 @@ def test_forged_delivery_is_refused_and_changes_nothing(world: World, event: str
 
     answer = world.driver.webhook(body, signature_for(forgery, body, genuine, world.webhook_secret),
                                   signature_valid=False)
-    listed = world.driver.read("appointments", world.berlin.api_key, world.berlin.id)
+    listed = appointments(world)  # the scenario's own (a shared target holds others' too)
 
     world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert answer.http_status == 401, answer.body
-    assert [(a["id"], a["status"], a["start"]) for a in listed.body["appointments"]] == \
+    assert [(a["id"], a["status"], a["start"]) for a in listed] == \
         [(service_answer["appointment_id"], "scheduled", service_answer["start"])]
 
 
@@ -113,14 +114,14 @@ def test_replayed_genuine_delivery_takes_effect_once(world: World) -> None:
     at_once = world.driver.concurrently([
         (lambda i=i: world.driver.awebhook(body, signature, signature_valid=True,
                                            process=f"replayer-{i}")) for i in range(3)])
-    listed = world.driver.read("appointments", world.berlin.api_key, world.berlin.id)
+    listed = appointments(world)
     # Olga calls to cancel; Cal.com cancels and says so. The captured CREATED, replayed now,
     # must not bring the booking back.
     cancelled = world.driver.cancel(call_id="call_olga_cancels", slot=slot,
                                     args={"name": "Olga Outside"})
     world.settle()
     late = world.driver.webhook(body, signature, signature_valid=True)
-    shown = world.driver.read("appointments", world.berlin.api_key, world.berlin.id)
+    shown = appointments(world)
 
     world.judge()  # the invariants first: with a defense off, the report shows the violation
     assert first.http_status == 200, first.body
@@ -128,8 +129,8 @@ def test_replayed_genuine_delivery_takes_effect_once(world: World) -> None:
     for answer in again + at_once:
         assert answer.http_status == 200, answer.body
         assert answer.body["outcome"] == "duplicate", answer.body
-    assert [(a["booking_uid"], a["status"]) for a in listed.body["appointments"]] == \
+    assert [(a["booking_uid"], a["status"]) for a in listed] == \
         [(booking["uid"], "scheduled")]
     assert cancelled.status == "cancelled", cancelled.body
     assert late.http_status == 200, late.body
-    assert [a["status"] for a in shown.body["appointments"]] == ["cancelled"]
+    assert [a["status"] for a in shown] == ["cancelled"]
