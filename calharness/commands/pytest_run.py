@@ -62,7 +62,10 @@ def run_pytest(junit: Path, *, env: Mapping[str, str], workers: int = 1,
     junit.parent.mkdir(parents=True, exist_ok=True)
     log = log or junit.with_suffix(".log")
     read_fd, write_fd = os.pipe()
-    child_env = {**os.environ, **env, "CALHARNESS_PROGRESS_FD": str(write_fd)}
+    # The scenario suite as the main job runs it: the state machine's CI profile, not the
+    # quick one a plain `pytest` runs.
+    child_env = {**os.environ, "CALHARNESS_EXPLORE_PROFILE": "ci", **env,
+                 "CALHARNESS_PROGRESS_FD": str(write_fd)}
     child_env.pop("CALHARNESS_PROGRESS_FILE", None)
     outcomes: dict[str, int] = {}
     started = time.perf_counter()

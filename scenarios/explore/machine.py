@@ -86,8 +86,21 @@ class Profile:
 
     @classmethod
     def ci(cls) -> Profile:
-        """Part of `pytest` and `calharness verify`: well under a minute on 2 cores."""
+        """Part of `calharness verify` and its ablation: well under a minute on 2 cores."""
         return cls("ci", examples=150, steps=12)
+
+    @classmethod
+    def quick(cls) -> Profile:
+        """What a plain `pytest` runs: the machine works end to end, in seconds (the depth
+        belongs to `calharness verify` and `calharness explore`)."""
+        return cls("quick", examples=25, steps=8)
+
+    @classmethod
+    def named(cls, name: str) -> Profile:
+        """`ci` or `quick` (the scenario's profile by `CALHARNESS_EXPLORE_PROFILE`)."""
+        if name not in ("ci", "quick"):
+            raise ValueError(f"CALHARNESS_EXPLORE_PROFILE must be ci or quick, not {name!r}")
+        return cls.ci() if name == "ci" else cls.quick()
 
     @classmethod
     def deep(cls, examples: int = 500, steps: int = 30) -> Profile:

@@ -54,18 +54,22 @@ def test_a_short_run_with_every_defense_on_finds_nothing(tmp_path: Path) -> None
 
 
 def test_a_failure_is_shrunk_printed_and_written_as_a_scenario(tmp_path: Path) -> None:
-    """unique_constraint off: a webhook and a reconciliation import one desk booking twice."""
+    """availability_double_check off: with Cal.com overbooking, a caller is booked into a slot
+    its host already holds (the CI sweep finds it in the sixth example; the drop-steps shrinker
+    keeps the run to seconds — Hypothesis's own shrinker is the same code, given minutes)."""
     found = tmp_path / "found"
-    result = _calharness("--defense-off", "unique_constraint", "--examples", "150", "--steps",
-                         "12", "--seed", "0", "--no-example-db", "--found-dir", str(found))
+    result = _calharness("--defense-off", "availability_double_check", "--examples", "40",
+                         "--steps", "12", "--seed", "0", "--no-example-db", "--fast-shrink",
+                         "--found-dir", str(found))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "one-appointment-per-booking" in result.stdout
-    assert "import_race()" in result.stdout
-    assert "calharness explore --seed 0 --defense-off unique_constraint" in result.stdout
+    assert "host-slot-exclusive" in result.stdout
+    assert "arm(" in result.stdout
+    assert "overbook" in result.stdout
+    assert "calharness explore --seed 0 --defense-off availability_double_check" in result.stdout
     [written] = found.glob("test_found_*.py")
     text = written.read_text()
     compile(text, str(written), "exec")
-    assert '@pytest.mark.defense(\'unique_constraint\')' in text
+    assert '@pytest.mark.defense(\'availability_double_check\')' in text
 
 
 def test_reproducer_text_numbers_the_steps() -> None:

@@ -71,8 +71,8 @@ def test_verify_with_nothing_selected_is_not_a_pass(tmp_path: Path) -> None:
 
 
 def test_ablate_one_defense_prints_the_matrix(tmp_path: Path) -> None:
-    result = _calharness("ablate", "--defense", "tenant_isolation", "--out", str(tmp_path),
-                         "--no-progress")
+    result = _calharness("ablate", "--defense", "tenant_isolation", "-k", "tenant",
+                         "--out", str(tmp_path), "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tenant_isolation" in result.stdout
     assert "yes" in result.stdout
