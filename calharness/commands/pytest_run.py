@@ -44,8 +44,9 @@ def pytest_command(junit: Path, *, workers: int = 1, keyword: str | None = None,
            "-p", "reports.pytest_plugin", "-p", "calharness.pytest_progress",
            f"--junitxml={junit}", "-o", "junit_logging=no", "-q", "-p", "no:cacheprovider",
            "-o", "xfail_strict=true"]
-    if workers > 1:
-        cmd += ["-n", str(workers)]
+    # Always say how many: the project's addopts ask for one process per core, and a shared
+    # target must see one test process at a time.
+    cmd += ["-n", str(workers) if workers > 1 else "0"]
     if keyword:
         cmd += ["-k", keyword]
     return cmd + list(extra)
