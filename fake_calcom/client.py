@@ -38,7 +38,7 @@ def _iso(at: datetime | str | bool | None) -> str | bool:
         return True
     if isinstance(at, datetime):
         return iso_ms(at)
-    return at  # type: ignore[return-value]
+    return at
 
 
 def _decode(raw: bytes) -> Any:

@@ -137,9 +137,9 @@ def mysql_container() -> DatabaseChoice | None:
         return None
     try:
         try:
-            from testcontainers.community.mysql import MySqlContainer  # type: ignore[import-not-found]
+            from testcontainers.community.mysql import MySqlContainer
         except ImportError:
-            from testcontainers.mysql import MySqlContainer  # type: ignore[import-not-found]
+            from testcontainers.mysql import MySqlContainer
     except ImportError:
         return None
     container = MySqlContainer("mariadb:11", dialect="pymysql")

@@ -64,7 +64,7 @@ def _setting(name: str) -> Callable[[ServiceContext, float | None], float]:
         if value is not None:
             setattr(ctx.settings, name, value)
             if name == "slot_lock_timeout_s" and hasattr(ctx.slot_locks, "timeout_s"):
-                ctx.slot_locks.timeout_s = value  # type: ignore[attr-defined]
+                ctx.slot_locks.timeout_s = value
         return float(getattr(ctx.settings, name))
     return knob
 

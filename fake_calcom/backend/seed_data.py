@@ -185,7 +185,7 @@ def load_seed_data(raw: object) -> SeedData:
             slug=_require(entry, "slug", str, where),
             title=entry.get("title") or _require(entry, "slug", str, where),
             length=length,
-            scheduling_type=scheduling,  # type: ignore[arg-type]
+            scheduling_type=scheduling,
             host_ids=tuple(host_ids),
             requires_confirmation=bool(entry.get("requiresConfirmation", False)),
             minimum_notice=notice,

@@ -78,7 +78,7 @@ class Ctx:
     @property
     def route_version(self) -> str:
         """Unknown or missing `cal-api-version` is routed to the 2024-04-15 controllers."""
-        return self.version if self.version in KNOWN_VERSIONS else V2024_04_15  # type: ignore[return-value]
+        return self.version if self.version in KNOWN_VERSIONS else V2024_04_15
 
     def json(self) -> Any:
         """The parsed body (None when there is none); BadRequest when it is not JSON."""
