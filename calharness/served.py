@@ -96,7 +96,7 @@ class ServedStack:
         if not opts.rate_limit:
             fake_args.append("--no-rate-limit")
         self._spawn("fake_calcom", [sys.executable, "-m", "fake_calcom", *fake_args])
-        self._wait("fake_calcom", f"{self.fake_url}/_fake/clock")
+        self._wait("fake_calcom", f"{self.fake_url}/_fake/healthz")
         if opts.service != "reference":
             self.service_url = self._serve_example(opts.service.removeprefix("rest-"))
             return

@@ -336,11 +336,17 @@ async def subscribe(request: web.Request) -> web.Response:
     return _ok(webhook(subscription))
 
 
+async def healthz(request: web.Request) -> web.Response:
+    """Up and answering (the same path as the booking service's, under the control plane)."""
+    return _ok({"status": "ok", "now": _state(request).clock.describe()["now"]})
+
+
 def add_routes(app: web.Application) -> None:
     from fake_calcom.wire import rendezvous
 
     rendezvous.add_routes(app)
     router = app.router
+    router.add_get("/_fake/healthz", healthz)
     router.add_post("/_fake/reset", reset)
     router.add_get("/_fake/seed-data", get_seed_data)
     router.add_put("/_fake/seed-data", put_seed_data)

@@ -18,6 +18,7 @@ import pytest
 from fake_calcom import FakeConfig, FakeServer
 from fake_calcom.backend.seed_data import default_seed_data
 from fake_calcom.backend.timefmt import parse_iso
+from fake_calcom.pytest_plugin import FakeCalcom
 from fake_calcom.testing import FROZEN_NOW, TUESDAY_0900, CalcomApi
 from fake_calcom.wire.rendezvous import RendezvousPoints
 
@@ -286,3 +287,9 @@ async def test_an_unknown_reset_scope_is_a_400(fake: FakeServer,
                                               http: aiohttp.ClientSession) -> None:
     assert await post(http, fake.url + "/_fake/reset", {"scope": "everything"}) == (
         400, {"error": "scope must be 'all', 'bookings' or 'restore'"})
+
+
+def test_the_control_plane_answers_its_health_check(fake_calcom: FakeCalcom) -> None:
+    answer = fake_calcom.control._call("GET", "/_fake/healthz")
+    assert answer["status"] == "ok"
+    assert answer["now"].endswith("Z")
