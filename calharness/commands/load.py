@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from booking_service.settings import DEFENSE_NAMES
+from calharness.commands.options import UsageError
+from calharness.commands.options import defenses_off as parse_defenses_off
 from loadtests.distributions import Distribution, DistributionError
 from loadtests.judge import (
     EXIT_INVARIANT,
@@ -153,10 +155,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 # -- building the profile ----------------------------------------------------------------------
 
 
-class UsageError(ValueError):
-    """Bad options (the message says which and how to fix them)."""
-
-
 def _dist(spec: str, option: str) -> Distribution:
     try:
         return Distribution.parse(spec)
@@ -176,15 +174,6 @@ def _fault_mix(text: str) -> dict[str, float]:
         except ValueError:
             raise UsageError(f"--fault-mix: {part!r}: probability must be a number") from None
     return mix
-
-
-def _defenses_off(values: list[str]) -> tuple[str, ...]:
-    names = tuple(n.strip() for v in values for n in v.split(",") if n.strip())
-    unknown = sorted(set(names) - set(DEFENSE_NAMES))
-    if unknown:
-        raise UsageError(f"--defense-off: unknown defense(s) {', '.join(unknown)}; known: "
-                         + ", ".join(DEFENSE_NAMES))
-    return names
 
 
 def build_profile(args: argparse.Namespace) -> LoadProfile:
@@ -567,7 +556,7 @@ def run(args: argparse.Namespace) -> int:
         if args.worker:
             return _run_worker_only(args)
         profile = build_profile(args)
-        defenses_off = _defenses_off(args.defense_off)
+        defenses_off = parse_defenses_off(args.defense_off)
         if args.workers < 0 or args.remote_workers < 0:
             raise UsageError("--workers and --remote-workers must not be negative")
         if args.master_port is not None:
