@@ -68,6 +68,8 @@ def _context(report: RunReport) -> dict[str, Any]:
         "failures": report.failed_scenarios, "checks": checks,
         "hypothesis": report.hypothesis_stats(),
         "max_per_incident": MAX_SCENARIOS_PER_INCIDENT,
+        "lacking": report.skipped_for_capabilities(),
+        "skipped_otherwise": report.skipped_otherwise,
     }
 
 

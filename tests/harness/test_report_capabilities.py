@@ -220,3 +220,21 @@ def test_the_pytest_plugin_writes_needs_that_the_report_reads(tmp_path: Path) ->
             rows["test_lacks_clock"].missing) == ("skipped", ["book", "clock"], ["clock"])
     assert (rows["test_has_book"].outcome, rows["test_has_book"].needs,
             rows["test_has_book"].missing) == ("passed", ["book"], [])
+
+
+def test_markdown_and_html_say_how_much_ran_and_what_the_skipped_lacked() -> None:
+    from reports.build import build_report
+    from reports.render import render_html, render_markdown
+
+    report = build_report(scenarios=[
+        ScenarioResult("scenarios/a.py::t1", "passed"),
+        ScenarioResult("scenarios/a.py::t2", "skipped", missing=["clock"],
+                       failure="missing capability: clock"),
+        ScenarioResult("scenarios/a.py::t3", "skipped", failure="needs MariaDB")], min_ran=0.9)
+    markdown, html = render_markdown(report), render_html(report)
+    assert "**1 of 3 scenarios ran (2 skipped; lacking clock ×1)**" in markdown
+    assert "`--min-ran` asks for 3 — **not enough ran**" in markdown
+    assert "- **clock** (1): `scenarios/a.py::t2`" in markdown
+    assert "- `scenarios/a.py::t3` — needs MariaDB" in markdown
+    assert "<b>1 of 3 scenarios ran (2 skipped; lacking clock ×1)</b>" in html
+    assert "<code>clock</code>" in html
