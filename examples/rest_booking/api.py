@@ -135,7 +135,7 @@ class Api:
         booking = await self._booking(request)
         if booking["status"] == "cancelled":
             return web.json_response(booking)  # cancelling twice is no error
-        reply = await self.calcom.cancel(booking["calcom_uid"], "Cancelled by the customer")
+        reply = await self.booker.cancel(booking["calcom_uid"])
         gone = reply.status == 404 or (reply.status == 400 and "cancelled" in reply.message)
         if reply.ok or gone:
             return web.json_response(await self.store.cancel(booking["id"],
@@ -160,7 +160,7 @@ class Api:
             refusal = await self.booker.may_take(event_type_id, start)
             if refusal is not None:
                 return await self._not_booked(refusal, event_type_id, start)
-            reply = await self.calcom.reschedule(booking["calcom_uid"], start)
+            reply = await self.booker.reschedule(booking["calcom_uid"], start)
             if reply.ok:
                 data = reply.data
                 moved = await self.store.move(booking, str(data.get("uid")), start,
