@@ -488,6 +488,12 @@ class World:
 
         return ServiceView.from_json(self.scoped(self.run(read())))
 
+    def made_for(self, booking: Mapping[str, Any]) -> str | None:
+        """The call a Cal.com booking (its JSON) was made for, the way the adapter attributes
+        bookings (the reference: `metadata.call_id`; others: the attendee's contact) — what a
+        scenario compares with `driver.call_id(…)`, whatever the service writes into Cal.com."""
+        return attributor(self.driver.attribution, self.history())(booking)
+
     def ground_truth(self) -> GroundTruth | None:
         """Cal.com's bookings, each attributed to a call the way the adapter says — where
         nothing resets the target, only this scenario's (see `_scope`)."""
