@@ -106,8 +106,10 @@ class Api:
         if outcome.error == "slot_taken":
             return error(409, "slot_taken", outcome.message, reason=outcome.reason,
                          alternatives=await self._alternatives(event_type_id, start))
-        status = 429 if outcome.error == "rate_limited" else 422
-        return error(status, outcome.error, outcome.message, reason=outcome.reason)
+        if outcome.error == "rate_limited":  # asking Cal.com for other times would not help
+            return error(429, outcome.error, outcome.message, reason=outcome.reason)
+        return error(422, outcome.error, outcome.message, reason=outcome.reason,
+                     alternatives=await self._alternatives(event_type_id, start))
 
     async def list_bookings(self, request: web.Request) -> web.Response:
         query = v.fields(dict(request.query), set(), {"phone", "date"})

@@ -35,7 +35,7 @@ BERND_PHONE = "+4915122222222"
 
 
 @pytest.mark.rca("tc-001")
-@pytest.mark.needs("book", "tenant_reads")
+@pytest.mark.needs("book", "appointments")
 def test_tc001_the_same_call_asking_again_gets_its_booking_back(world: World) -> None:
     """Same idempotency key (the call), same customer: the existing booking, not a new one."""
     slot = world.slot(days_ahead=2, hour=10)
@@ -136,7 +136,7 @@ def test_tc004_different_customers_for_one_round_robin_slot_both_get_a_host(
 
 
 @pytest.mark.rca("tc-005")
-@pytest.mark.needs("book", "tenant_reads", "ground_truth", "calcom_journal", "faults")
+@pytest.mark.needs("book", "appointments", "ground_truth", "calcom_journal", "faults")
 def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
     """Cal.com says the slot is unavailable (an outside booker took it just before the create):
     slot_taken with alternatives; Cal.com holds only the outside booking."""
@@ -147,12 +147,16 @@ def test_tc005_calcom_refusing_the_slot_books_nothing(world: World) -> None:
     world.settle()
 
     assert answer.status == "slot_taken", answer.body
-    assert answer.body["reason"] == "host_busy"
+    if world.has("voice_api"):  # the reason's name is the voice API's
+        assert answer.body["reason"] == "host_busy"
     assert answer.body["alternatives"], answer.body
     [held] = world.upstream(start=slot)
     assert held["origin"]["kind"] == "outside"
-    [imported] = appointments(world)  # the outside booking, through its webhook; none for call_a
-    assert (imported["booking_uid"], imported["call_id"]) == (held["uid"], None)
+    if world.has("webhooks"):
+        [imported] = appointments(world)  # the outside booking, by its webhook; none for call_a
+        assert (imported["booking_uid"], imported["call_id"]) == (held["uid"], None)
+    else:  # a service that takes no webhooks holds nothing: none for call_a
+        assert appointments(world) == []
 
 
 @pytest.mark.rca("tc-006")
@@ -220,7 +224,7 @@ def test_tc010_a_network_retry_after_a_lost_answer_creates_no_duplicate(world: W
 
 
 @pytest.mark.rca("tc-011")
-@pytest.mark.needs("book", "check", "tenant_reads", "ground_truth")
+@pytest.mark.needs("book", "check", "appointments", "ground_truth")
 def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     check = world.driver.check(slot, call_id="call_a")
@@ -230,18 +234,23 @@ def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> N
     assert check.status == "available", check.body
     assert answer.status == "booked", answer.body
     assert answer.success
-    [appointment] = appointments(world, call_id="call_a")
+    # the call's appointment: asked for by call id where the read API can; else the only one
+    [appointment] = (appointments(world, call_id="call_a") if world.has("tenant_reads")
+                     else appointments(world))
     assert appointment["booking_uid"] == answer.body["booking_uid"]
-    assert (appointment["start"], appointment["status"], appointment["source"]) == (
-        slot.start, "scheduled", "voice")
+    assert (appointment["start"], appointment["status"]) == (slot.start, "scheduled")
     assert appointment["customer"]["name"] == "Anna Alt"
     [booking] = world.upstream()
     assert booking["uid"] == answer.body["booking_uid"]
+    assert world.made_for(booking) == world.driver.call_id("call_a")
     assert booking["attendees"][0]["email"] == "anna.alt@example.com"
-    metadata = booking["metadata"]
-    assert (metadata["call_id"], metadata["company_id"], metadata["source"]) == (
-        world.driver.call_id("call_a"), str(company_id(world.berlin, [appointment])), "voice")
-    assert metadata["idempotency_key"]
+    if world.has("voice_api"):  # what the reference writes into its appointment and metadata
+        assert appointment["source"] == "voice"
+        metadata = booking["metadata"]
+        assert (metadata["call_id"], metadata["company_id"], metadata["source"]) == (
+            world.driver.call_id("call_a"), str(company_id(world.berlin, [appointment])),
+            "voice")
+        assert metadata["idempotency_key"]
 
 
 @pytest.mark.rca("tc-012")
