@@ -112,16 +112,16 @@ class Api:
                      alternatives=await self._alternatives(event_type_id, start))
 
     async def list_bookings(self, request: web.Request) -> web.Response:
-        query = v.fields(dict(request.query), set(), {"phone", "date"})
+        query = v.fields(dict(request.query), set(), {"phone", "date", "from", "to"})
+        window = v.window(query)
         if "phone" in query:
             bookings = await self.store.by_phone(v.phone(query["phone"]))
-            if "date" in query:
-                day = v.day(query["date"]).isoformat()
-                bookings = [b for b in bookings if b["start"].startswith(day)]
-        elif "date" in query:
-            bookings = await self.store.on_day(v.day(query["date"]))
+            if window is not None:
+                bookings = [b for b in bookings if window[0] <= v.instant(b["start"]) < window[1]]
+        elif window is not None:
+            bookings = await self.store.between(*window)
         else:
-            raise v.Invalid("give phone=+49… or date=YYYY-MM-DD (UTC), or both")
+            raise v.Invalid("give phone=+49…, or date=YYYY-MM-DD (UTC) or from=…&to=…, or both")
         return web.json_response({"bookings": bookings})
 
     async def _booking(self, request: web.Request) -> dict[str, Any]:

@@ -43,8 +43,14 @@ async def test_book_list_reschedule_cancel(mode: str, start_service: StartServic
 
     _, by_phone = await service.call("GET", "/bookings", phone=ADA)
     _, by_day = await service.call("GET", "/bookings", date="2026-03-03")
+    # the Berlin day, in offsets: the booking at 10:00 Berlin is on it, not on the next
+    _, berlin = await service.call("GET", "/bookings", **{"from": "2026-03-03T00:00:00+01:00",
+                                                          "to": "2026-03-04T00:00:00+01:00"})
+    _, later = await service.call("GET", "/bookings", phone=ADA, **{
+        "from": "2026-03-04T00:00:00+01:00", "to": "2026-03-05T00:00:00+01:00"})
     assert [b["id"] for b in by_phone["bookings"]] == [b["id"] for b in by_day["bookings"]] \
-        == [booking["id"]]
+        == [b["id"] for b in berlin["bookings"]] == [booking["id"]]
+    assert later["bookings"] == []
 
     status, moved = await service.call("PATCH", f"/bookings/{booking['id']}", {"start": LATER})
     assert status == 200
@@ -111,6 +117,8 @@ async def test_unknown_booking_and_listing_without_filter(start_service: StartSe
     status, answer = await service.call("GET", "/bookings")
     assert status == 400
     assert "phone=" in answer["message"]
+    status, answer = await service.call("GET", "/bookings", **{"from": SLOT})
+    assert (status, answer["message"]) == (400, "give both from and to")
     assert (await service.call("GET", "/healthz"))[1] == {"status": "ok", "mode": "careful",
                                                           "database": "sqlite"}
 
