@@ -53,6 +53,20 @@ def fallback_email(world: World, company: Company | None = None) -> str:
     return email
 
 
+#: The address two callers share where the service has no fallback address of its own.
+SHARED_EMAIL = "familie.schuster@example.com"
+
+
+def dedupe_email(world: World, company: Company | None = None) -> tuple[str, str | None]:
+    """The e-mail address that makes Cal.com's round-robin dedupe hand one caller's booking to
+    another, and the `email` each caller then gives: the company's fallback address with none
+    given (the incident's trigger: every e-mail-less caller is booked under it); where the
+    service has no fallback (it books such a caller without an address), one address both
+    callers give — a family's. Needs what `fallback_email` needs."""
+    fallback = fallback_email(world, company)
+    return (fallback, None) if fallback else (SHARED_EMAIL, SHARED_EMAIL)
+
+
 def journal_seq(world: World) -> int:
     """The sequence number of the fake's last journal entry (0 when empty)."""
     entries = world.fake.journal()["entries"]

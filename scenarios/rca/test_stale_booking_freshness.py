@@ -23,7 +23,7 @@ from harness.checks import CheckOptions
 from harness.faults import fault, rewrite
 from harness.history import classify_answer
 from harness.world import World
-from scenarios.rca._support import HANS, appointments, fallback_email, set_age
+from scenarios.rca._support import HANS, appointments, dedupe_email, set_age
 
 pytestmark = [pytest.mark.area("rca"),
               pytest.mark.rca("stale-booking-freshness")]
@@ -118,17 +118,16 @@ def test_someone_elses_old_booking_is_refused_as_stale(world: World, age_s: int)
     returns the old booking. Only its age gives it away. Without a shared clock the booking is
     `age_s` old plus the few milliseconds to the caller's create: past 30 s either way (the
     exact boundary is pinned above, on the shared clock). A service with no fallback address
-    (it books an e-mail-less caller without one) meets the same dedupe when the caller gives the
-    e-mail the outside booker used: the same name, the same address, only the age differs."""
+    meets the same dedupe when the caller gives the address the outside booker used
+    (`dedupe_email`): the same name, the same address, only the age differs."""
     world.freeze_if_possible()
     slot = world.slot(days_ahead=2, hour=11)
-    shared = fallback_email(world)  # "": the service books e-mail-less callers without one
-    email = shared or "hans.schuster@example.com"
-    outside = world.driver.take_slot(2004, slot, name=HANS, email=email, age_s=age_s,
+    shared, given = dedupe_email(world)
+    outside = world.driver.take_slot(2004, slot, name=HANS, email=shared, age_s=age_s,
                                      webhooks=False)
 
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin",
-                                  email=None if shared else email)
+                                  email=given)
 
     world.judge()  # with the defense off: no-stolen-booking names call_688 and this booking
     assert classify_answer("collect", answer.body) == "fail", answer.body  # refused
