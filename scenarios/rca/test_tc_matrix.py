@@ -14,13 +14,10 @@ test_stale_booking_freshness.py, TC-007 there too, TC-008 in test_returned_booki
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from harness.faults import fault, reset, slot_steal, status
 from harness.history import classify_answer
-from harness.slots import BERLIN, slot_on
 from harness.world import World
 from scenarios.rca._support import (
     HANS,
@@ -270,7 +267,8 @@ def test_tc011_when_every_layer_passes_the_booking_is_created(world: World) -> N
 @pytest.mark.needs("book", "calcom_journal")
 def test_tc012_an_early_refusal_never_reaches_calcom(world: World) -> None:
     """Layer 1 answers (the call already holds the slot): nothing at all is sent to Cal.com. An
-    unusable request (a past date, a missing name) is refused before Cal.com too."""
+    unusable request (a past date, a missing name; without raw arguments an unknown service) is
+    refused before Cal.com too."""
     slot = world.slot(days_ahead=2, hour=10)
     booked = world.driver.collect(slot, name="Anna Alt", telefon=ANNA_PHONE, call_id="call_a")
     assert booked.status == "booked", booked.body
@@ -282,10 +280,10 @@ def test_tc012_an_early_refusal_never_reaches_calcom(world: World) -> None:
                                     args={"datum": "01.01.2020"})
         nameless = world.driver.collect(slot, name="", telefon=ANNA_PHONE, call_id="call_c",
                                         args={"name": None})
-    else:  # an API without raw arguments: yesterday's slot, an empty name (and each call its
-        # own phone: a service that records no call is judged by the caller's contact)
-        yesterday = slot_on(world.now().astimezone(BERLIN).date() - timedelta(days=1), 10)
-        past = world.driver.collect(yesterday, name="Anna Alt", call_id="call_b")
+    else:  # an API without raw arguments: a service it does not offer, an empty name (each
+        # call its own phone: a service that records no call is judged by the caller's contact;
+        # no past slot: where nothing resets the target it would widen the days judged)
+        past = world.driver.collect(slot, name="Anna Alt", call_id="call_b", service="Yoga")
         nameless = world.driver.collect(slot, name="", call_id="call_c")
 
     assert again.status == "booked", again.body
