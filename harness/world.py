@@ -475,18 +475,35 @@ class World:
                                          processed_webhooks=state["processed_webhooks"])
         if not self.has("appointments"):
             return None
+        return ServiceView.from_json(self._listed(self.session.companies.values()))
+
+    def appointments(self, company: Company | None = None) -> list[dict[str, Any]]:
+        """A tenant's appointments (default: the first) as the service's API shows them,
+        through the adapter's `appointments` on the scenario's days, scoped like `scoped`:
+        "what the service shows" on any target, where the tenant read API (`driver.read`) is
+        the reference's own."""
+        self.need("appointments")
+        return self._listed([company or self.berlin])
+
+    def _listed(self, companies: Iterable[Company]) -> list[dict[str, Any]]:
         adapter = self.session.adapter
         assert adapter is not None
 
         async def read() -> list[dict[str, Any]]:
             seen: dict[Any, dict[str, Any]] = {}
-            for company in self.session.companies.values():
+            for company in companies:
                 for day in self._days():
                     for item in await adapter.appointments(company, day):
                         seen[item["id"]] = item
             return list(seen.values())
 
-        return ServiceView.from_json(self.scoped(self.run(read())))
+        return self.scoped(self.run(read()))
+
+    def made_for(self, booking: Mapping[str, Any]) -> str | None:
+        """The call a Cal.com booking (its JSON) was made for, the way the adapter attributes
+        bookings (the reference: `metadata.call_id`; others: the attendee's contact) — what a
+        scenario compares with `driver.call_id(…)`, whatever the service writes into Cal.com."""
+        return attributor(self.driver.attribution, self.history())(booking)
 
     def ground_truth(self) -> GroundTruth | None:
         """Cal.com's bookings, each attributed to a call the way the adapter says — where

@@ -7,12 +7,12 @@ Its 4xx answers say "not done", its 5xx "unknown": those become the harness's fa
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from harness.adapters import AdapterContext, Attribution, Request
 from harness.clients.service import Answer, ServiceClient
-from harness.slots import BERLIN, parse_z
+from harness.slots import BERLIN
 from harness.target import TargetCompany
 
 DONE = {"collect": "booked", "cancel": "cancelled", "reschedule": "rescheduled"}
@@ -33,47 +33,58 @@ class RestBookingAdapter:
 
     async def check(self, r: Request) -> Answer:
         assert r.slot is not None
-        answer = await self.client.request("GET", "/availability", params={
+        return await self._send(r, "GET", "/availability", params={
             "service": r.service or self.service, "start": r.slot.start})
-        return _translate(r, answer)
 
     async def book(self, r: Request) -> Answer:
         if r.confirm is False:  # only asked whether it may book: the API has no dry run
             return await self.check(replace(r, f="check"))
         assert r.slot is not None
-        body = {"service": r.service or self.service, "start": r.slot.start, "name": r.name,
-                "phone": r.phone, **({"email": r.email} if r.email else {})}
-        return _translate(r, await self.client.request("POST", "/bookings", json_body=body,
-                                                       timeout_s=r.timeout_s))
+        return await self._send(r, "POST", "/bookings", timeout_s=r.timeout_s, json_body={
+            "service": r.service or self.service, "start": r.slot.start, "name": r.name,
+            "phone": r.phone, **({"email": r.email} if r.email else {})})
 
     async def cancel(self, r: Request) -> Answer:
-        return _translate(r, await self.client.request("DELETE", f"/bookings/{await self._id(r)}"))
+        return await self._send(r, "DELETE", f"/bookings/{await self._id(r)}")
 
     async def reschedule(self, r: Request) -> Answer:
         assert r.new_slot is not None
-        return _translate(r, await self.client.request(
-            "PATCH", f"/bookings/{await self._id(r)}", json_body={"start": r.new_slot.start}))
+        return await self._send(r, "PATCH", f"/bookings/{await self._id(r)}",
+                                json_body={"start": r.new_slot.start})
 
     async def _id(self, r: Request) -> int | str:
-        """The booking named, else the caller's at the slot by phone (0: none, a 404)."""
+        """The booking named, else the caller's at the slot, found by phone (0: none, a 404)."""
         if r.appointment_id is not None or r.slot is None or r.phone is None:
             return r.appointment_id or 0
-        answer = await self.client.request("GET", "/bookings", params={"phone": r.phone})
-        mine = [b for b in (answer.body or {}).get("bookings", ())
-                if b["start"] == r.slot.start and b["status"] == "confirmed"]
-        return mine[0]["id"] if mine else 0
+        listed = await self.client.request("GET", "/bookings", params={"phone": r.phone})
+        return next((b["id"] for b in (listed.body or {}).get("bookings", ())
+                     if b["start"] == r.slot.start and b["status"] == "confirmed"), 0)
 
     async def appointments(self, company: TargetCompany, day: date) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for utc_day in (day - timedelta(days=1), day):  # the Berlin day spans two UTC days
-            answer = await self.client.request("GET", "/bookings",
-                                               params={"date": utc_day.isoformat()})
-            if answer.http_status != 200 or not isinstance(answer.body, dict):
-                raise RuntimeError(f"GET /bookings answered {answer.http_status}: "
-                                   f"{answer.body or answer.error}")
-            rows += answer.body["bookings"]
-        return [appointment for b in rows if parse_z(b["start"]).astimezone(BERLIN).date() == day
-                for appointment in _appointments(b)]
+        first = datetime.combine(day, time(), BERLIN)  # the Berlin day: the API takes offsets
+        answer = await self.client.request("GET", "/bookings", params={
+            "from": first.isoformat(), "to": (first + timedelta(days=1)).isoformat()})
+        if answer.http_status != 200 or not isinstance(answer.body, dict):
+            raise RuntimeError(f"GET /bookings answered {answer.http_status}: "
+                               f"{answer.body or answer.error}")
+        return [appointment for b in answer.body["bookings"] for appointment in _appointments(b)]
+
+    async def _send(self, r: Request, method: str, path: str, **kw: Any) -> Answer:
+        """The request, its answer in harness words (the service's own kept as `raw`)."""
+        answer = await self.client.request(method, path, **kw)
+        raw, status = answer.body, answer.http_status
+        if status is None or status >= 500 or not isinstance(raw, dict):
+            return Answer(status, {"status": "error", "success": False}, answer.error, raw=raw)
+        ok = status < 400
+        said = (("available" if raw.get("available") else "unavailable") if r.f == "check"
+                else DONE[r.f]) if ok else str(raw.get("error"))
+        again = r.f == "collect" and status == 200  # the booking this caller already holds
+        return Answer(status, {
+            "status": said, "success": ok, "booking_uid": raw.get("calcom_uid"),
+            "appointment_id": raw.get("id"), "start": raw.get("start"),
+            "alternatives": [{"start": a} for a in raw.get("alternatives", [])],
+            "message": raw.get("message"),
+            "reason": raw.get("reason") or ("already_booked" if again else None)}, raw=raw)
 
     async def close(self) -> None:
         await self.client.close()
@@ -88,18 +99,3 @@ def _appointments(b: dict[str, Any]) -> list[dict[str, Any]]:
     return [now, *({**now, "id": f"{b['id']}/{old['calcom_uid']}", "booking_uid": old["calcom_uid"],
                     "start": old["start"], "end": None, "host_id": None, "status": "rescheduled"}
                    for old in b["replaced_calcom_bookings"])]
-
-
-def _translate(r: Request, answer: Answer) -> Answer:
-    raw, status = answer.body, answer.http_status
-    if status is None or status >= 500 or not isinstance(raw, dict):
-        return Answer(status, {"status": "error", "success": False}, answer.error, raw=raw)
-    ok = status < 400
-    said = ("available" if raw.get("available") else "unavailable") if r.f == "check" and ok \
-        else DONE[r.f] if ok else str(raw.get("error"))
-    return Answer(status, {"status": said, "success": ok, "booking_uid": raw.get("calcom_uid"),
-                           "appointment_id": raw.get("id"), "start": raw.get("start"),
-                           "alternatives": [{"start": a} for a in raw.get("alternatives", [])],
-                           "message": raw.get("message"), "reason": raw.get("reason") or (
-                               "already_booked" if r.f == "collect" and status == 200 else None)},
-                  raw=raw)

@@ -106,20 +106,22 @@ class Api:
         if outcome.error == "slot_taken":
             return error(409, "slot_taken", outcome.message, reason=outcome.reason,
                          alternatives=await self._alternatives(event_type_id, start))
-        status = 429 if outcome.error == "rate_limited" else 422
-        return error(status, outcome.error, outcome.message, reason=outcome.reason)
+        if outcome.error == "rate_limited":  # asking Cal.com for other times would not help
+            return error(429, outcome.error, outcome.message, reason=outcome.reason)
+        return error(422, outcome.error, outcome.message, reason=outcome.reason,
+                     alternatives=await self._alternatives(event_type_id, start))
 
     async def list_bookings(self, request: web.Request) -> web.Response:
-        query = v.fields(dict(request.query), set(), {"phone", "date"})
+        query = v.fields(dict(request.query), set(), {"phone", "date", "from", "to"})
+        window = v.window(query)
         if "phone" in query:
             bookings = await self.store.by_phone(v.phone(query["phone"]))
-            if "date" in query:
-                day = v.day(query["date"]).isoformat()
-                bookings = [b for b in bookings if b["start"].startswith(day)]
-        elif "date" in query:
-            bookings = await self.store.on_day(v.day(query["date"]))
+            if window is not None:
+                bookings = [b for b in bookings if window[0] <= v.instant(b["start"]) < window[1]]
+        elif window is not None:
+            bookings = await self.store.between(*window)
         else:
-            raise v.Invalid("give phone=+49… or date=YYYY-MM-DD (UTC), or both")
+            raise v.Invalid("give phone=+49…, or date=YYYY-MM-DD (UTC) or from=…&to=…, or both")
         return web.json_response({"bookings": bookings})
 
     async def _booking(self, request: web.Request) -> dict[str, Any]:
@@ -135,7 +137,7 @@ class Api:
         booking = await self._booking(request)
         if booking["status"] == "cancelled":
             return web.json_response(booking)  # cancelling twice is no error
-        reply = await self.calcom.cancel(booking["calcom_uid"], "Cancelled by the customer")
+        reply = await self.booker.cancel(booking["calcom_uid"])
         gone = reply.status == 404 or (reply.status == 400 and "cancelled" in reply.message)
         if reply.ok or gone:
             return web.json_response(await self.store.cancel(booking["id"],
@@ -160,7 +162,7 @@ class Api:
             refusal = await self.booker.may_take(event_type_id, start)
             if refusal is not None:
                 return await self._not_booked(refusal, event_type_id, start)
-            reply = await self.calcom.reschedule(booking["calcom_uid"], start)
+            reply = await self.booker.reschedule(booking["calcom_uid"], start)
             if reply.ok:
                 data = reply.data
                 moved = await self.store.move(booking, str(data.get("uid")), start,

@@ -18,7 +18,8 @@ async def create_app(settings: Settings) -> web.Application:
     session = aiohttp.ClientSession()
     calcom = CalcomClient(settings.calcom_url, settings.calcom_api_key,
                           read_api_keys=settings.calcom_read_api_keys,
-                          timeout_s=settings.calcom_timeout_s, session=session)
+                          timeout_s=settings.calcom_timeout_s, session=session,
+                          read_attempts=settings.read_attempts if settings.mode == "careful" else 1)
     booker = booker_for(settings.mode, calcom, store, settings.clock, settings.create_attempts)
     app = web.Application(middlewares=[json_errors])
     app.add_routes(Api(settings, calcom, store, booker).routes())

@@ -22,6 +22,7 @@ from examples.rest_booking.store import NewBooking, Store, host_of
 
 #: How far Cal.com's clock may be behind ours when judging a booking's createdAt.
 CLOCK_SKEW = timedelta(seconds=1)
+CANCEL_REASON = "Cancelled by the customer"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,15 @@ class Booker:
     async def book(self, request: BookingRequest) -> Outcome:
         raise NotImplementedError
 
+    async def cancel(self, uid: str) -> Reply:
+        """Cancel booking `uid` in Cal.com. Naive: one request, its answer as it came."""
+        return await self.calcom.cancel(uid, CANCEL_REASON)
+
+    async def reschedule(self, uid: str, start: datetime) -> Reply:
+        """Move booking `uid` to `start` (Cal.com answers with the new booking). Naive: one
+        request, its answer as it came."""
+        return await self.calcom.reschedule(uid, start)
+
     async def _record(self, request: BookingRequest, booking: dict[str, Any]) -> Booked:
         start = _start(booking) or request.start
         row = await self.store.insert(NewBooking(
@@ -132,6 +142,10 @@ class NaiveBooker(Booker):
         # Cal.com may well have booked it: the caller is told it failed anyway.
         return NotBooked("booking_failed", "calcom_unavailable",
                          f"Cal.com did not answer ({last.message or last.status}).")
+
+
+#: Cal.com's statuses of a booking that still holds its slot.
+ACTIVE = ("accepted", "pending")
 
 
 def _digits(phone: object) -> str:
@@ -209,6 +223,41 @@ class CarefulBooker(Booker):
         return Unconfirmed(f"Cal.com did not answer ({last.message or last.status}) and holds "
                            f"no booking for this request yet")
 
+    async def cancel(self, uid: str) -> Reply:
+        """A cancel whose answer was lost may have happened: the booking says. Sent again only
+        while Cal.com still shows it active."""
+        reply = Reply(None)
+        for _ in range(self.attempts):
+            reply = await self.calcom.cancel(uid, CANCEL_REASON)
+            if not reply.unknown:
+                return reply
+            seen = await self.calcom.booking(uid)
+            status = seen.data.get("status") if seen.ok and isinstance(seen.data, dict) else None
+            if status == "cancelled":
+                return seen
+            if status not in ACTIVE:
+                return reply  # Cal.com cannot say: the caller hears "unknown"
+        return reply
+
+    async def reschedule(self, uid: str, start: datetime) -> Reply:
+        """A move whose answer was lost may have happened: Cal.com then cancelled the old
+        booking with `rescheduledToUid` naming the new one, which is the answer. Sent again
+        only while the old booking is still active and names no successor."""
+        reply = Reply(None)
+        for _ in range(self.attempts):
+            reply = await self.calcom.reschedule(uid, start)
+            if not reply.unknown:
+                return reply
+            seen = await self.calcom.booking(uid)
+            old = seen.data if seen.ok and isinstance(seen.data, dict) else {}
+            if successor := old.get("rescheduledToUid"):
+                new = await self.calcom.booking(str(successor))
+                moved = new.ok and isinstance(new.data, dict) and _start(new.data) == start
+                return new if moved else reply
+            if old.get("status") not in ACTIVE:
+                return reply  # gone, or Cal.com cannot say: the caller hears "unknown"
+        return reply
+
     async def _look_up(self, request: BookingRequest, key: str) -> dict[str, Any] | bool | None:
         """Our booking at that slot (dict), none (False), or Cal.com could not say (None)."""
         bookings = await self.calcom.bookings_at(request.event_type_id, request.start)
@@ -222,6 +271,8 @@ class CarefulBooker(Booker):
         """Why the booking Cal.com answered with is not this caller's (None: it is)."""
         if not isinstance(booking, dict):
             return "no booking in the answer"
+        if not booking.get("uid"):
+            return "no uid in the answer"  # nothing to cancel or move it by: look it up
         if (booking.get("metadata") or {}).get("idempotency_key") not in (None, key):
             return "made for another request"
         if _start(booking) != request.start:

@@ -1,4 +1,4 @@
-"""A small client of the Cal.com API v2: the five calls this service makes.
+"""A small client of the Cal.com API v2: the six calls this service makes.
 
 Every call returns a `Reply` instead of raising, so the booking logic can tell "Cal.com said no"
 from "Cal.com's answer never came" — the difference between a refusal and an unknown outcome.
@@ -6,6 +6,7 @@ from "Cal.com's answer never came" — the difference between a refusal and an u
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,6 +18,8 @@ BOOKINGS_VERSION = "2024-08-13"
 SLOTS_VERSION = "2024-09-04"
 #: Cal.com's 400 for a host that is busy at that time (API-FACTS §3.2), individual and team
 BUSY_MESSAGE = "already has booking at this time"
+#: The first pause before a failed read is sent again; it doubles each time.
+READ_BACKOFF_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,27 @@ def utc_z(value: datetime) -> str:
 
 class CalcomClient:
     def __init__(self, base_url: str, api_key: str, *, read_api_keys: tuple[str, ...] = (),
-                 timeout_s: float = 10.0, session: aiohttp.ClientSession) -> None:
+                 timeout_s: float = 10.0, read_attempts: int = 1,
+                 session: aiohttp.ClientSession) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.list_keys = (api_key, *(k for k in read_api_keys if k != api_key))
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.read_attempts = read_attempts
         self.session = session
+
+    async def _read(self, path: str, version: str, *, params: dict[str, str] | None = None,
+                    api_key: str | None = None) -> Reply:
+        """A GET, sent again (with a doubling pause) while its answer is unknown: reading
+        twice changes nothing, so a short burst of failures need not reach the caller."""
+        reply = Reply(None)
+        for attempt in range(self.read_attempts):
+            if attempt:
+                await asyncio.sleep(READ_BACKOFF_S * 2 ** (attempt - 1))
+            reply = await self._call("GET", path, version, params=params, api_key=api_key)
+            if not reply.unknown:
+                break
+        return reply
 
     async def _call(self, method: str, path: str, version: str, *, body: Any = None,
                     params: dict[str, str] | None = None, api_key: str | None = None) -> Reply:
@@ -101,9 +119,12 @@ class CalcomClient:
         return await self._call("POST", f"/v2/bookings/{uid}/reschedule", BOOKINGS_VERSION,
                                 body={"start": utc_z(start)})
 
+    async def booking(self, uid: str) -> Reply:
+        return await self._read(f"/v2/bookings/{uid}", BOOKINGS_VERSION)
+
     async def free_starts(self, event_type_id: int, day: date) -> list[datetime] | None:
         """Free starts on `day` (UTC), or None when Cal.com could not say."""
-        reply = await self._call("GET", "/v2/slots", SLOTS_VERSION, params={
+        reply = await self._read("/v2/slots", SLOTS_VERSION, params={
             "eventTypeId": str(event_type_id), "start": day.isoformat(), "end": day.isoformat()})
         if not reply.ok or not isinstance(reply.data, dict):
             return None
@@ -117,7 +138,7 @@ class CalcomClient:
         params = {"eventTypeId": str(event_type_id), "status": "upcoming,unconfirmed",
                   "afterStart": utc_z(start), "beforeEnd": utc_z(start + timedelta(hours=12))}
         for key in self.list_keys:
-            reply = await self._call("GET", "/v2/bookings", BOOKINGS_VERSION, params=params,
+            reply = await self._read("/v2/bookings", BOOKINGS_VERSION, params=params,
                                      api_key=key)
             if not reply.ok or not isinstance(reply.data, list):
                 return None

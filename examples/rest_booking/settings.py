@@ -36,6 +36,9 @@ class Settings:
     calcom_timeout_s: float = 10.0
     #: creates sent per booking request (the first plus retries after no answer or a 5xx)
     create_attempts: int = 3
+    #: careful mode: reads sent per question (the first plus retries after no answer or a 5xx);
+    #: naive gives up on the first failure
+    read_attempts: int = 3
     #: the attendee time zone Cal.com is told (times in this API are UTC either way)
     time_zone: str = "Europe/Berlin"
     #: careful mode compares Cal.com's createdAt with this clock: give it Cal.com's time line
@@ -44,7 +47,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.create_attempts < 1:
-            raise ValueError("create_attempts must be at least 1")
+        if self.create_attempts < 1 or self.read_attempts < 1:
+            raise ValueError("create_attempts and read_attempts must be at least 1")
         if not self.services:
             raise ValueError("at least one service is needed")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +115,9 @@ class Store:
     async def by_phone(self, phone: str) -> list[dict[str, Any]]:
         return await self._select("phone = ?", (phone,))
 
-    async def on_day(self, day: date) -> list[dict[str, Any]]:
-        """Bookings starting on `day` (UTC)."""
-        first = f"{day.isoformat()}T00:00:00Z"
-        after = f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z"
-        return await self._select("start >= ? AND start < ?", (first, after))
+    async def between(self, first: datetime, after: datetime) -> list[dict[str, Any]]:
+        """Bookings starting at `first` or later, before `after`."""
+        return await self._select("start >= ? AND start < ?", (z(first), z(after)))
 
     async def cancel(self, booking_id: int, now: datetime) -> dict[str, Any] | None:
         await self.db.execute("UPDATE bookings SET status = 'cancelled', updated_at = ? "

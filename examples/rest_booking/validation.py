@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")  # E.164, as Cal.com wants attendee phone numbers
@@ -53,6 +53,23 @@ def day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise Invalid(f"date {value!r} is not YYYY-MM-DD") from None
+
+
+def window(query: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """`date=YYYY-MM-DD` (that UTC day) or `from=…&to=…` (instants, `to` excluded), or None."""
+    if "date" in query:
+        if "from" in query or "to" in query:
+            raise Invalid("give date, or from and to, not both")
+        first = datetime.combine(day(query["date"]), time(), UTC)
+        return first, first + timedelta(days=1)
+    if "from" not in query and "to" not in query:
+        return None
+    if "from" not in query or "to" not in query:
+        raise Invalid("give both from and to")
+    first, after = instant(query["from"], "from"), instant(query["to"], "to")
+    if after <= first:
+        raise Invalid("to must be later than from")
+    return first, after
 
 
 def service(value: Any, services: Mapping[str, int]) -> tuple[str, int]:

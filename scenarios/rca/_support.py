@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from harness.capabilities import MissingCapability
 from harness.slots import parse_z
 from harness.world import Company, World, world_for
 
@@ -31,9 +32,10 @@ def fallback_email(world: World, company: Company | None = None) -> str:
     file may not) it is learned once per run, as a caller would find it, in a world of its own
     (its own days and history, judged): a caller without an e-mail books, Cal.com's booking
     shows the address, and the caller cancels again. Call it before arming faults (that world
-    clears them). Needs book, cancel, ground_truth."""
+    clears them). Needs book, cancel, ground_truth. "" when the service books such a caller
+    with no address at all (Cal.com's dedupe then has none to match)."""
     company = company or world.berlin
-    if company.fallback_email:
+    if company.fallback_email is not None:
         return company.fallback_email
     assert not world.session.resets, "the target's test control names no fallback e-mail"
     with world_for(world.session) as probe:
@@ -49,6 +51,20 @@ def fallback_email(world: World, company: Company | None = None) -> str:
     email = str(booking["attendees"][0]["email"])
     world.session.companies[company.role] = replace(company, fallback_email=email)
     return email
+
+
+#: The address two callers share where the service has no fallback address of its own.
+SHARED_EMAIL = "familie.schuster@example.com"
+
+
+def dedupe_email(world: World, company: Company | None = None) -> tuple[str, str | None]:
+    """The e-mail address that makes Cal.com's round-robin dedupe hand one caller's booking to
+    another, and the `email` each caller then gives: the company's fallback address with none
+    given (the incident's trigger: every e-mail-less caller is booked under it); where the
+    service has no fallback (it books such a caller without an address), one address both
+    callers give — a family's. Needs what `fallback_email` needs."""
+    fallback = fallback_email(world, company)
+    return (fallback, None) if fallback else (SHARED_EMAIL, SHARED_EMAIL)
 
 
 def journal_seq(world: World) -> int:
@@ -82,8 +98,14 @@ def appointments(world: World, company: Company | None = None,
     """A company's appointments (default Praxis Berlin) through the service's read API — this
     scenario's only, where the target is shared (`World.scoped`): read day by day over the
     scenario's own days there, since a shared tenant holds more than one page. A `call_id`
-    filter names the scenario's call (the driver's id for it)."""
+    filter names the scenario's call (the driver's id for it). Without the read API, what the
+    adapter lists (`World.appointments`; scenarios declare `appointments`) — unfiltered: an API
+    that records no call cannot be asked for one's."""
     company = company or world.berlin
+    if not world.has("tenant_reads"):
+        if filters:
+            raise MissingCapability("tenant_reads")
+        return world.appointments(company)
     if "call_id" in filters:
         filters["call_id"] = world.driver.call_id(filters["call_id"])
     if world.session.resets:

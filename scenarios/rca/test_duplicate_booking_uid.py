@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.area("rca"),
 
 
 @pytest.mark.defense("uid_duplicate_check")
-@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "outside_changes")
+@pytest.mark.needs("book", "appointments", "webhooks", "calcom_journal", "faults",
+                   "outside_changes")
 def test_a_replayed_booking_that_an_appointment_already_holds_is_a_duplicate(world: World) -> None:
     """An outside booker Hans Schuster takes Haarschnitt (host Ben) at S; its webhook imports it
     (an appointment without a call). The caller Hans Schuster books Beratung (host Anna) at S —
@@ -44,7 +45,7 @@ def test_a_replayed_booking_that_an_appointment_already_holds_is_a_duplicate(wor
 
 @pytest.mark.defense("unique_constraint")
 @pytest.mark.rca("webhook-duplicate")
-@pytest.mark.needs("tenant_reads", "reconcile", "ground_truth", "calcom_journal",
+@pytest.mark.needs("appointments", "webhooks", "reconcile", "ground_truth", "calcom_journal",
                    "outside_changes", "failpoints")
 def test_a_webhook_and_a_reconciliation_import_one_booking_once(world: World) -> None:
     """A new outside booking is imported twice at the same moment: by its BOOKING_CREATED webhook

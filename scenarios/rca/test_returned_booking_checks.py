@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from harness.faults import fault, rewrite, slot_steal
+from harness.history import classify_answer
 from harness.world import World
-from scenarios.rca._support import HANS, HANSI, appointments, fallback_email
+from scenarios.rca._support import HANS, HANSI, appointments, dedupe_email, fallback_email
 
 pytestmark = [pytest.mark.area("rca")]
 
@@ -45,22 +46,28 @@ def test_a_booking_carrying_another_calls_id_is_refused(world: World) -> None:
 
 @pytest.mark.rca("duplicate-stale-booking", "tc-008")
 @pytest.mark.defense("attendee_match")
-@pytest.mark.needs("book", "cancel", "tenant_reads", "ground_truth", "calcom_journal", "faults")
+@pytest.mark.needs("book", "cancel", "appointments", "ground_truth", "calcom_journal", "faults")
 def test_a_booking_for_another_attendee_is_refused(world: World) -> None:
     """No call_id to compare (the incident's fix lets that pass), not older than the request
     (the desk booked Hansi Sputer with the fallback e-mail as the create arrived: the fake's
     `slot_steal`, so freshness has nothing to say), but the attendee is Hansi Sputer, not the
-    caller Hans Schuster."""
+    caller Hans Schuster. (Where the service has no fallback address, Hansi and the caller share
+    one: `dedupe_email`.)"""
     world.freeze_if_possible()  # the steal is made as the create arrives: no age to arrange
     slot = world.slot(days_ahead=2, hour=14)
-    world.arm(fault("desk-books-first", slot_steal(HANSI, fallback_email(world)), first=1))
-    answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin")
+    shared, given = dedupe_email(world)
+    world.arm(fault("desk-books-first", slot_steal(HANSI, shared), first=1))
+    answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Teamtermin",
+                                  email=given)
     world.judge()  # with the defense off: no-stolen-booking (call_688 holds Hansi's booking)
-    assert answer.status == "stale_booking_data", answer.body
-    assert answer.body["reason"] == "attendee_mismatch"
+    assert classify_answer("collect", answer.body) == "fail", answer.body  # refused
+    if world.has("voice_api"):
+        assert answer.status == "stale_booking_data", answer.body
+        assert answer.body["reason"] == "attendee_mismatch"
     assert answer.body["alternatives"]
-    assert [a for a in appointments(world)
-            if a["call_id"] == world.driver.call_id("call_688")] == []
+    # nothing held for the caller: by call id, or (an API that records no call) by name
+    assert [a for a in appointments(world) if a["call_id"] == world.driver.call_id("call_688")
+            or (a.get("customer") or {}).get("name") == HANS] == []
 
 
 @pytest.mark.rca("call-id-mismatch")
@@ -76,6 +83,6 @@ def test_a_booking_without_call_id_for_the_same_attendee_passes_the_call_id_laye
     answer = world.driver.collect(slot, name=HANS, call_id="call_688", service="Beratung")
     assert answer.status == "booked", answer.body
     [booking] = world.upstream(start=slot)
-    # Cal.com stored it; the answer hid it
-    assert booking["metadata"]["call_id"] == world.driver.call_id("call_688")
+    # Cal.com stored it (the call's id, or the call's contact); the answer hid the metadata
+    assert world.made_for(booking) == world.driver.call_id("call_688")
     assert answer.body["booking_uid"] == booking["uid"]

@@ -25,7 +25,7 @@ def by_uid(world: World) -> dict[str, dict]:
     return {a["booking_uid"]: a for a in appointments(world)}
 
 
-@pytest.mark.needs("tenant_reads", "outside_changes")
+@pytest.mark.needs("appointments", "webhooks", "outside_changes")
 def test_created_and_requested_bookings_are_imported(world: World) -> None:
     beratung, erstgespraech = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=2, hour=13)
     created = world.driver.take_slot(2001, beratung, name="Olga Outside", email="olga@example.com")
@@ -43,7 +43,7 @@ def test_created_and_requested_bookings_are_imported(world: World) -> None:
     world.judge(EVERYTHING_IMPORTED)
 
 
-@pytest.mark.needs("tenant_reads", "outside_changes")
+@pytest.mark.needs("appointments", "webhooks", "outside_changes")
 def test_a_booking_moved_in_calcom_is_moved_locally(world: World) -> None:
     slot, later = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=3, hour=11)
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")
@@ -60,7 +60,7 @@ def test_a_booking_moved_in_calcom_is_moved_locally(world: World) -> None:
     world.judge(EVERYTHING_IMPORTED)
 
 
-@pytest.mark.needs("book", "tenant_reads", "outside_changes")
+@pytest.mark.needs("book", "appointments", "webhooks", "outside_changes")
 def test_a_booking_cancelled_in_calcom_is_cancelled_locally(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Olga Outside", email="olga@example.com")

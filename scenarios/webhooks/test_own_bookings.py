@@ -23,7 +23,7 @@ EVERYTHING_IMPORTED = CheckOptions(expect_imported=True)
 
 @pytest.mark.parametrize(("service", "status"), [("Beratung", "scheduled"),
                                              ("Erstgespräch", "pending")])
-@pytest.mark.needs("book", "tenant_reads")
+@pytest.mark.needs("book", "appointments", "webhooks")
 def test_the_webhook_of_a_voice_booking_adds_nothing(world: World, service: str,
                                                      status: str) -> None:
     slot = world.slot(days_ahead=2, hour=10)
@@ -40,7 +40,8 @@ def test_the_webhook_of_a_voice_booking_adds_nothing(world: World, service: str,
 
 
 @pytest.mark.rca("duplicate-booking-uid")
-@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "webhook_control", "failpoints")
+@pytest.mark.needs("book", "appointments", "webhooks", "calcom_journal", "webhook_control",
+                   "failpoints")
 def test_a_webhook_that_overtakes_the_voice_flow_adds_nothing(world: World) -> None:
     """BOOKING_CREATED is delivered and handled while the voice flow waits at
     `collect.before_insert`: the booking's call is known, so the webhook leaves it to the flow."""
@@ -60,7 +61,7 @@ def test_a_webhook_that_overtakes_the_voice_flow_adds_nothing(world: World) -> N
     world.judge(EVERYTHING_IMPORTED)
 
 
-@pytest.mark.needs("book", "reschedule", "tenant_reads")
+@pytest.mark.needs("book", "reschedule", "appointments", "webhooks")
 def test_the_webhook_of_a_voice_reschedule_adds_nothing(world: World) -> None:
     slot, later = world.slot(days_ahead=2, hour=10), world.slot(days_ahead=2, hour=15)
     booked = world.driver.collect(slot, name="Anna Alt", telefon="+4915111111111",

@@ -32,7 +32,8 @@ def dropped(trigger: str) -> dict:
 
 
 @pytest.mark.rca("webhook-out-of-order")
-@pytest.mark.needs("book", "tenant_reads", "calcom_journal", "faults", "outside_changes")
+@pytest.mark.needs("book", "appointments", "webhooks", "calcom_journal", "faults",
+                   "outside_changes")
 def test_a_delayed_created_does_not_open_the_slot_to_a_caller(world: World) -> None:
     """Somebody books S in Cal.com; its BOOKING_CREATED is late. A caller asking for S in the
     meantime is refused either way (the service asks Cal.com, not its webhook inbox), and the late
@@ -54,7 +55,7 @@ def test_a_delayed_created_does_not_open_the_slot_to_a_caller(world: World) -> N
 
 
 @pytest.mark.rca("webhook-out-of-order")
-@pytest.mark.needs("book", "cancel", "tenant_reads", "calcom_journal", "faults")
+@pytest.mark.needs("book", "cancel", "appointments", "webhooks", "calcom_journal", "faults")
 def test_a_delayed_created_of_the_callers_booking_changes_nothing(world: World) -> None:
     """The caller books and cancels; the CREATED of their booking is late (before or after the
     cancellation, depending on timing). Either way: one appointment, cancelled."""
@@ -71,7 +72,7 @@ def test_a_delayed_created_of_the_callers_booking_changes_nothing(world: World) 
 
 
 @pytest.mark.rca("local-calcom-drift")
-@pytest.mark.needs("book", "tenant_reads", "reconcile", "calcom_journal", "faults",
+@pytest.mark.needs("book", "appointments", "webhooks", "reconcile", "calcom_journal", "faults",
                    "outside_changes")
 def test_a_dropped_created_is_found_and_imported_by_reconciliation(world: World) -> None:
     world.arm(dropped("BOOKING_CREATED"))
@@ -99,8 +100,8 @@ def test_a_dropped_created_is_found_and_imported_by_reconciliation(world: World)
 
 
 @pytest.mark.rca("local-calcom-drift")
-@pytest.mark.needs("book", "tenant_reads", "reconcile", "ground_truth", "calcom_journal",
-                   "faults", "outside_changes")
+@pytest.mark.needs("book", "appointments", "webhooks", "reconcile", "ground_truth",
+                   "calcom_journal", "faults", "outside_changes")
 def test_a_dropped_cancellation_is_found_and_applied_by_reconciliation(world: World) -> None:
     """The caller's booking is cancelled in Cal.com (the front desk); the BOOKING_CANCELLED never
     arrives, so the service still shows it scheduled — until reconciliation."""

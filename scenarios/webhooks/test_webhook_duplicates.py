@@ -25,7 +25,7 @@ def duplicate(trigger: str, copies: int = 2) -> dict:
                          event=trigger)
 
 
-@pytest.mark.needs("book", "reschedule", "tenant_reads", "calcom_journal", "faults",
+@pytest.mark.needs("book", "reschedule", "appointments", "webhooks", "calcom_journal", "faults",
                    "service_state")
 def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None:
     """Contract §2.8 `webhook_dedupe`: a caller moves their appointment by phone; Cal.com's
@@ -51,7 +51,8 @@ def test_a_duplicated_rescheduled_delivery_is_applied_once(world: World) -> None
     assert len({d["body_sha256"] for d in sent}) == 1  # one body, sent twice
 
 
-@pytest.mark.needs("tenant_reads", "calcom_journal", "faults", "outside_changes", "service_state")
+@pytest.mark.needs("appointments", "webhooks", "calcom_journal", "faults", "outside_changes",
+                   "service_state")
 def test_a_booking_created_delivered_three_times_is_imported_once(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     world.arm(duplicate("BOOKING_CREATED", copies=3))
@@ -66,8 +67,8 @@ def test_a_booking_created_delivered_three_times_is_imported_once(world: World) 
         outside["uid"], "scheduled", "webhook")
 
 
-@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes",
-                   "service_state")
+@pytest.mark.needs("appointments", "webhooks", "ground_truth", "calcom_journal", "faults",
+                   "outside_changes", "service_state")
 def test_a_cancellation_delivered_twice_cancels_once(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
     outside = world.driver.take_slot(2001, slot, name="Outside Booker",

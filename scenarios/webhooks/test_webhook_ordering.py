@@ -30,7 +30,8 @@ def held_back_fired(world: World) -> int:
 
 
 @pytest.mark.defense("webhook_ordering")
-@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes")
+@pytest.mark.needs("appointments", "webhooks", "ground_truth", "calcom_journal", "faults",
+                   "outside_changes")
 def test_a_late_created_does_not_revive_a_cancelled_outside_booking(world: World) -> None:
     """Contract §2.8 `webhook_ordering`: somebody books S in Cal.com and cancels it again; the
     BOOKING_CANCELLED overtakes the BOOKING_CREATED. The service must remember the cancellation of
@@ -49,7 +50,7 @@ def test_a_late_created_does_not_revive_a_cancelled_outside_booking(world: World
 
 
 @pytest.mark.defense("webhook_ordering")
-@pytest.mark.needs("book", "cancel", "tenant_reads", "calcom_journal", "faults")
+@pytest.mark.needs("book", "cancel", "appointments", "webhooks", "calcom_journal", "faults")
 def test_a_late_created_does_not_revive_a_booking_the_caller_cancelled(world: World) -> None:
     """The caller books and cancels by phone; the CREATED of their booking arrives last and
     finds the appointment already cancelled: it must not put it back to scheduled."""
@@ -68,7 +69,8 @@ def test_a_late_created_does_not_revive_a_booking_the_caller_cancelled(world: Wo
     assert appointment["status"] == "cancelled"
 
 
-@pytest.mark.needs("tenant_reads", "ground_truth", "calcom_journal", "faults", "outside_changes")
+@pytest.mark.needs("appointments", "webhooks", "ground_truth", "calcom_journal", "faults",
+                   "outside_changes")
 def test_a_late_rescheduled_does_not_revive_a_booking_cancelled_after_the_move(
         world: World) -> None:
     """An outside booking is moved in Cal.com and the new booking is then cancelled; the

@@ -43,8 +43,14 @@ async def test_book_list_reschedule_cancel(mode: str, start_service: StartServic
 
     _, by_phone = await service.call("GET", "/bookings", phone=ADA)
     _, by_day = await service.call("GET", "/bookings", date="2026-03-03")
+    # the Berlin day, in offsets: the booking at 10:00 Berlin is on it, not on the next
+    _, berlin = await service.call("GET", "/bookings", **{"from": "2026-03-03T00:00:00+01:00",
+                                                          "to": "2026-03-04T00:00:00+01:00"})
+    _, later = await service.call("GET", "/bookings", phone=ADA, **{
+        "from": "2026-03-04T00:00:00+01:00", "to": "2026-03-05T00:00:00+01:00"})
     assert [b["id"] for b in by_phone["bookings"]] == [b["id"] for b in by_day["bookings"]] \
-        == [booking["id"]]
+        == [b["id"] for b in berlin["bookings"]] == [booking["id"]]
+    assert later["bookings"] == []
 
     status, moved = await service.call("PATCH", f"/bookings/{booking['id']}", {"start": LATER})
     assert status == 200
@@ -111,6 +117,8 @@ async def test_unknown_booking_and_listing_without_filter(start_service: StartSe
     status, answer = await service.call("GET", "/bookings")
     assert status == 400
     assert "phone=" in answer["message"]
+    status, answer = await service.call("GET", "/bookings", **{"from": SLOT})
+    assert (status, answer["message"]) == (400, "give both from and to")
     assert (await service.call("GET", "/healthz"))[1] == {"status": "ok", "mode": "careful",
                                                           "database": "sqlite"}
 
@@ -261,3 +269,70 @@ async def test_careful_request_id_makes_a_retry_harmless(start_service: StartSer
     again, second = await service.book("Ada", ADA, request_id="req-1")
     assert (status, again, second["id"]) == (201, 200, first["id"])
     assert len(calcom_bookings(calcom, ADA)) == 1
+
+
+SLOTS = {"method": "GET", "path": "/v2/slots"}
+
+
+@pytest.mark.parametrize(("mode", "told"), [("naive", 503), ("careful", 200)])
+async def test_a_burst_of_failed_slot_reads(mode: str, told: int, start_service: StartService,
+                                            calcom: Any) -> None:
+    """The first two slot reads fail: careful reads again (a read changes nothing), naive gives
+    up at once."""
+    calcom.control.add_fault({"match": SLOTS, "trigger": {"kind": "first", "k": 2},
+                              "action": {"kind": "status", "status": 503}})
+    service = await start_service(mode)
+    status, _ = await service.call("GET", "/availability", service="Beratung", start=SLOT)
+    assert status == told
+
+
+async def test_careful_looks_up_a_201_without_uid(start_service: StartService,
+                                                  calcom: Any) -> None:
+    """A 201 whose booking has no uid names nothing to cancel or move by: careful finds the
+    booking under its idempotency key instead of storing it uid-less."""
+    calcom.control.add_fault(first_create({"kind": "rewrite", "set": {"data.uid": None}}))
+    service = await start_service("careful")
+    status, answer = await service.book("Ada", ADA)
+    [upstream] = calcom_bookings(calcom, ADA)
+    assert (status, answer["calcom_uid"]) == (201, upstream["uid"])
+
+
+LOST_AFTER = [{"kind": "status", "status": 503, "phase": "after"}, {"kind": "reset", "phase": "after"}]
+
+
+@pytest.mark.parametrize("action", LOST_AFTER, ids=lambda a: a["kind"])
+@pytest.mark.parametrize(("mode", "told"), [("naive", 502), ("careful", 200)])
+async def test_a_move_whose_answer_is_lost(mode: str, told: int, action: dict[str, Any],
+                                           start_service: StartService, calcom: Any) -> None:
+    """Cal.com moves the booking (a new one, the old one cancelled) and the answer is lost.
+    Careful reads the old booking, follows `rescheduledToUid` and moves its row; nothing is
+    sent twice. Naive tells the caller it does not know."""
+    service = await start_service(mode)
+    _, booking = await service.book("Ada", ADA)
+    calcom.control.add_fault({"match": {"method": "POST", "path": "/v2/bookings/*/reschedule"},
+                              "trigger": {"kind": "first", "k": 1}, "action": action})
+    status, moved = await service.call("PATCH", f"/bookings/{booking['id']}", {"start": LATER})
+    [upstream] = calcom_bookings(calcom, ADA)
+    assert (status, upstream["start"]) == (told, LATER.replace("Z", ".000Z"))
+    if mode == "careful":
+        assert (moved["start"], moved["calcom_uid"]) == (LATER, upstream["uid"])
+    sent = calcom.control.stats()["requests"]
+    assert sum(n for k, n in sent.items()
+               if k.startswith("POST /v2/bookings/{uid}/reschedule ")) == 1
+
+
+@pytest.mark.parametrize("action", LOST_AFTER, ids=lambda a: a["kind"])
+@pytest.mark.parametrize(("mode", "told"), [("naive", 502), ("careful", 200)])
+async def test_a_cancel_whose_answer_is_lost(mode: str, told: int, action: dict[str, Any],
+                                             start_service: StartService, calcom: Any) -> None:
+    """Cal.com cancels and the answer is lost: careful reads the booking, finds it cancelled
+    and says so; naive tells the caller it does not know."""
+    service = await start_service(mode)
+    _, booking = await service.book("Ada", ADA)
+    calcom.control.add_fault({"match": {"method": "POST", "path": "/v2/bookings/*/cancel"},
+                              "trigger": {"kind": "first", "k": 1}, "action": action})
+    status, _ = await service.call("DELETE", f"/bookings/{booking['id']}")
+    assert status == told
+    assert calcom_bookings(calcom, ADA) == []
+    _, row = await service.call("GET", f"/bookings/{booking['id']}")
+    assert row["status"] == ("cancelled" if mode == "careful" else "confirmed")
