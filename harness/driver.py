@@ -148,11 +148,13 @@ class Driver:
     def _contact(self, call_id: str, phone: str | None,
                  email: str | None) -> tuple[str | None, str | None]:
         """A service that knows a booking's call only by the attendee's contact gets one of
-        its own for every call (unless the scenario gives one)."""
+        its own for every call (unless the scenario gives one): unique in the run, and apart
+        from other runs' on a shared target (the session hands them out)."""
         kind = self.adapter.attribution.kind
         if kind == "phone" and phone is None:
-            phone = self._contacts.setdefault(
-                call_id, f"+49155{len(self._contacts) + 1:07d}")
+            phone = self._contacts.get(call_id)
+            if phone is None:
+                phone = self._contacts[call_id] = self.session.new_phone()
         elif kind == "email" and email is None:
             slug = "".join(c if c.isalnum() else "-" for c in call_id).strip("-").lower()
             email = self._contacts.setdefault(call_id, f"{slug}@calls.calharness.example")
@@ -425,16 +427,17 @@ class Driver:
     def reconcile(self, api_key: str, **kw: Any) -> Answer:
         return self._run(self.areconcile(api_key, **kw))
 
-    def concurrently(self, operations: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    def concurrently(self, operations: Sequence[Callable[..., Awaitable[Any]]]) -> list[Any]:
         """Start every operation at the same moment (an event releases them together) and wait
-        for all; the order of results is the order given."""
+        for all; the order of results is the order given. (Operations are usually lambdas with
+        default arguments, which a type checker cannot bind to one result type: Any.)"""
         return self._run(together(operations))
 
 
-async def together(operations: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+async def together(operations: Sequence[Callable[..., Awaitable[Any]]]) -> list[Any]:
     start = asyncio.Event()
 
-    async def one(op: Callable[[], Awaitable[T]]) -> T:
+    async def one(op: Callable[..., Awaitable[Any]]) -> Any:
         await start.wait()
         return await op()
 

@@ -67,6 +67,7 @@ class Session:
         #: with), cancelled in Cal.com directly at the end so the next run finds the days free.
         self.upstream_left: list[tuple[str, str]] = []
         self._scenarios = itertools.count()
+        self._phones = itertools.count(1)
         self._http: aiohttp.ClientSession | None = None
         self.adapter: Adapter | None = None
         self.control: TestControlClient | None = None
@@ -253,6 +254,14 @@ class Session:
                 raise BudgetExceeded("the target file does not allow booking "
                                      "(set allow_booking = true to run booking scenarios)")
             self.requests += 1
+
+    def new_phone(self) -> str:
+        """A caller's phone number no other call of this run (nor, but by a 1-in-1000 chance,
+        of another run on the same target) has: attribution by phone stays exact."""
+        # Where the target is reset for every scenario the numbers repeat from run to run (a run
+        # is the same every time); only a shared target needs them apart by run.
+        run = 0 if self.resets else int.from_bytes(self.target.run_id.encode(), "big") % 1000
+        return f"+49155{run:03d}{next(self._phones):05d}"
 
     def next_day_offset(self) -> int:
         """Without a reset each scenario books on its own days, far from real callers."""

@@ -63,7 +63,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ablate = os.environ.get("CALHARNESS_ABLATE")
     if not ablate:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         tagged = {arg for mark in item.iter_markers("defense") for arg in mark.args}
         (keep if ablate in tagged else drop).append(item)

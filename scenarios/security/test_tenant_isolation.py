@@ -100,7 +100,8 @@ def read_other(world: World, reader: Practice, owner: Practice, kind: str,
 def records_in(answer: Answer) -> list[dict[str, Any]]:
     body = answer.body if isinstance(answer.body, dict) else {}
     if "appointments" in body or "customers" in body:
-        return list(body.get("appointments", body.get("customers", [])))
+        records: list[dict[str, Any]] = body.get("appointments", body.get("customers")) or []
+        return list(records)
     return [body] if answer.http_status == 200 else []
 
 
@@ -143,7 +144,7 @@ def test_reads_without_a_valid_key_are_refused(world: World) -> None:
     for key in [*keys, *([calcom_key] if calcom_key else [])]:
         for endpoint, extra in (("appointments", {}), ("customers", {"search": "Max"}),
                                 ("appointment", {"appointment_id": berlin.appointment_ids[0]})):
-            answer = world.driver.read(endpoint, key, None, **extra)  # type: ignore[arg-type]
+            answer = world.driver.read(endpoint, key, None, **extra)
             assert answer.http_status == 401, (key, endpoint, answer.body)
             assert "WWW-Authenticate" in answer.headers, answer.headers
 
@@ -184,5 +185,7 @@ def test_reconciling_one_practice_leaves_the_other_alone(world: World) -> None:
 
     assert report.http_status == 200, report.body
     assert report.body == {"orphans": [], "missing": [], "mismatches": [], "repaired": 0}
-    active = {a.id for a in world.service_view().appointments if a.status == "scheduled"}
+    view = world.service_view()
+    assert view is not None
+    active = {a.id for a in view.appointments if a.status == "scheduled"}
     assert active == {*berlin.appointment_ids, *hamburg.appointment_ids}
