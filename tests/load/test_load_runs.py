@@ -127,7 +127,7 @@ def test_double_check_off_fails_the_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--think", "gauss:3"], "--think: unknown distribution"),
-    (["--defense-off", "moat"], "unknown defense(s) moat"),
+    (["--defense-off", "moat"], "unknown defense moat; known: freshness"),
     (["--fault-mix", "429"], "--fault-mix: expected KIND=P"),
     (["--profile", "nope"], "neither a named profile"),
     (["--users", "0"], "users must be >= 1"),
