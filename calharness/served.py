@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from booking_service.tenants import demo_tenants
 from calharness.load_support.processes import free_port
 from harness.db import DatabaseChoice, choose_database
+from harness.stack import demo_companies
 from harness.target import Target, TargetCompany, target_toml
 
 WEBHOOK_SECRET = "whsec_calharness_served"
@@ -205,12 +205,7 @@ class ServedStack:
                           companies={"primary": TargetCompany(role="primary", api_key="unused")},
                           allow_booking=True, allow_faults=True, max_requests=None,
                           calcom_control_url=self.fake_url)
-        companies = {}
-        for role, doc in zip(("primary", "secondary"), demo_tenants()["companies"], strict=False):
-            companies[role] = TargetCompany(role=role, api_key=doc["api_key"],
-                                            phone=doc["branches"][0]["phone"],
-                                            fallback_email=doc.get("fallback_email"),
-                                            branch_ids=(doc["branches"][0]["id"],))
+        companies = demo_companies()
         control = self.options.test_control
         return Target(name="served", service_url=self.service_url, companies=companies,
                       allow_booking=True, allow_faults=True, max_requests=None,

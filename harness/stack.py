@@ -68,7 +68,8 @@ def demo_companies() -> dict[str, TargetCompany]:
         companies[role] = TargetCompany(role=role, api_key=doc["api_key"], name=doc["name"],
                                         phone=doc["branches"][0]["phone"],
                                         fallback_email=doc.get("fallback_email"),
-                                        calcom_api_key=doc.get("calcom_api_key"))
+                                        calcom_api_key=doc.get("calcom_api_key"),
+                                        branch_ids=tuple(b["id"] for b in doc["branches"]))
     return companies
 
 
