@@ -185,20 +185,27 @@ class OutcomeCounter:
     reasons: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     attempts: Counter[int] = field(default_factory=Counter)
+    #: seconds from the check to "booked", per booked call: the booking flow the 45-s target is
+    #: about (a call refused in milliseconds is no booking flow, and must not flatter the p95)
+    booked_s: list[float] = field(default_factory=list)
 
     def add(self, result: CallResult) -> None:
         self.outcomes[result.outcome] += 1
         self.reasons[f"{result.outcome}:{result.reason}"] += 1
         self.statuses.update(result.statuses)
         self.attempts[result.attempts] += 1
+        if result.outcome == BOOKED:
+            self.booked_s.append(round(result.duration_s, 4))
 
     def to_json(self) -> dict[str, Any]:
         return {"outcomes": dict(self.outcomes), "reasons": dict(self.reasons),
                 "statuses": dict(self.statuses),
-                "attempts": {str(k): v for k, v in sorted(self.attempts.items())}}
+                "attempts": {str(k): v for k, v in sorted(self.attempts.items())},
+                "booked_s": self.booked_s}
 
     def merge_json(self, data: dict[str, Any]) -> None:
         self.outcomes.update(data.get("outcomes", {}))
         self.reasons.update(data.get("reasons", {}))
         self.statuses.update(data.get("statuses", {}))
         self.attempts.update({int(k): v for k, v in data.get("attempts", {}).items()})
+        self.booked_s.extend(float(v) for v in data.get("booked_s", ()))

@@ -234,6 +234,15 @@ def judge_invariants(run_dir: Path, target: Target, expected_workers: Iterable[s
 # -- thresholds and the summary ------------------------------------------------------------------
 
 
+def _percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank) of `values`, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-int(q * len(ordered)) // 100))
+    return round(ordered[rank - 1], 3)
+
+
 def _seconds(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000.0, 3)
 
@@ -253,14 +262,16 @@ def evaluate(profile: LoadProfile, stats: dict[str, Any], counter: OutcomeCounte
     total = stats.get("total", {})
     factor = profile.time_factor
     target_s = profile.flow_target_s
-    p95_s = _seconds(flow["p95_ms"]) if flow and flow["num_requests"] else None
+    all_p95_s = _seconds(flow["p95_ms"]) if flow and flow["num_requests"] else None
+    # The target is judged on the calls that booked: refusals end in milliseconds.
+    booked_p50_s, p95_s = (_percentile(counter.booked_s, 50), _percentile(counter.booked_s, 95))
     fail_ratio = (total.get("num_failures", 0) / total["num_requests"]
                   if total.get("num_requests") else 0.0)
     thresholds = [
         {"name": "p95 booking_flow", "limit_s": round(target_s, 3), "value_s": p95_s,
          "unscaled_limit_s": profile.thresholds.p95_flow_s,
          "ok": p95_s is not None and p95_s <= target_s,
-         "note": None if p95_s is not None else "no booking_flow finished"},
+         "note": "of the calls that booked" if p95_s is not None else "no call booked"},
         {"name": "failure ratio", "limit": profile.thresholds.max_fail_ratio,
          "value": round(fail_ratio, 4), "ok": fail_ratio <= profile.thresholds.max_fail_ratio},
     ]
@@ -287,9 +298,13 @@ def evaluate(profile: LoadProfile, stats: dict[str, Any], counter: OutcomeCounte
         "fail_ratio": round(fail_ratio, 4), "rps": round(total.get("rps", 0.0), 2),
         "flow": {"count": flow["num_requests"] if flow else 0,
                  "failures": flow["num_failures"] if flow else 0,
-                 "p50_s": flow_s("p50_ms"), "p95_s": p95_s, "p99_s": flow_s("p99_ms"),
+                 "p50_s": flow_s("p50_ms"), "p95_s": all_p95_s, "p99_s": flow_s("p99_ms"),
                  "unscaled_p50_s": _times(flow_s("p50_ms"), factor),
-                 "unscaled_p95_s": _times(p95_s, factor), "target_s": round(target_s, 3)},
+                 "unscaled_p95_s": _times(all_p95_s, factor), "target_s": round(target_s, 3)},
+        "booked_flow": {"count": len(counter.booked_s), "p50_s": booked_p50_s, "p95_s": p95_s,
+                        "unscaled_p50_s": _times(booked_p50_s, factor),
+                        "unscaled_p95_s": _times(p95_s, factor),
+                        "target_s": round(target_s, 3)},
         "bookings": booked,
         "bookings_per_min": round(booked / minutes, 2) if minutes else None,
         "unscaled_bookings_per_min": round(booked / minutes / factor, 2) if minutes else None,

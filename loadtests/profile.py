@@ -300,11 +300,17 @@ def _probability(p: float) -> dict[str, Any]:
 
 BERLIN_NUMBER = "+4930123456"  # Praxis Berlin's branch (contract §2.6)
 
+#: A phone line is busy again a while after a call ends, booked or not: a refused caller does not
+#: redial in the same millisecond (which only measures how fast refusals are).
+LINE_FREE_AGAIN = Distribution("lognormal", (30.0, 0.5))
+
 REALISTIC = LoadProfile(
     name="realistic",
     description="One practice (one Cal.com API key: 120 requests/min), Beratung 75 % and "
                 "Haarschnitt 25 %, talk time lognormal around the incident's 14 s, Cal.com "
-                "latency lognormal (median 400 ms, sigma 0.6), rate limiting on, no faults.",
+                "latency lognormal (median 400 ms, sigma 0.6), rate limiting on, no faults; "
+                "a line takes its next call about 30 s after the last one ended.",
+    between_calls=LINE_FREE_AGAIN,
     demand=Demand(services=(ServiceDemand("Beratung", 0.75, 30),
                             ServiceDemand("Haarschnitt", 0.25, 60)),
                   horizon_days=60, day_decay=0.96, to_number=BERLIN_NUMBER),

@@ -31,10 +31,10 @@ def stats(p95_flow_ms: float | None, failures: int = 0, requests: int = 100) -> 
                                          "rps": 5.0}}
 
 
-def counter() -> OutcomeCounter:
+def counter(booked_s: float = 1.0) -> OutcomeCounter:
     c = OutcomeCounter()
     for _ in range(8):
-        c.add(CallResult(BOOKED, BOOKED, 1.0, 1))
+        c.add(CallResult(BOOKED, BOOKED, booked_s, 1))
     c.add(CallResult(GAVE_UP, "no_alternative", 1.0, 0))
     return c
 
@@ -45,19 +45,35 @@ def ok_judgement() -> Judgement:
 
 
 def verdict(profile: LoadProfile, stats_: dict[str, Any],
-            judgement: Judgement | None = None) -> dict[str, Any]:
-    return evaluate(profile, stats_, counter(), judgement or ok_judgement(),
+            judgement: Judgement | None = None,
+            calls: OutcomeCounter | None = None) -> dict[str, Any]:
+    return evaluate(profile, stats_, calls or counter(), judgement or ok_judgement(),
                     {"status_429": 7}, users=10, workers=2, elapsed_s=60.0)
 
 
-@pytest.mark.parametrize(("p95_ms", "code"), [(4400, EXIT_OK), (4500, EXIT_OK),
-                                              (4600, EXIT_THRESHOLD), (None, EXIT_THRESHOLD)])
-def test_p95_target_is_scaled_by_the_time_factor(p95_ms: float | None, code: int) -> None:
-    summary = verdict(SMOKE, stats(p95_ms))  # time factor 10: 45 s → 4.5 s
+@pytest.mark.parametrize(("booked_s", "code"), [(4.4, EXIT_OK), (4.5, EXIT_OK),
+                                                (4.6, EXIT_THRESHOLD)])
+def test_p95_target_is_scaled_by_the_time_factor(booked_s: float, code: int) -> None:
+    summary = verdict(SMOKE, stats(1000), calls=counter(booked_s))  # factor 10: 45 s → 4.5 s
     assert summary["exit_code"] == code
-    assert summary["flow"]["target_s"] == 4.5
-    if p95_ms:
-        assert summary["flow"]["unscaled_p95_s"] == pytest.approx(p95_ms / 100)
+    assert summary["booked_flow"]["target_s"] == 4.5
+    assert summary["booked_flow"]["unscaled_p95_s"] == pytest.approx(booked_s * 10)
+    assert summary["flow"]["unscaled_p95_s"] == pytest.approx(10.0)  # every call, as Locust saw
+
+
+def test_the_target_is_judged_on_the_calls_that_booked() -> None:
+    """Refusals end in milliseconds: a run whose every call but the booked ones was refused at
+    once has a tiny p95 over all calls. The target is about booking, so the booked ones decide."""
+    fast_refusals = verdict(SMOKE, stats(5), calls=counter(9.0))
+    assert fast_refusals["flow"]["p95_s"] == 0.005
+    assert fast_refusals["booked_flow"]["p95_s"] == 9.0
+    assert fast_refusals["exit_code"] == EXIT_THRESHOLD
+    nobody_booked = OutcomeCounter()
+    nobody_booked.add(CallResult(GAVE_UP, "no_alternative", 0.1, 0))
+    none = verdict(SMOKE, stats(100), calls=nobody_booked)
+    assert none["exit_code"] == EXIT_THRESHOLD
+    assert next(t for t in none["thresholds"] if t["name"] == "p95 booking_flow")["note"] == \
+        "no call booked"
 
 
 def test_failure_ratio_threshold() -> None:
