@@ -95,7 +95,7 @@ def test_an_invariant_violation_fails_even_a_fast_run_and_not_judged_is_no_pass(
 
 
 def test_summary_numbers_and_the_report_model() -> None:
-    summary = verdict(SMOKE, stats(3000))
+    summary = verdict(SMOKE, stats(3000), calls=counter(3.0))
     assert summary["bookings"] == 8
     assert summary["bookings_per_min"] == 8.0
     assert summary["unscaled_bookings_per_min"] == 0.8
@@ -103,8 +103,9 @@ def test_summary_numbers_and_the_report_model() -> None:
     assert summary["status_429_seen"] == 7
     report = load_summary(summary)
     assert report.passed
-    assert report.p95_ms == 3000
+    assert report.p95_ms == 3000  # the booked calls' p95
     assert report.users == 10
+    assert any("booked calls (8): p50 3.0 s, p95 3.0 s" in note for note in report.notes)
     assert any("time factor 10" in note for note in report.notes)
     assert any("429s seen 7" in note for note in report.notes)
 
