@@ -16,7 +16,18 @@ from typing import Any
 
 from fake_calcom.backend.timefmt import normalise_for_match
 
-PRE_ACTIONS = frozenset({"latency", "slot_steal", "barrier", "overbook"})
+PRE_ACTIONS = frozenset(
+    {
+        "latency",
+        "slot_steal",
+        "barrier",
+        "overbook",
+        # slot reservations and confirm/decline (applied by the handler, counted when they act)
+        "reservation_expire_early",
+        "reservation_taken",
+        "cancel_race",
+    }
+)
 PHASED_ACTIONS = frozenset({"status", "hang", "reset"})
 POST_ACTIONS = frozenset({"truncate", "malformed", "empty", "rewrite"})
 TERMINAL_ACTIONS = frozenset({"stale_replay"})
@@ -223,6 +234,9 @@ _ACTION_FIELDS: dict[str, set[str]] = {
     "slot_steal": {"attendee", "metadata"},
     "barrier": {"parties", "timeout_ms", "key"},
     "overbook": set(),
+    "reservation_expire_early": {"after_s"},
+    "reservation_taken": {"attendee", "metadata"},
+    "cancel_race": {"phase", "reason"},
     "webhook_duplicate": {"copies"},
     "webhook_delay": {"ms"},
     "webhook_reorder": set(),
@@ -273,7 +287,15 @@ def _parse_action(raw: Any, where: str) -> dict[str, Any]:
         if action["key"] not in ("email+start", "start"):
             raise FaultPlanError(f"{where}.key must be 'email+start' or 'start'")
         action["status"] = int(_number(raw.get("status", 201), f"{where}.status", minimum=100, integer=True))
-    elif kind == "slot_steal":
+    elif kind == "reservation_expire_early":
+        action["after_s"] = _number(raw.get("after_s", 0), f"{where}.after_s", minimum=0)
+    elif kind == "cancel_race":
+        action.setdefault("phase", "before")
+        if action["phase"] not in ("before", "after"):
+            raise FaultPlanError(f"{where}.phase must be 'before' or 'after'")
+        if "reason" in raw and not isinstance(raw["reason"], str):
+            raise FaultPlanError(f"{where}.reason must be a string")
+    elif kind in ("slot_steal", "reservation_taken"):
         attendee = raw.get("attendee", {"name": "Outside Booker", "email": "outside@example.com"})
         if not isinstance(attendee, dict) or not isinstance(attendee.get("name"), str) or not isinstance(attendee.get("email"), str):
             raise FaultPlanError(f"{where}.attendee must be an object with name and email")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 UID_LENGTH = 22
@@ -21,6 +22,8 @@ class IdGenerator:
         self._next_booking_id = 11_000_000 + self._rng.randrange(1_000_000)
         self._next_webhook_id = 1
         self._next_attendee_id = 500_000 + self._rng.randrange(100_000)
+        # Its own stream, so reserving slots never changes the booking uids a seed gives.
+        self._reservation_rng = random.Random(f"fake-calcom-reservations:{seed}")
 
     def booking_id(self) -> int:
         value = self._next_booking_id
@@ -41,3 +44,7 @@ class IdGenerator:
         # Cal.com's uid is a uuid rendered by short-uuid: 22 base58 characters. Drawing the
         # characters directly looks the same and is far cheaper than the division loop.
         return self._rng.randbytes(UID_LENGTH).translate(_BYTE_TO_BASE58).decode()
+
+    def reservation_uid(self) -> str:
+        """Cal.com's reservation uid is a v4 uuid (`uuid()` in the slots repository)."""
+        return str(uuid.UUID(bytes=self._reservation_rng.randbytes(16), version=4))

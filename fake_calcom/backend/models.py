@@ -44,6 +44,7 @@ class EventType:
     minimum_notice: int = 0  # minutes
     description: str = ""
     location: str = ""
+    team_id: int | None = None
 
     @property
     def is_team(self) -> bool:
@@ -54,6 +55,33 @@ class EventType:
 class ApiKey:
     key: str
     host_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: int
+    slug: str
+    name: str
+    member_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """A platform OAuth client (`x-cal-client-id`); its managed users hold access tokens."""
+
+    id: str
+    name: str
+    organization_id: int
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A managed user's access token: a Bearer without the `cal_` prefix."""
+
+    token: str
+    host_id: int
+    client_id: str
 
 
 @dataclass(slots=True)
@@ -99,6 +127,7 @@ class Booking:
     rescheduled_to_uid: str | None = None
     cancellation_reason: str | None = None
     cancelled_by_email: str | None = None
+    rejection_reason: str | None = None
     rescheduling_reason: str | None = None
     rescheduled_by_email: str | None = None
     origin: dict[str, Any] = field(default_factory=lambda: {"kind": "outside"})
@@ -127,3 +156,35 @@ class CreateRequest:
     responses: dict[str, Any] = field(default_factory=dict)
     api_key_owner: int | None = None
     location: str | None = None
+    reserved_slot_uid: str | None = None  # the caller's own slot reservation, consumed on commit
+
+
+@dataclass(slots=True)
+class Reservation:
+    """A slot held for one caller (Cal.com's `SelectedSlots` row).
+
+    It holds the slot while `release_at` is in the future on the fake's clock. `announced_until`
+    is what the answer told the caller; it differs from `release_at` only under the
+    `reservation_expire_early` fault.
+    """
+
+    uid: str
+    seq: int
+    event_type_id: int
+    host_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    created_at: datetime
+    release_at: datetime
+    announced_until: datetime
+    duration_min: int  # reservationDuration as asked (minutes)
+    api: str  # "2024-09-04" (POST /v2/slots/reservations) or "2024-04-15" (POST /v2/slots/reserve)
+    owner_id: int | None = None
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[int, datetime, datetime]:
+        return (self.event_type_id, self.start, self.end)
+
+    def holds(self, now: datetime) -> bool:
+        return self.release_at > now

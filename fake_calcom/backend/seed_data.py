@@ -6,11 +6,22 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_calcom.backend.models import WEEKDAYS, ApiKey, EventType, Host, WorkingHours
+from fake_calcom.backend.models import (
+    WEEKDAYS,
+    AccessToken,
+    ApiKey,
+    EventType,
+    Host,
+    OAuthClient,
+    Team,
+    WorkingHours,
+)
 from fake_calcom.backend.timefmt import is_time_zone
 
 MON_FRI = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 DEFAULT_NOTICE_MIN = 60
+TEAM_ID = 501
+OAUTH_CLIENT_ID = "clxcalharness0platform01"
 
 
 def _host(id_: int, username: str, name: str, email: str, start: str, end: str) -> dict[str, Any]:
@@ -38,6 +49,7 @@ def _event_type(
         "minimumBookingNotice": DEFAULT_NOTICE_MIN,
         "description": "",
         "location": "",
+        **({"teamId": extra["teamId"]} if "teamId" in extra else {}),
     }
 
 
@@ -56,11 +68,27 @@ DEFAULT_SEED_DATA: dict[str, Any] = {
         _event_type(2001, "beratung", "Beratung", 30, "individual", [101]),
         _event_type(2002, "haarschnitt", "Haarschnitt", 60, "individual", [102]),
         _event_type(2003, "erstgespraech", "Erstgespräch", 30, "individual", [101], requiresConfirmation=True),
-        _event_type(2004, "teamtermin", "Teamtermin", 30, "round_robin", [101, 102]),
-        _event_type(2005, "fallbesprechung", "Fallbesprechung", 45, "collective", [101, 103]),
+        _event_type(2004, "teamtermin", "Teamtermin", 30, "round_robin", [101, 102], teamId=TEAM_ID),
+        _event_type(2005, "fallbesprechung", "Fallbesprechung", 45, "collective", [101, 103], teamId=TEAM_ID),
         _event_type(2006, "hamburg-beratung", "Hamburg Beratung", 30, "individual", [103]),
     ],
     "webhooks": [],
+    # The team the round-robin and collective event types belong to.
+    "teams": [{"id": TEAM_ID, "slug": "praxis-team", "name": "Praxis Team", "memberIds": [101, 102, 103]}],
+    # A platform OAuth client and its managed users' access tokens (Bearer without `cal_`).
+    "oauthClients": [
+        {
+            "id": OAUTH_CLIENT_ID,
+            "name": "calharness platform",
+            "organizationId": 601,
+            "secret": "calharness-oauth-client-secret",
+        }
+    ],
+    "accessTokens": [
+        {"token": "at_calharness_anna", "hostId": 101, "clientId": OAUTH_CLIENT_ID},
+        {"token": "at_calharness_ben", "hostId": 102, "clientId": OAUTH_CLIENT_ID},
+        {"token": "at_calharness_clara", "hostId": 103, "clientId": OAUTH_CLIENT_ID},
+    ],
 }
 
 
@@ -78,6 +106,9 @@ class SeedData:
     event_types: dict[int, EventType] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
+    teams: dict[int, Team] = field(default_factory=dict)
+    oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
+    access_tokens: dict[str, AccessToken] = field(default_factory=dict)
 
 
 class SeedDataError(ValueError):
@@ -109,7 +140,7 @@ def load_seed_data(raw: object) -> SeedData:
     """Validate a seed-data document (the shape of `GET /_fake/seed-data`)."""
     if not isinstance(raw, dict):
         raise SeedDataError("seed data must be a JSON object with hosts, apiKeys, eventTypes")
-    unknown = set(raw) - {"hosts", "apiKeys", "eventTypes", "webhooks"}
+    unknown = set(raw) - {"hosts", "apiKeys", "eventTypes", "webhooks", "teams", "oauthClients", "accessTokens"}
     if unknown:
         raise SeedDataError(f"unknown seed-data keys: {sorted(unknown)}")
     data = SeedData(raw=copy.deepcopy(raw))
@@ -159,6 +190,22 @@ def load_seed_data(raw: object) -> SeedData:
         if key in data.api_keys:
             raise SeedDataError(f"{where}: duplicate key")
         data.api_keys[key] = ApiKey(key=key, host_id=host_id)
+    for index, entry in enumerate(raw.get("teams") or []):
+        where = f"teams[{index}]"
+        if not isinstance(entry, dict):
+            raise SeedDataError(f"{where}: expected an object")
+        team_id = _require(entry, "id", int, where)
+        if team_id in data.teams:
+            raise SeedDataError(f"{where}: duplicate team id {team_id}")
+        members = _require(entry, "memberIds", list, where)
+        if any(m not in data.hosts for m in members):
+            raise SeedDataError(f"{where}: memberIds must name known hosts ({members!r})")
+        data.teams[team_id] = Team(
+            id=team_id,
+            slug=_require(entry, "slug", str, where),
+            name=_require(entry, "name", str, where),
+            member_ids=tuple(members),
+        )
     for index, entry in enumerate(raw.get("eventTypes") or []):
         where = f"eventTypes[{index}]"
         if not isinstance(entry, dict):
@@ -177,6 +224,12 @@ def load_seed_data(raw: object) -> SeedData:
         length = _require(entry, "lengthInMinutes", int, where)
         if length < 1:
             raise SeedDataError(f"{where}: lengthInMinutes must be at least 1")
+        team_id = entry.get("teamId")
+        if team_id is not None:
+            if team_id not in data.teams:
+                raise SeedDataError(f"{where}: teamId {team_id!r} names no team")
+            if not set(host_ids) <= set(data.teams[team_id].member_ids):
+                raise SeedDataError(f"{where}: every host must be a member of team {team_id}")
         notice = entry.get("minimumBookingNotice", 0)
         if not isinstance(notice, int) or isinstance(notice, bool) or notice < 0:
             raise SeedDataError(f"{where}: minimumBookingNotice must be minutes >= 0")
@@ -191,10 +244,40 @@ def load_seed_data(raw: object) -> SeedData:
             minimum_notice=notice,
             description=str(entry.get("description") or ""),
             location=str(entry.get("location") or ""),
+            team_id=team_id,
         )
     for index, entry in enumerate(raw.get("webhooks") or []):
         where = f"webhooks[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("subscriberUrl"), str):
             raise SeedDataError(f"{where}: expected an object with subscriberUrl")
         data.webhooks.append(entry)
+    for index, entry in enumerate(raw.get("oauthClients") or []):
+        where = f"oauthClients[{index}]"
+        if not isinstance(entry, dict):
+            raise SeedDataError(f"{where}: expected an object")
+        client_id = _require(entry, "id", str, where)
+        if client_id in data.oauth_clients:
+            raise SeedDataError(f"{where}: duplicate client id")
+        data.oauth_clients[client_id] = OAuthClient(
+            id=client_id,
+            name=_require(entry, "name", str, where),
+            organization_id=_require(entry, "organizationId", int, where),
+            secret=_require(entry, "secret", str, where),
+        )
+    for index, entry in enumerate(raw.get("accessTokens") or []):
+        where = f"accessTokens[{index}]"
+        if not isinstance(entry, dict):
+            raise SeedDataError(f"{where}: expected an object")
+        token = _require(entry, "token", str, where)
+        if token.startswith("cal_") or not token or " " in token:
+            raise SeedDataError(f"{where}: an access token is a Bearer without the 'cal_' prefix ({token!r})")
+        if token in data.access_tokens:
+            raise SeedDataError(f"{where}: duplicate token")
+        host_id = _require(entry, "hostId", int, where)
+        if host_id not in data.hosts:
+            raise SeedDataError(f"{where}: unknown host {host_id}")
+        client_id = _require(entry, "clientId", str, where)
+        if client_id not in data.oauth_clients:
+            raise SeedDataError(f"{where}: clientId {client_id!r} names no OAuth client")
+        data.access_tokens[token] = AccessToken(token=token, host_id=host_id, client_id=client_id)
     return data

@@ -23,7 +23,10 @@ from fake_calcom.backend.errors import (
     TEAM_BUSY_MESSAGE,
     BadRequest,
     BookingConflict,
+    CalcomError,
+    Forbidden,
     NotFound,
+    Unauthorized,
 )
 from fake_calcom.backend.ids import IdGenerator
 from fake_calcom.backend.models import (
@@ -32,14 +35,27 @@ from fake_calcom.backend.models import (
     CreateRequest,
     EventType,
     Host,
+    Reservation,
     WebhookSubscription,
 )
+from fake_calcom.backend.reservations import NOT_FIRST_IN_LINE, ReservationBook, seconds_until
 from fake_calcom.backend.seed_data import SeedData, default_seed_data, load_seed_data
 from fake_calcom.backend.slots import WorkingCalendar, free_slots
 from fake_calcom.backend.timefmt import iso_ms
 from fake_calcom.backend.webhooks import WebhookQueue, booking_payload, js_json, webhook_body
 
 KeyMode = Literal["host_slot", "attendee"]
+
+DEFAULT_RESERVATION_MIN = 5  # POST /v2/slots/reservations without reservationDuration
+LEGACY_RESERVATION_MIN = 5  # POST /v2/slots/reserve: Cal.com's MINUTES_TO_BOOK default
+RESERVED_MESSAGE = "This time slot is already reserved by another user. Please choose a different time."
+RESERVE_BOOKED_MESSAGE = "Can't reserve a slot if the event is already booked."
+RESERVATION_DURATION_FORBIDDEN = (
+    "authenticated user is not owner of event type, does not have memberships in common with owner "
+    "of the event type, nor does belong to event type's team or org."
+)
+CONFIRM_UNAUTHORIZED = "User is not authorized to confirm this booking"
+PRISMA_CONFLICT = "Invalid Input: Trying to create a record that already exists."
 
 
 @dataclass(slots=True)
@@ -91,6 +107,8 @@ class Backend:
         self.calendar = WorkingCalendar(self.data.hosts)
         self.subscriptions: dict[int, WebhookSubscription] = {}
         self.bookings_created = 0
+        # PATCH /v2/me: what each user changed of their profile (host id -> fields).
+        self.profile_updates: dict[int, dict[str, Any]] = {}
         self._clear_bookings()
         self._load_subscriptions()
 
@@ -105,6 +123,7 @@ class Backend:
         self._active_count: dict[int, int] = defaultdict(int)
         # Cal.com's unique idempotency key today: one active booking per (host, start, end).
         self._slot_keys: dict[tuple[int, datetime, datetime], int] = defaultdict(int)
+        self.reservations = ReservationBook()
 
     def _load_subscriptions(self) -> None:
         self.subscriptions = {}
@@ -130,6 +149,7 @@ class Backend:
             self.data = load_seed_data(self._seed_raw)
             self.calendar = WorkingCalendar(self.data.hosts)
             self._load_subscriptions()
+            self.profile_updates = {}
             self.clock.reset()
 
     def replace_seed_data(self, raw: dict[str, Any]) -> None:
@@ -173,6 +193,11 @@ class Backend:
         api_key = self.data.api_keys.get(key)
         return self.data.hosts.get(api_key.host_id) if api_key else None
 
+    def owner_of_token(self, token: str) -> Host | None:
+        """The managed user a platform access token belongs to."""
+        access = self.data.access_tokens.get(token)
+        return self.data.hosts.get(access.host_id) if access else None
+
     def get_booking(self, uid: str) -> Booking:
         booking = self.bookings.get(uid)
         if booking is None:
@@ -195,13 +220,23 @@ class Backend:
         last: datetime,
         length: int | None = None,
         ignore_uid: str | None = None,
+        viewer_reservation: str | None = None,
     ) -> list[datetime]:
-        """Free slot starts; `ignore_uid` is a booking being rescheduled (its time counts as free)."""
+        """Free slot starts; `ignore_uid` is a booking being rescheduled (its time counts as free).
+
+        A slot another caller holds a reservation for is not free; the holder's own
+        (`viewer_reservation`) is."""
 
         def busy(host_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
             return self.busy_intervals(host_id, start, end, ignore_uid)
 
-        return free_slots(event_type, self.calendar, first, last, self.clock.now(), busy, length)
+        now = self.clock.now()
+        starts = free_slots(event_type, self.calendar, first, last, now, busy, length)
+        held = [r for r in self.reservations.holding(event_type.id, now) if r.uid != viewer_reservation]
+        if not held or not starts:
+            return starts
+        step = timedelta(minutes=length or event_type.length)
+        return [s for s in starts if not any(r.start < s + step and s < r.end for r in held)]
 
     # ------------------------------------------------------------------ indexes
 
@@ -346,6 +381,7 @@ class Backend:
         status: str | None = None,
         rescheduled_from: Booking | None = None,
         webhooks: bool = True,
+        respect_reservations: bool = True,
     ) -> CreateResult:
         """Insert the booking of `plan` (or hand back the dedupe path's existing one).
 
@@ -354,10 +390,17 @@ class Backend:
         """
         if plan.existing is not None:
             return CreateResult(plan.existing, created=False)
+        now = self.clock.now()
+        request = plan.request
+        slot = (plan.event_type.id, plan.start, plan.end)
+        if respect_reservations:
+            # One dict lookup when nobody holds this slot (Cal.com: the earliest active
+            # reservation of the slot must be the caller's own).
+            first = self.reservations.first_in_line(slot, now)
+            if first is not None and first.uid != request.reserved_slot_uid:
+                raise CalcomError(409, NOT_FIRST_IN_LINE.format(seconds=seconds_until(first, now)))
         if check_key and self.collides(plan, key_mode):
             raise BookingConflict()
-        request = plan.request
-        now = self.clock.now()
         stamp = created_at or now
         attendee = request.attendee
         attendee.id = self.ids.attendee_id()
@@ -386,6 +429,9 @@ class Backend:
         booking.key_mode = key_mode
         self._index(booking)
         self.bookings_created += 1
+        reserved = self.reservations.get(request.reserved_slot_uid) if request.reserved_slot_uid else None
+        if reserved is not None and reserved.key == slot:
+            self.reservations.remove(reserved.uid)  # the booking consumes the caller's reservation
         if webhooks:
             if rescheduled_from is not None:
                 trigger = "BOOKING_RESCHEDULED"
@@ -418,7 +464,12 @@ class Backend:
         working hours apply, "in the past"/notice do not (the booking may be back-dated)."""
         plan = self.prepare_create(request, check_time=False, dedupe=False)
         result = self.commit(
-            plan, origin={"kind": "outside"}, created_at=created_at, status=status, webhooks=webhooks
+            plan,
+            origin={"kind": "outside"},
+            created_at=created_at,
+            status=status,
+            webhooks=webhooks,
+            respect_reservations=False,  # the control plane's outside booker forces its way in
         )
         return result.booking
 
@@ -464,6 +515,7 @@ class Backend:
         reason: str | None = None,
         overbook: bool = False,
         api_key_owner: int | None = None,
+        reserved_slot_uid: str | None = None,
     ) -> Booking:
         """A new booking at `new_start` (rescheduledFromUid = uid); the old one is cancelled."""
         old = self.get_booking(uid)
@@ -488,6 +540,7 @@ class Backend:
             responses=copy.deepcopy(old.responses),
             api_key_owner=api_key_owner,
             location=old.location,
+            reserved_slot_uid=reserved_slot_uid,
         )
         plan = self.prepare_create(request, overbook=overbook, ignore_uid=old.uid, dedupe=False)
         # The old booking stops holding the slot in the same step, so rescheduling onto an
@@ -512,6 +565,228 @@ class Backend:
         old.rescheduling_reason = reason
         old.updated_at = self.clock.now()
         return new
+
+    # ------------------------------------------------------------------ confirm / decline
+
+    def _confirmable(self, uid: str, caller: Host) -> Booking:
+        """Cal.com's confirm handler: the host (or a host of its event type) only; an accepted
+        booking is "already confirmed" (also for a decline: the check comes first)."""
+        booking = self.get_booking(uid)
+        event_type = self.data.event_types.get(booking.event_type_id)
+        hosts = set(booking.host_ids) | set(event_type.host_ids if event_type else ())
+        if caller.id not in hosts:
+            raise Unauthorized(CONFIRM_UNAUTHORIZED)
+        if booking.status == "accepted":
+            raise BadRequest("Booking already confirmed")
+        return booking
+
+    def confirm(self, uid: str, caller: Host) -> Booking:
+        """POST …/confirm: the booking becomes accepted (BOOKING_CREATED).
+
+        Cal.com checks nothing but "already accepted": a cancelled or rejected booking is
+        accepted again, and only its unique key (another active booking of the host at that
+        exact slot) can refuse it — Prisma's P2002, a 409."""
+        booking = self._confirmable(uid, caller)
+        if not booking.active and any(
+            (host_id, booking.start, booking.end) in self._slot_keys for host_id in booking.host_ids
+        ):
+            raise CalcomError(409, PRISMA_CONFLICT, code="CONFLICT")
+        self._set_status(booking, "accepted")
+        booking.updated_at = self.clock.now()
+        self.emit("BOOKING_CREATED", booking)
+        return booking
+
+    def decline(self, uid: str, caller: Host, reason: str | None = None) -> Booking:
+        """POST …/decline: the booking becomes rejected (BOOKING_REJECTED), its slot freed."""
+        booking = self._confirmable(uid, caller)
+        self._set_status(booking, "rejected")
+        booking.rejection_reason = reason
+        booking.updated_at = self.clock.now()
+        self.emit("BOOKING_REJECTED", booking)
+        return booking
+
+    # ------------------------------------------------------------------ slot reservations
+
+    def is_booked(self, event_type: EventType, start: datetime, end: datetime) -> bool:
+        """An active booking of this event type overlaps [start, end) (Cal.com's
+        `findActiveOverlappingBooking`)."""
+        return any(
+            b.event_type_id == event_type.id
+            for host_id in event_type.host_ids
+            for b in self._busy.overlapping(host_id, start, end)
+        )
+
+    def may_set_reservation_duration(self, owner_id: int, event_type: EventType) -> bool:
+        """The owner, or someone sharing a team with a host (or the event type's team)."""
+        if owner_id in event_type.host_ids:
+            return True
+        for team in self.data.teams.values():
+            if owner_id in team.member_ids and (
+                team.id == event_type.team_id or set(team.member_ids) & set(event_type.host_ids)
+            ):
+                return True
+        return False
+
+    def _reservation_window(
+        self, event_type: EventType, start: datetime, slot_duration: int | None
+    ) -> datetime:
+        if slot_duration is not None:
+            raise BadRequest("You passed 'slotDuration' but this event type is not a variable length event type.")
+        try:
+            return start + timedelta(minutes=event_type.length)
+        except OverflowError:
+            raise BadRequest("Invalid end date") from None
+
+    def _until(self, now: datetime, minutes: int) -> datetime:
+        try:
+            return now + timedelta(minutes=minutes)
+        except OverflowError:
+            raise BadRequest("Invalid reservation duration") from None
+
+    def reserve(
+        self,
+        *,
+        event_type_id: int,
+        start: datetime,
+        slot_duration: int | None = None,
+        reservation_minutes: int | None = None,
+        owner_id: int | None = None,
+        check_booked: bool = True,
+        expire_after_s: float | None = None,
+        fault: str | None = None,
+    ) -> Reservation:
+        """POST /v2/slots/reservations (2024-09-04): hold the slot for a few minutes.
+
+        Refused (422) when a booking of the event type overlaps it or another reservation holds
+        it. `check_booked=False` and `expire_after_s` are the reservation faults."""
+        event_type = self.data.event_types.get(event_type_id)
+        if event_type is None:
+            raise NotFound(f"Event Type with ID={event_type_id} not found")
+        if reservation_minutes and owner_id is not None and not self.may_set_reservation_duration(owner_id, event_type):
+            raise Forbidden(RESERVATION_DURATION_FORBIDDEN)
+        end = self._reservation_window(event_type, start, slot_duration)
+        now = self.clock.now()
+        if check_booked and self.is_booked(event_type, start, end):
+            raise CalcomError(422, RESERVE_BOOKED_MESSAGE)
+        minutes = DEFAULT_RESERVATION_MIN if reservation_minutes is None else reservation_minutes
+        if self.reservations.overlapping(event_type_id, start, end, now):
+            raise CalcomError(422, RESERVED_MESSAGE)
+        until = self._until(now, minutes)
+        reservation = Reservation(
+            uid=self.ids.reservation_uid(),
+            seq=self.reservations.next_seq(),
+            event_type_id=event_type_id,
+            host_ids=event_type.host_ids[:1],
+            start=start,
+            end=end,
+            created_at=now,
+            release_at=until,
+            announced_until=until,
+            duration_min=minutes,
+            api="2024-09-04",
+            owner_id=owner_id,
+        )
+        self._apply_reservation_faults(reservation, now, expire_after_s, fault)
+        self.reservations.add(reservation)
+        return reservation
+
+    @staticmethod
+    def _apply_reservation_faults(
+        reservation: Reservation, now: datetime, expire_after_s: float | None, fault: str | None
+    ) -> None:
+        if expire_after_s is not None:
+            reservation.release_at = min(reservation.release_at, now + timedelta(seconds=expire_after_s))
+        if fault:
+            reservation.faults.append(fault)
+
+    def update_reservation(
+        self,
+        uid: str,
+        *,
+        event_type_id: int,
+        start: datetime,
+        slot_duration: int | None = None,
+        reservation_minutes: int | None = None,
+        check_booked: bool = True,
+        expire_after_s: float | None = None,
+        fault: str | None = None,
+    ) -> Reservation:
+        """PATCH /v2/slots/reservations/{uid}: move it and hold it anew from now."""
+        current = self.reservations.get(uid)
+        if current is None:
+            raise NotFound(f"Slot with uid={uid} not found")
+        event_type = self.data.event_types.get(event_type_id)
+        if event_type is None:
+            raise NotFound(f"Event Type with ID={event_type_id} not found")
+        end = self._reservation_window(event_type, start, slot_duration)
+        now = self.clock.now()
+        if check_booked and self.is_booked(event_type, start, end):
+            raise CalcomError(422, RESERVE_BOOKED_MESSAGE)
+        minutes = DEFAULT_RESERVATION_MIN if reservation_minutes is None else reservation_minutes
+        if self.reservations.overlapping(event_type_id, start, end, now, ignore_uid=uid):
+            raise CalcomError(422, RESERVED_MESSAGE)
+        until = self._until(now, minutes)
+        self.reservations.remove(uid)
+        current.event_type_id = event_type_id
+        current.host_ids = event_type.host_ids[:1]
+        current.start, current.end = start, end
+        current.release_at = current.announced_until = until
+        current.duration_min = minutes
+        self._apply_reservation_faults(current, now, expire_after_s, fault)
+        self.reservations.add(current)
+        return current
+
+    def reserve_legacy(
+        self,
+        *,
+        event_type_id: int,
+        start: datetime,
+        end: datetime,
+        uid: str | None = None,
+        expire_after_s: float | None = None,
+        fault: str | None = None,
+    ) -> Reservation:
+        """POST /v2/slots/reserve (2024-04-15): upsert the caller's reservation (the `uid`
+        cookie, else a new uid) for 5 minutes. This version checks neither bookings nor other
+        reservations (Cal.com's `upsertSelectedSlot`); a create by anyone else is still refused."""
+        event_type = self.data.event_types.get(event_type_id)
+        if event_type is None:
+            raise NotFound("Event Type not found")
+        now = self.clock.now()
+        until = self._until(now, LEGACY_RESERVATION_MIN)
+        existing = self.reservations.get(uid) if uid else None
+        if existing is not None:
+            self.reservations.remove(existing.uid)
+        reservation = Reservation(
+            uid=uid or self.ids.reservation_uid(),
+            seq=existing.seq if existing is not None else self.reservations.next_seq(),
+            event_type_id=event_type_id,
+            host_ids=event_type.host_ids,
+            start=start,
+            end=end,
+            created_at=existing.created_at if existing is not None else now,
+            release_at=until,
+            announced_until=until,
+            duration_min=LEGACY_RESERVATION_MIN,
+            api="2024-04-15",
+        )
+        self._apply_reservation_faults(reservation, now, expire_after_s, fault)
+        self.reservations.add(reservation)
+        return reservation
+
+    def release_reservation(self, uid: str) -> bool:
+        """DELETE a reservation (Cal.com's `deleteMany`: no error when there is none)."""
+        return self.reservations.remove(uid) is not None
+
+    # ------------------------------------------------------------------ profile (PATCH /v2/me)
+
+    def update_profile(self, host_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        self.profile_updates.setdefault(host_id, {}).update(copy.deepcopy(changes))
+        return self.profile(host_id)
+
+    def profile(self, host_id: int) -> dict[str, Any]:
+        """What PATCH /v2/me changed of this user (empty when nothing)."""
+        return copy.deepcopy(self.profile_updates.get(host_id, {}))
 
     # ------------------------------------------------------------------ listing
 
@@ -587,6 +862,24 @@ class Backend:
             "now": iso_ms(self.clock.now()),
             "bookings": [self.booking_truth(b) for b in self.list_bookings(None)],
             "webhook_deliveries": [d.ground_truth() for d in self.webhooks.records],
+            "reservations": [self.reservation_truth(r) for r in self.reservations.all()],
+            "profileUpdates": {str(k): copy.deepcopy(v) for k, v in sorted(self.profile_updates.items())},
+        }
+
+    def reservation_truth(self, reservation: Reservation) -> dict[str, Any]:
+        return {
+            "uid": reservation.uid,
+            "eventTypeId": reservation.event_type_id,
+            "hostIds": list(reservation.host_ids),
+            "start": iso_ms(reservation.start),
+            "end": iso_ms(reservation.end),
+            "createdAt": iso_ms(reservation.created_at),
+            "releaseAt": iso_ms(reservation.release_at),
+            "announcedUntil": iso_ms(reservation.announced_until),
+            "holding": reservation.holds(self.clock.now()),
+            "api": reservation.api,
+            "ownerId": reservation.owner_id,
+            "faults": list(reservation.faults),
         }
 
     @staticmethod
@@ -609,6 +902,7 @@ class Backend:
             "rescheduledFromUid": booking.rescheduled_from_uid,
             "rescheduledToUid": booking.rescheduled_to_uid,
             "cancellationReason": booking.cancellation_reason,
+            "rejectionReason": booking.rejection_reason,
             "origin": dict(booking.origin),
         }
 

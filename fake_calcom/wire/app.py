@@ -21,7 +21,16 @@ from fake_calcom.backend.errors import CalcomError
 from fake_calcom.backend.faults import Fault, RequestView
 from fake_calcom.backend.ratelimit import tracker_for
 from fake_calcom.backend.timefmt import iso_ms
-from fake_calcom.wire import bookings, control, event_types, me, slots, webhooks_api
+from fake_calcom.wire import (
+    bookings,
+    control,
+    event_types,
+    me,
+    platform,
+    reservations,
+    slots,
+    webhooks_api,
+)
 from fake_calcom.wire.common import CTX_KEY, STATE_KEY, Answer, Ctx
 from fake_calcom.wire.control import ControlError
 from fake_calcom.wire.delivery import DeliveryWorker
@@ -134,6 +143,12 @@ async def _apply_pre(request: web.Request, state: FakeState, ctx: Ctx, fault: Fa
     elif kind == "overbook":
         ctx.overbook = fault  # counted as fired by the create/reschedule that uses it
         ctx.fired.append(fault.name)
+    elif kind == "reservation_expire_early":
+        ctx.expire_early = fault  # counted as fired by the reservation it shortens
+    elif kind == "reservation_taken":
+        ctx.reserve_taken = fault  # counted as fired when the slot is taken under the reservation
+    elif kind == "cancel_race":
+        ctx.cancel_race = fault  # counted as fired when the cancel lands
     elif kind == "barrier" and request.method == "POST" and request.path.rstrip("/") == "/v2/bookings":
         ctx.barrier = fault  # counted as fired when the create is parked
         ctx.fired.append(fault.name)
@@ -295,11 +310,25 @@ def _add_api_routes(app: web.Application) -> None:
     router.add_get("/v2/bookings/{uid}", _answering(bookings.get_booking))
     router.add_post("/v2/bookings/{uid}/cancel", _answering(bookings.cancel_booking))
     router.add_post("/v2/bookings/{uid}/reschedule", _answering(bookings.reschedule_booking))
+    router.add_post("/v2/bookings/{uid}/confirm", _answering(bookings.confirm_booking))
+    router.add_post("/v2/bookings/{uid}/decline", _answering(bookings.decline_booking))
     router.add_get("/v2/slots", _answering(slots.get_slots))
     router.add_get("/v2/slots/available", _answering(slots.get_available_slots))
+    router.add_post("/v2/slots/reservations", _answering(reservations.create_reservation))
+    router.add_get("/v2/slots/reservations/{uid}", _answering(reservations.get_reservation))
+    router.add_patch("/v2/slots/reservations/{uid}", _answering(reservations.update_reservation))
+    router.add_delete("/v2/slots/reservations/{uid}", _answering(reservations.delete_reservation))
+    router.add_post("/v2/slots/reserve", _answering(reservations.reserve_legacy))
+    router.add_delete("/v2/slots/selected-slot", _answering(reservations.delete_selected_slot))
     router.add_get("/v2/event-types", _answering(event_types.list_event_types))
     router.add_get("/v2/event-types/{event_type_id}", _answering(event_types.get_event_type))
     router.add_get("/v2/me", _answering(me.get_me))
+    router.add_patch("/v2/me", _answering(me.update_me))
+    router.add_get("/v2/provider/{client_id}", _answering(platform.get_provider))
+    router.add_get("/v2/provider/{client_id}/access-token", _answering(platform.verify_access_token))
+    router.add_get("/v2/schedules", _answering(platform.list_schedules))
+    router.add_get("/v2/schedules/default", _answering(platform.default_schedule))
+    router.add_get("/v2/teams/{team_id}/event-types", _answering(platform.team_event_types))
     router.add_post("/v2/webhooks", _answering(webhooks_api.create_webhook))
     router.add_get("/v2/webhooks", _answering(webhooks_api.list_webhooks))
     router.add_get("/v2/webhooks/{webhook_id}", _answering(webhooks_api.get_webhook))

@@ -17,15 +17,18 @@ from fake_calcom.wire.common import (
     authenticate,
     ctx_of,
     query_dict,
+    reservation_cookie,
     state_of,
     success,
 )
+from fake_calcom.wire.fault_actions import cancel_race
 from fake_calcom.wire.serializers import booking_2024_04_15, booking_2024_08_13
 from fake_calcom.wire.validation import (
     Problems,
     cancel_body,
     create_2024_04_15,
     create_2024_08_13,
+    decline_body,
     query_int,
     query_iso,
     reschedule_body,
@@ -70,6 +73,8 @@ async def create_booking(request: web.Request) -> Answer:
     create = parsed.request
     create.event_type_id = event_type.id
     create.api_key_owner = owner.id if owner else None
+    if create.reserved_slot_uid is None:
+        create.reserved_slot_uid = reservation_cookie(request)
     if parsed.end is not None and create.length != event_type.length:
         raise BadRequest("Invalid event length", reason="invalid_event_length")
     if legacy and parsed.reschedule_uid:
@@ -83,6 +88,7 @@ async def create_booking(request: web.Request) -> Answer:
             rescheduled_by=parsed.rescheduled_by,
             overbook=overbook,
             api_key_owner=create.api_key_owner,
+            reserved_slot_uid=create.reserved_slot_uid,
         )
         return success(booking_2024_04_15(new, backend), 201)
     result = await state.create(create, ctx)
@@ -145,8 +151,39 @@ async def reschedule_booking(request: web.Request) -> Answer:
         reason=parsed.reason,
         overbook=overbook,
         api_key_owner=caller.id if caller else None,
+        reserved_slot_uid=parsed.reserved_slot_uid or reservation_cookie(request),
     )
     return success(booking_2024_08_13(new, backend), 201)
+
+
+async def confirm_booking(request: web.Request) -> Answer:
+    """POST /v2/bookings/{uid}/confirm (2024-08-13): the host accepts a pending booking."""
+    return await _confirm_or_decline(request, confirmed=True)
+
+
+async def decline_booking(request: web.Request) -> Answer:
+    """POST /v2/bookings/{uid}/decline (2024-08-13): the host rejects it, with a reason."""
+    return await _confirm_or_decline(request, confirmed=False)
+
+
+async def _confirm_or_decline(request: web.Request, *, confirmed: bool) -> Answer:
+    ctx = ctx_of(request)
+    if ctx.route_version != V2024_08_13:
+        raise web.HTTPNotFound()  # only the 2024-08-13 controller has these routes
+    state = state_of(request)
+    backend = state.backend
+    uid = request.match_info["uid"]
+    caller = authenticate(request, required=True, permissions=True)
+    assert caller is not None
+    reason = None if confirmed else decline_body(ctx.json())
+    race = ctx.cancel_race
+    if race is not None and race.phase == "before":
+        cancel_race(race, state, ctx, uid)
+    booking = backend.confirm(uid, caller) if confirmed else backend.decline(uid, caller, reason)
+    answer = success(booking_2024_08_13(booking, backend), 200)
+    if race is not None and race.phase == "after":
+        cancel_race(race, state, ctx, uid)
+    return answer
 
 
 # --------------------------------------------------------------------------- list

@@ -70,6 +70,9 @@ class Ctx:
     has_body: bool = False
     overbook: Fault | None = None
     barrier: Fault | None = None
+    expire_early: Fault | None = None  # reservation_expire_early
+    reserve_taken: Fault | None = None  # reservation_taken
+    cancel_race: Fault | None = None  # cancel_race (confirm / decline)
     fired: list[str] = field(default_factory=list)
     legacy_errors: bool = False  # errors rendered as the 2024-04-15 bookings controller does
     shown: Answer | None = None  # the answer a truncate/hang/reset fault kept from the client
@@ -131,12 +134,23 @@ def authenticate(request: web.Request, *, required: bool, permissions: bool = Fa
             raise Unauthorized(NO_AUTH_MESSAGE)
         return None
     token = header[7:].strip()
+    backend = state_of(request).backend
     if not token.startswith("cal_"):
-        raise Unauthorized(BAD_TOKEN_MESSAGE)
-    host = state_of(request).backend.owner_of_key(token)
+        # A platform managed user's access token (no `cal_` prefix).
+        owner = backend.owner_of_token(token)
+        if owner is None:
+            raise Unauthorized(BAD_TOKEN_MESSAGE)
+        return owner
+    host = backend.owner_of_key(token)
     if host is None:
         raise Unauthorized(BAD_KEY_MESSAGE)
     return host
+
+
+def reservation_cookie(request: web.Request) -> str | None:
+    """The `uid` cookie POST /v2/slots/reserve sets: the caller's own slot reservation."""
+    value = request.cookies.get("uid")
+    return value or None
 
 
 def query_dict(request: web.Request) -> dict[str, str]:

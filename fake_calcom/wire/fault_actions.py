@@ -8,6 +8,7 @@ import copy
 import socket
 import struct
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -300,3 +301,45 @@ class Barriers:
 def latency_seconds(fault: Fault) -> float:
     return max(0.0, fault.draw_latency_ms()) / 1000
 
+
+
+def fire(fault: Fault, ctx: Ctx) -> None:
+    fault.fired += 1
+    ctx.fired.append(fault.name)
+
+
+def cancel_race(fault: Fault, state: FakeState, ctx: Ctx, uid: str) -> bool:
+    """A cancel of the booking a confirm/decline is about lands just before (phase `before`) or
+    just after (phase `after`) it: the attendee cancelling while the host decides."""
+    try:
+        state.backend.cancel(uid, reason=fault.action.get("reason", "Cancelled by the attendee"))
+    except CalcomError:
+        return False  # no such booking, or already cancelled: matched, not fired
+    fire(fault, ctx)
+    return True
+
+
+def take_for_reservation(fault: Fault, state: FakeState, event_type_id: int, start: datetime) -> bool:
+    """`reservation_taken`: an outside booker books the slot just before it is reserved.
+    True when the slot is booked now (taken by the fault, or already)."""
+    backend = state.backend
+    attendee = fault.action.get("attendee") or {}
+    event_type = backend.event_type(event_type_id)
+    if event_type is None:
+        return False
+    try:
+        backend.take_slot(
+            CreateRequest(
+                event_type_id=event_type_id,
+                start=start,
+                attendee=Attendee(
+                    name=attendee.get("name", "Outside Booker"),
+                    email=attendee.get("email", "outside@example.com"),
+                ),
+                metadata=copy.deepcopy(fault.action.get("metadata") or {}),
+            )
+        )
+        return True
+    except CalcomError:
+        end = start + timedelta(minutes=event_type.length)
+        return backend.is_booked(event_type, start, end)

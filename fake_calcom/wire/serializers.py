@@ -6,7 +6,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fake_calcom.backend.models import Booking, EventType, Host, WebhookSubscription
+from fake_calcom.backend.models import (
+    WEEKDAYS,
+    Booking,
+    EventType,
+    Host,
+    OAuthClient,
+    Reservation,
+    Team,
+    WebhookSubscription,
+)
 from fake_calcom.backend.store import Backend, booking_idempotency_key
 from fake_calcom.backend.timefmt import iso_in_zone, iso_ms
 
@@ -295,18 +304,149 @@ def event_type_groups_2024_04_15(owner: Host, event_types: list[EventType]) -> d
 # --------------------------------------------------------------------------- me, webhooks
 
 
-def me(host: Host) -> dict[str, Any]:
+def schedule_id(host: Host) -> int:
+    """Each host has one (default) schedule: its working hours."""
+    return 3000 + host.id
+
+
+def me(host: Host, updates: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`MeOutput`, with what PATCH /v2/me changed."""
+    updates = updates or {}
     return {
         "id": host.id,
         "username": host.username,
-        "email": host.email,
-        "timeFormat": 24,
-        "defaultScheduleId": None,
-        "weekStart": "Monday",
-        "timeZone": host.time_zone,
+        "email": updates.get("email", host.email),
+        "timeFormat": updates.get("timeFormat", 24),
+        "defaultScheduleId": updates.get("defaultScheduleId", schedule_id(host)),
+        "weekStart": updates.get("weekStart", "Monday"),
+        "timeZone": updates.get("timeZone", host.time_zone),
         "organizationId": None,
-        "name": host.name,
+        "name": updates.get("name", host.name),
     }
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+def reservation_2024_09_04(reservation: Reservation, *, created: bool = True) -> dict[str, Any]:
+    """`ReserveSlotOutput_2024_09_04` (luxon UTC ISO); a GET carries no reservationDuration."""
+    data: dict[str, Any] = {
+        "eventTypeId": reservation.event_type_id,
+        "slotStart": iso_ms(reservation.start),
+        "slotEnd": iso_ms(reservation.end),
+        "slotDuration": int((reservation.end - reservation.start).total_seconds() // 60),
+    }
+    if created:
+        data["reservationDuration"] = reservation.duration_min
+    data["reservationUid"] = reservation.uid
+    data["reservationUntil"] = iso_ms(reservation.announced_until)
+    return data
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def schedule_2024_06_11(host: Host) -> dict[str, Any]:
+    """`ScheduleOutput_2024_06_11`: the host's working hours as its default schedule."""
+    return {
+        "id": schedule_id(host),
+        "ownerId": host.id,
+        "name": "Working Hours",
+        "timeZone": host.time_zone,
+        "availability": [
+            {"days": [WEEKDAYS[d] for d in rule.days], "startTime": _hhmm(rule.start_min), "endTime": _hhmm(rule.end_min)}
+            for rule in host.working_hours
+        ],
+        "isDefault": True,
+        "overrides": [],
+    }
+
+
+def _epoch_time(minutes: int) -> str:
+    """Cal.com stores availability times as a time on 1970-01-01 (UTC)."""
+    minutes = min(minutes, 1439)  # "24:00" is stored as 23:59
+    return f"1970-01-01T{_hhmm(minutes)}:00.000Z"
+
+
+def schedule_2024_04_15(host: Host) -> dict[str, Any]:
+    """The 2024-04-15 `ScheduleOutput` (days 0 = Sunday, working hours in minutes)."""
+    sunday_first = [(d + 1) % 7 for d in range(7)]  # datetime.weekday() -> JS getDay()
+    availability: list[list[dict[str, Any]]] = [[] for _ in range(7)]
+    for rule in host.working_hours:
+        for day in rule.days:
+            availability[sunday_first[day]].append(
+                {"userId": host.id, "start": _epoch_time(rule.start_min), "end": _epoch_time(rule.end_min)}
+            )
+    return {
+        "id": schedule_id(host),
+        "name": "Working Hours",
+        "isManaged": False,
+        "workingHours": [
+            {
+                "days": sorted(sunday_first[d] for d in rule.days),
+                "startTime": rule.start_min,
+                "endTime": rule.end_min,
+                "userId": host.id,
+            }
+            for rule in host.working_hours
+        ],
+        "schedule": [
+            {
+                "id": schedule_id(host) * 10 + index,
+                "userId": host.id,
+                "eventTypeId": None,
+                "days": sorted(sunday_first[d] for d in rule.days),
+                "startTime": _epoch_time(rule.start_min),
+                "endTime": _epoch_time(rule.end_min),
+                "date": None,
+                "scheduleId": schedule_id(host),
+            }
+            for index, rule in enumerate(host.working_hours)
+        ],
+        "availability": availability,
+        "timeZone": host.time_zone,
+        "dateOverrides": [],
+        "isDefault": True,
+        "isLastSchedule": True,
+        "readOnly": False,
+    }
+
+
+# --------------------------------------------------------------------------- teams, provider
+
+_TEAM_SCHEDULING = {"round_robin": "roundRobin", "collective": "collective"}
+
+
+def team_event_type_2024_06_14(event_type: EventType, team: Team, backend: Backend, hosts_limit: int | None) -> dict[str, Any]:
+    """`TeamEventTypeOutput_2024_06_14` (GET /v2/teams/{teamId}/event-types)."""
+    data = event_type_2024_06_14(event_type, backend)
+    data.pop("users", None)
+    hosts = [backend.data.hosts[h] for h in event_type.host_ids if h in backend.data.hosts]
+    if hosts_limit is not None:
+        hosts = hosts[: max(hosts_limit, 0)]
+    data.update(
+        {
+            "ownerId": None,
+            "teamId": team.id,
+            "parentEventTypeId": None,
+            "hosts": [
+                {"userId": h.id, "name": h.name, "mandatory": False, "priority": "medium", "avatarUrl": None}
+                for h in hosts
+            ],
+            "assignAllTeamMembers": False,
+            "schedulingType": _TEAM_SCHEDULING.get(event_type.scheduling_type, "collective"),
+            "team": {"id": team.id, "slug": team.slug, "name": team.name},
+        }
+    )
+    return data
+
+
+def provider_client(client: OAuthClient) -> dict[str, Any]:
+    return {"clientId": client.id, "organizationId": client.organization_id, "name": client.name}
 
 
 def webhook(subscription: WebhookSubscription) -> dict[str, Any]:

@@ -11,7 +11,15 @@ from fake_calcom.backend.models import EventType
 from fake_calcom.backend.slots import MAX_RANGE_DAYS
 from fake_calcom.backend.store import Backend
 from fake_calcom.backend.timefmt import is_bare_date, parse_iso, zone
-from fake_calcom.wire.common import V2024_09_04, Answer, ctx_of, query_dict, state_of, success
+from fake_calcom.wire.common import (
+    V2024_09_04,
+    Answer,
+    ctx_of,
+    query_dict,
+    reservation_cookie,
+    state_of,
+    success,
+)
 from fake_calcom.wire.serializers import slots_2024_09_04, slots_legacy
 from fake_calcom.wire.validation import Problems, query_int, unknown_query
 
@@ -108,7 +116,14 @@ async def get_slots(request: web.Request) -> Answer:
     assert event_type is not None
     _check_range(first, last, "Invalid time range given - check the 'start' and 'end' query parameters.")
     length = duration or event_type.length
-    starts = backend.slots(event_type, first, last, length, ignore_uid=query.get("bookingUidToReschedule"))
+    starts = backend.slots(
+        event_type,
+        first,
+        last,
+        length,
+        ignore_uid=query.get("bookingUidToReschedule"),
+        viewer_reservation=reservation_cookie(request),
+    )
     return success(slots_2024_09_04(starts, tz, length, ranged=slot_format == "range"))
 
 
@@ -145,5 +160,12 @@ async def get_available_slots(request: web.Request) -> Answer:
         first, last, "Invalid time range given - check the 'startTime' and 'endTime' query parameters."
     )
     length = duration or event_type.length
-    starts = backend.slots(event_type, first, last, length, ignore_uid=query.get("rescheduleUid"))
+    starts = backend.slots(
+        event_type,
+        first,
+        last,
+        length,
+        ignore_uid=query.get("rescheduleUid"),
+        viewer_reservation=reservation_cookie(request),
+    )
     return success(slots_legacy(starts, tz, length, ranged=slot_format == "range"))

@@ -226,6 +226,7 @@ CREATE_2024_08_13_FIELDS = frozenset(
         "emailVerificationCode",
         "instant",
         "recurrenceCount",
+        "reservedSlotUid",  # newer Cal.com: book with one's own slot reservation
     }
 )
 ATTENDEE_FIELDS = frozenset({"name", "email", "timeZone", "phoneNumber", "language"})
@@ -312,6 +313,7 @@ def create_2024_08_13(body: Any) -> CreateInput:
         problems.add("instant", "instant must be a boolean value")
     if "recurrenceCount" in body and not is_int(body["recurrenceCount"]):
         problems.add("recurrenceCount", "recurrenceCount must be an integer number")
+    reserved = reserved_slot_uid(body, problems)
     problems.raise_if_any()
     assert start is not None
     attendee = AttendeeCheck.attendee(name, email, phone, time_zone, language)
@@ -332,6 +334,7 @@ def create_2024_08_13(body: Any) -> CreateInput:
             guests=list(guests),
             responses=full_responses,
             location=location,
+            reserved_slot_uid=reserved,
         ),
         event_type_id=event_type_id,
         event_type_slug=body.get("eventTypeSlug"),
@@ -394,6 +397,7 @@ def create_2024_04_15(body: Any) -> CreateInput:
         phone = check.phone(responses_raw.get("attendeePhoneNumber"))
         if responses_raw.get("notes") is not None and not isinstance(responses_raw["notes"], str):
             problems.add("responses", "notes must be a string")
+    reserved = reserved_slot_uid(body, problems)
     problems.raise_if_any()
     assert start is not None
     if not email and not phone:  # this version's own rule, after the field checks
@@ -420,6 +424,7 @@ def create_2024_04_15(body: Any) -> CreateInput:
             guests=list(guests),
             responses=_responses(responses, attendee, guests),
             location=location,
+            reserved_slot_uid=reserved,
         ),
         event_type_id=int(event_type_id),
         event_type_slug=body.get("eventTypeSlug"),
@@ -459,7 +464,7 @@ def cancel_body(body: Any, *, legacy: bool) -> str | None:
     return reason
 
 
-RESCHEDULE_FIELDS = frozenset({"start", "rescheduledBy", "reschedulingReason", "seatUid"})
+RESCHEDULE_FIELDS = frozenset({"start", "rescheduledBy", "reschedulingReason", "seatUid", "reservedSlotUid"})
 
 
 @dataclass(slots=True)
@@ -467,6 +472,7 @@ class RescheduleInput:
     start: datetime
     rescheduled_by: str | None
     reason: str | None
+    reserved_slot_uid: str | None = None
 
 
 def reschedule_body(body: Any) -> RescheduleInput:
@@ -484,9 +490,10 @@ def reschedule_body(body: Any) -> RescheduleInput:
         problems.add("reschedulingReason", "reschedulingReason must be a string")
     if "seatUid" in body:
         problems.add("seatUid", "seatUid can only be used for seated bookings")
+    reserved = reserved_slot_uid(body, problems)
     problems.raise_if_any()
     assert start is not None
-    return RescheduleInput(start=start, rescheduled_by=by, reason=reason)
+    return RescheduleInput(start=start, rescheduled_by=by, reason=reason, reserved_slot_uid=reserved)
 
 
 # --------------------------------------------------------------------------- queries
@@ -548,3 +555,141 @@ def webhook_body(body: Any, *, partial: bool = False) -> dict[str, Any]:
             problems.add(key, f"{key} must be a string")
     problems.raise_if_any()
     return body
+
+
+# --------------------------------------------------------------------------- slot reservations
+
+
+@dataclass(slots=True)
+class ReserveInput:
+    event_type_id: int
+    start: datetime
+    slot_duration: int | None
+    reservation_minutes: int | None
+
+
+def _optional_int(body: dict[str, Any], key: str, problems: Problems) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not is_int(value):
+        problems.add(key, f"{key} must be an integer number")
+        return None
+    return int(value)
+
+
+def _date_string(body: dict[str, Any], key: str, problems: Problems) -> datetime | None:
+    value = _iso(body.get(key))
+    if value is None:
+        problems.add(key, f"{key} must be a valid ISO 8601 date string")
+    return value
+
+
+def reserve_body(body: Any) -> ReserveInput:
+    """`ReserveSlotInput_2024_09_04` through Nest's global ValidationPipe (whitelist: unknown
+    fields are stripped, not refused)."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    problems = Problems()
+    event_type_id = body.get("eventTypeId")
+    if not is_int(event_type_id):
+        problems.add("eventTypeId", "eventTypeId must be an integer number")
+    start = _date_string(body, "slotStart", problems)
+    slot_duration = _optional_int(body, "slotDuration", problems)
+    reservation = _optional_int(body, "reservationDuration", problems)
+    problems.raise_if_any()
+    assert start is not None
+    assert isinstance(event_type_id, int)
+    return ReserveInput(event_type_id, start, slot_duration, reservation)
+
+
+@dataclass(slots=True)
+class LegacyReserveInput:
+    event_type_id: int
+    start: datetime
+    end: datetime
+
+
+def legacy_reserve_body(body: Any) -> LegacyReserveInput:
+    """`ReserveSlotInput_2024_04_15`: {eventTypeId, slotUtcStartDate, slotUtcEndDate, bookingUid?}."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    problems = Problems()
+    event_type_id = body.get("eventTypeId")
+    if not is_int(event_type_id):
+        problems.add("eventTypeId", "eventTypeId must be an integer number")
+    start = _date_string(body, "slotUtcStartDate", problems)
+    end = _date_string(body, "slotUtcEndDate", problems)
+    if body.get("bookingUid") is not None and not isinstance(body["bookingUid"], str):
+        problems.add("bookingUid", "bookingUid must be a string")
+    if body.get("_isDryRun") is not None and not isinstance(body["_isDryRun"], bool):
+        problems.add("_isDryRun", "_isDryRun must be a boolean value")
+    problems.raise_if_any()
+    assert start is not None
+    assert end is not None
+    assert isinstance(event_type_id, int)
+    return LegacyReserveInput(event_type_id, start, end)
+
+
+def reserved_slot_uid(body: Any, problems: Problems) -> str | None:
+    """`reservedSlotUid` of a create or reschedule body (newer Cal.com)."""
+    if not isinstance(body, dict) or body.get("reservedSlotUid") is None:
+        return None
+    value = body["reservedSlotUid"]
+    if not isinstance(value, str):
+        problems.add("reservedSlotUid", "reservedSlotUid must be a string")
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- PATCH /v2/me
+
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ME_FIELDS = frozenset(
+    {"email", "name", "timeFormat", "defaultScheduleId", "weekStart", "timeZone", "locale", "avatarUrl", "bio", "metadata"}
+)
+
+
+def update_me_body(body: Any) -> dict[str, Any]:
+    """`UpdateManagedUserInput`; unknown fields are stripped (Nest's global pipe)."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    problems = Problems()
+    changes = {k: v for k, v in body.items() if k in ME_FIELDS}
+    for key in ("email", "name", "avatarUrl", "bio"):
+        if key in changes and not isinstance(changes[key], str):
+            problems.add(key, f"{key} must be a string")
+    if "timeFormat" in changes and (not is_int(changes["timeFormat"]) or changes["timeFormat"] not in (12, 24)):
+        problems.add("timeFormat", "timeFormat must be one of the following values: 12, 24")
+    if "defaultScheduleId" in changes and not is_int(changes["defaultScheduleId"]):
+        problems.add("defaultScheduleId", "defaultScheduleId must be an integer number")
+    if "weekStart" in changes and changes["weekStart"] not in WEEK_DAYS:
+        problems.add("weekStart", f"weekStart must be one of the following values: {', '.join(WEEK_DAYS)}")
+    if "timeZone" in changes and not is_time_zone(changes["timeZone"]):
+        problems.add("timeZone", "timeZone must be a valid IANA time-zone")
+    if "locale" in changes and changes["locale"] not in LANGUAGES:
+        problems.add("locale", f"locale must be one of the following values: {', '.join(sorted(LANGUAGES))}")
+    if "metadata" in changes:
+        check_metadata(changes["metadata"], problems)
+        if changes["metadata"] is None:
+            problems.add("metadata", "metadata must be an object")
+    problems.raise_if_any()
+    return changes
+
+
+def decline_body(body: Any) -> str | None:
+    """`DeclineBookingInput_2024_08_13` {reason?}; clients also POST no body at all."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise BadRequest("reason property is wrong, reason must be a string")
+    return reason
