@@ -21,6 +21,8 @@ A small REST booking service on Cal.com API v2 (an example target for calharness
   careful  the same API done right: per-slot lock and availability re-check, an idempotency
            key per request, a look-up in Cal.com instead of a blind resend, and only the
            caller's own fresh booking is confirmed
+  --hold   (careful only) a slot a caller's availability check finds free (with phone=…) is
+           reserved at Cal.com for that caller, so nobody else books it while they decide
 """
 
 EPILOG = """\
@@ -88,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="SQLite URL (default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="naive",
                         help="naive or careful (default: %(default)s)")
+    parser.add_argument("--hold", action="store_true",
+                        help="careful mode: hold a slot at Cal.com for the caller whose "
+                             "availability check found it free (slot reservations)")
     parser.add_argument("--service", type=_service, action="append", metavar="NAME=ID",
                         help="a bookable service and its Cal.com event type, repeatable "
                              f"(default: {', '.join(f'{k}={v}' for k, v in DEFAULT_SERVICES.items())})")
@@ -101,15 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.calcom_api_key.startswith("cal_"):
         print("error: --calcom-api-key must be a Cal.com API key (cal_…)", file=sys.stderr)
         return 2
+    if args.hold and args.mode != "careful":
+        print("error: --hold needs --mode careful", file=sys.stderr)
+        return 2
     settings = Settings(calcom_url=args.calcom_url, calcom_api_key=args.calcom_api_key,
                         database=args.database, mode=args.mode,
                         services=dict(args.service) if args.service else dict(DEFAULT_SERVICES),
                         calcom_read_api_keys=tuple(args.calcom_read_api_key),
-                        calcom_timeout_s=args.calcom_timeout)
+                        calcom_timeout_s=args.calcom_timeout, hold=args.hold)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         web.run_app(create_app(settings), host=args.host, port=args.port,
-                    print=lambda _: print(f"rest_booking ({settings.mode}) on "
+                    print=lambda _: print(f"rest_booking ({settings.mode}"
+                                          f"{', hold' if settings.hold else ''}) on "
                                           f"http://{args.host}:{args.port}", flush=True))
     except DatabaseUrlError as exc:
         print(f"error: {exc}", file=sys.stderr)

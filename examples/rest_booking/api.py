@@ -17,6 +17,7 @@ from aiohttp import web
 from examples.rest_booking import validation as v
 from examples.rest_booking.booking import Booked, Booker, BookingRequest, NotBooked, Unconfirmed
 from examples.rest_booking.calcom import CalcomClient
+from examples.rest_booking.holds import Hold, Holds
 from examples.rest_booking.settings import Settings
 from examples.rest_booking.store import Store, host_of, z
 
@@ -72,15 +73,45 @@ class Api:
         return [z(s) for s in sorted(nearest)]
 
     async def availability(self, request: web.Request) -> web.Response:
-        query = v.fields(dict(request.query), {"service", "start"}, set())
+        query = v.fields(dict(request.query), {"service", "start"}, {"phone"})
         _, event_type_id = v.service(query["service"], self.settings.services)
         start = v.instant(query["start"])
+        phone = v.phone(query["phone"]) if query.get("phone") else None
+        holds = self.booker.holds
+        if holds is not None and phone is not None:
+            # one caller at a time per slot: whoever reserves it first holds it
+            async with self.booker.slot_lock(event_type_id, start):
+                return await self._offer(holds, phone, event_type_id, start)
         free = await self.calcom.free_starts(event_type_id, start.date())
         if free is None:
             return error(503, "calcom_unavailable", "Cal.com's free slots could not be read")
-        alternatives = [] if start in free else await self._alternatives(event_type_id, start)
-        return web.json_response({"available": start in free, "start": z(start),
-                                  "alternatives": alternatives})
+        return await self._availability(start in free, event_type_id, start)
+
+    async def _offer(self, holds: Holds, phone: str, event_type_id: int,
+                     start: datetime) -> web.Response:
+        """--hold: a slot this caller finds free is reserved for them at Cal.com."""
+        held = holds.live(phone, event_type_id, start)
+        free = await self.calcom.free_starts(event_type_id, start.date(),
+                                             reservation_uid=held.uid if held else None)
+        if free is None:
+            return error(503, "calcom_unavailable", "Cal.com's free slots could not be read")
+        if start not in free:
+            return await self._availability(False, event_type_id, start)
+        taken = await holds.take(phone, event_type_id, start)
+        if taken == "refused":  # booked or reserved by someone else since the read
+            return await self._availability(False, event_type_id, start)
+        # no answer to the reservation: free as far as Cal.com said, but not held
+        return await self._availability(True, event_type_id, start,
+                                        taken.until if isinstance(taken, Hold) else None)
+
+    async def _availability(self, available: bool, event_type_id: int, start: datetime,
+                            held_until: datetime | None = None) -> web.Response:
+        alternatives = [] if available else await self._alternatives(event_type_id, start)
+        answer: dict[str, Any] = {"available": available, "start": z(start),
+                                  "alternatives": alternatives}
+        if held_until is not None:
+            answer["held_until"] = z(held_until)
+        return web.json_response(answer)
 
     async def create(self, request: web.Request) -> web.Response:
         body = v.fields(await self._json(request), {"service", "start", "name", "phone"},

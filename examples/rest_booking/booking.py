@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from examples.rest_booking.calcom import CalcomClient, Reply
+from examples.rest_booking.holds import Holds
 from examples.rest_booking.settings import Clock
 from examples.rest_booking.store import NewBooking, Store, host_of
 
@@ -83,17 +84,21 @@ def _start(booking: dict[str, Any]) -> datetime | None:
 
 
 class Booker:
-    def __init__(self, calcom: CalcomClient, store: Store, clock: Clock, attempts: int) -> None:
+    def __init__(self, calcom: CalcomClient, store: Store, clock: Clock, attempts: int,
+                 holds: Holds | None = None) -> None:
         self.calcom = calcom
         self.store = store
         self.clock = clock
         self.attempts = attempts
+        #: careful mode with --hold: the slots held at Cal.com for the callers offered them
+        self.holds = holds
 
     @contextlib.asynccontextmanager
     async def slot_lock(self, event_type_id: int, start: datetime) -> AsyncIterator[None]:
         yield  # naive: no lock
 
-    async def may_take(self, event_type_id: int, start: datetime) -> NotBooked | None:
+    async def may_take(self, event_type_id: int, start: datetime,
+                       reservation_uid: str | None = None) -> NotBooked | None:
         """Why the slot cannot be taken (None: try it). Naive: Cal.com will tell."""
         return None
 
@@ -181,25 +186,38 @@ class CarefulBooker(Booker):
             for held in await self.store.confirmed_at(request.event_type_id, request.start):
                 if held["phone"] == request.phone and _same_name(held["name"], request.name):
                     return Booked(held, replayed=True)
-            refusal = await self.may_take(request.event_type_id, request.start)
-            return refusal if refusal is not None else await self._create(request)
+            # the slot this caller was offered and holds at Cal.com (--hold): theirs to book
+            hold = self.holds.live(request.phone, request.event_type_id, request.start) \
+                if self.holds is not None else None
+            reserved = hold.uid if hold is not None else None
+            refusal = await self.may_take(request.event_type_id, request.start, reserved)
+            if refusal is not None:
+                return refusal
+            outcome = await self._create(request, reserved)
+            if isinstance(outcome, Booked) and self.holds is not None:
+                self.holds.drop(request.phone, request.event_type_id, request.start)
+            return outcome
 
-    async def may_take(self, event_type_id: int, start: datetime) -> NotBooked | None:
+    async def may_take(self, event_type_id: int, start: datetime,
+                       reservation_uid: str | None = None) -> NotBooked | None:
         """Cal.com's free slots, read again under the slot's lock (so after any create for
         it has finished). They know the hosts: a round-robin slot stays free while one is.
+        A slot someone else holds is not free; the caller's own (`reservation_uid`) is.
         When they cannot be read, Cal.com's own check on the create still stands."""
-        free = await self.calcom.free_starts(event_type_id, start.date())
+        free = await self.calcom.free_starts(event_type_id, start.date(),
+                                             reservation_uid=reservation_uid)
         if free is not None and start not in free:
             return NotBooked("slot_taken", "calcom_not_free", "That time is not free.")
         return None
 
-    async def _create(self, request: BookingRequest) -> Outcome:
+    async def _create(self, request: BookingRequest, reserved: str | None = None) -> Outcome:
         key = request.request_id or str(uuid.uuid4())
         sent_at = self.clock.now()
         last = Reply(None)
         for attempt in range(self.attempts):
             last = await self.calcom.create(request.event_type_id, request.start,
-                                            request.attendee(), {"idempotency_key": key})
+                                            request.attendee(), {"idempotency_key": key},
+                                            reserved_slot_uid=reserved)
             why_not = self._not_ours(last.data, request, key, sent_at) if last.ok else None
             if last.ok and why_not is None:
                 return await self._record(request, last.data)
@@ -290,6 +308,6 @@ class CarefulBooker(Booker):
 
 
 def booker_for(mode: str, calcom: CalcomClient, store: Store, clock: Clock,
-               attempts: int) -> Booker:
+               attempts: int, holds: Holds | None = None) -> Booker:
     cls = CarefulBooker if mode == "careful" else NaiveBooker
-    return cls(calcom, store, clock, attempts)
+    return cls(calcom, store, clock, attempts, holds)

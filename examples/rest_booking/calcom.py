@@ -1,4 +1,4 @@
-"""A small client of the Cal.com API v2: the six calls this service makes.
+"""A small client of the Cal.com API v2: the seven calls this service makes.
 
 Every call returns a `Reply` instead of raising, so the booking logic can tell "Cal.com said no"
 from "Cal.com's answer never came" — the difference between a refusal and an unknown outcome.
@@ -68,21 +68,26 @@ class CalcomClient:
         self.session = session
 
     async def _read(self, path: str, version: str, *, params: dict[str, str] | None = None,
-                    api_key: str | None = None) -> Reply:
+                    api_key: str | None = None, reservation_uid: str | None = None) -> Reply:
         """A GET, sent again (with a doubling pause) while its answer is unknown: reading
         twice changes nothing, so a short burst of failures need not reach the caller."""
         reply = Reply(None)
         for attempt in range(self.read_attempts):
             if attempt:
                 await asyncio.sleep(READ_BACKOFF_S * 2 ** (attempt - 1))
-            reply = await self._call("GET", path, version, params=params, api_key=api_key)
+            reply = await self._call("GET", path, version, params=params, api_key=api_key,
+                                     reservation_uid=reservation_uid)
             if not reply.unknown:
                 break
         return reply
 
     async def _call(self, method: str, path: str, version: str, *, body: Any = None,
-                    params: dict[str, str] | None = None, api_key: str | None = None) -> Reply:
+                    params: dict[str, str] | None = None, api_key: str | None = None,
+                    reservation_uid: str | None = None) -> Reply:
         headers = {"Authorization": f"Bearer {api_key or self.api_key}", "cal-api-version": version}
+        if reservation_uid is not None:
+            # Cal.com knows whose reservation a slot is by this cookie: the holder still sees it
+            headers["Cookie"] = f"uid={reservation_uid}"
         try:
             async with self.session.request(method, self.base_url + path, json=body,
                                             params=params, headers=headers,
@@ -103,11 +108,14 @@ class CalcomClient:
         return Reply(status, message=_message(decoded))
 
     async def create(self, event_type_id: int, start: datetime, attendee: dict[str, str],
-                     metadata: dict[str, str] | None = None) -> Reply:
+                     metadata: dict[str, str] | None = None,
+                     reserved_slot_uid: str | None = None) -> Reply:
         body: dict[str, Any] = {"eventTypeId": event_type_id, "start": utc_z(start),
                                 "attendee": attendee}
         if metadata:
             body["metadata"] = metadata
+        if reserved_slot_uid is not None:  # the caller's own reservation of this slot
+            body["reservedSlotUid"] = reserved_slot_uid
         return await self._call("POST", "/v2/bookings", BOOKINGS_VERSION, body=body)
 
     async def cancel(self, uid: str, reason: str) -> Reply:
@@ -122,14 +130,23 @@ class CalcomClient:
     async def booking(self, uid: str) -> Reply:
         return await self._read(f"/v2/bookings/{uid}", BOOKINGS_VERSION)
 
-    async def free_starts(self, event_type_id: int, day: date) -> list[datetime] | None:
-        """Free starts on `day` (UTC), or None when Cal.com could not say."""
+    async def free_starts(self, event_type_id: int, day: date, *,
+                          reservation_uid: str | None = None) -> list[datetime] | None:
+        """Free starts on `day` (UTC), or None when Cal.com could not say. Slots others have
+        reserved are not free; the one `reservation_uid` holds is (it is the caller's own)."""
         reply = await self._read("/v2/slots", SLOTS_VERSION, params={
-            "eventTypeId": str(event_type_id), "start": day.isoformat(), "end": day.isoformat()})
+            "eventTypeId": str(event_type_id), "start": day.isoformat(), "end": day.isoformat()},
+            reservation_uid=reservation_uid)
         if not reply.ok or not isinstance(reply.data, dict):
             return None
         return sorted(datetime.fromisoformat(slot["start"].replace("Z", "+00:00"))
                       for slots in reply.data.values() for slot in slots)
+
+    async def reserve(self, event_type_id: int, start: datetime) -> Reply:
+        """Hold the slot at Cal.com for a few minutes (its default length): `data` carries
+        `reservationUid` and `reservationUntil`. Refused (422) when it is booked or held."""
+        return await self._call("POST", "/v2/slots/reservations", SLOTS_VERSION, body={
+            "eventTypeId": event_type_id, "slotStart": utc_z(start)})
 
     async def bookings_at(self, event_type_id: int, start: datetime) -> list[dict[str, Any]] | None:
         """Active bookings of this event type starting at `start`, from every host key we

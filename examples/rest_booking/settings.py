@@ -43,6 +43,9 @@ class Settings:
     time_zone: str = "Europe/Berlin"
     #: careful mode compares Cal.com's createdAt with this clock: give it Cal.com's time line
     clock: Clock = field(default_factory=SystemClock)
+    #: careful mode only: hold a slot at Cal.com for the caller whose availability check
+    #: found it free (slot reservations), so nobody else books it while they decide
+    hold: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,3 +54,5 @@ class Settings:
             raise ValueError("create_attempts and read_attempts must be at least 1")
         if not self.services:
             raise ValueError("at least one service is needed")
+        if self.hold and self.mode != "careful":
+            raise ValueError("hold needs the careful mode")
