@@ -42,6 +42,7 @@ CAPABILITIES: dict[str, str] = {
     "webhooks": "the service receives Cal.com webhooks, and the harness knows their secret",
     "webhook_secret": "the harness knows the service's webhook secret and signs its own deliveries",
     "reconcile": "ask the service to reconcile with Cal.com",
+    "holds": "the service holds a slot it offered while the caller decides (Cal.com slot reservations)",
     "second_tenant": "a second tenant (tenant isolation)",
 }
 

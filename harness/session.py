@@ -27,7 +27,7 @@ from harness.target import Target, TargetCompany, TargetError
 T = TypeVar("T")
 
 ADAPTER_CAPABILITIES = frozenset({"check", "book", "cancel", "reschedule", "appointments",
-                                  "voice_api", "tenant_reads", "webhooks", "reconcile"})
+                                  "voice_api", "tenant_reads", "webhooks", "reconcile", "holds"})
 
 
 class BudgetExceeded(RuntimeError):

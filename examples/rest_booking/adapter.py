@@ -2,6 +2,11 @@
 
 The service writes no call id into Cal.com, so a booking is a call's by the attendee's phone.
 Its 4xx answers say "not done", its 5xx "unknown": those become the harness's fail and info.
+
+Settings (`[adapter_settings]`): `default_service` ("Beratung"), `timeout_s` (30), and
+`hold = true` for a service started with `--hold`: the adapter then offers `holds`, sends the
+caller's phone with every check (the service holds the slot for that caller), and a check's
+answer carries `held_until` (UTC, `…Z`) when the service held the slot.
 """
 
 from __future__ import annotations
@@ -18,23 +23,34 @@ from harness.target import TargetCompany
 DONE = {"collect": "booked", "cancel": "cancelled", "reschedule": "rescheduled"}
 
 
+SETTINGS = ("default_service", "hold", "timeout_s")
+
+
 class RestBookingAdapter:
     capabilities = frozenset({"check", "book", "cancel", "reschedule", "appointments"})
     attribution = Attribution("phone")
 
     def __init__(self, context: AdapterContext) -> None:
         settings = dict(context.settings)
-        if unknown := sorted(set(settings) - {"timeout_s", "default_service"}):
+        if unknown := sorted(set(settings) - set(SETTINGS)):
             raise ValueError(f"rest_booking adapter: unknown setting(s) {unknown}; "
-                             f"known: default_service, timeout_s")
+                             f"known: {', '.join(SETTINGS)}")
+        hold = settings.get("hold", False)
+        if not isinstance(hold, bool):
+            raise ValueError(f"rest_booking adapter: hold must be true or false, got {hold!r}")
+        self.hold = hold
+        if hold:  # the service was started with --hold
+            self.capabilities = RestBookingAdapter.capabilities | {"holds"}
         self.service = str(settings.get("default_service", "Beratung"))
         self.client = ServiceClient(context.target.service_url, session=context.http,
                                     timeout_s=float(settings.get("timeout_s", 30.0)))
 
     async def check(self, r: Request) -> Answer:
         assert r.slot is not None
-        return await self._send(r, "GET", "/availability", params={
-            "service": r.service or self.service, "start": r.slot.start})
+        params = {"service": r.service or self.service, "start": r.slot.start}
+        if self.hold and r.phone:  # the caller it holds the slot for
+            params["phone"] = r.phone
+        return await self._send(r, "GET", "/availability", params=params)
 
     async def book(self, r: Request) -> Answer:
         if r.confirm is False:  # only asked whether it may book: the API has no dry run
@@ -84,7 +100,8 @@ class RestBookingAdapter:
             "appointment_id": raw.get("id"), "start": raw.get("start"),
             "alternatives": [{"start": a} for a in raw.get("alternatives", [])],
             "message": raw.get("message"),
-            "reason": raw.get("reason") or ("already_booked" if again else None)}, raw=raw)
+            "reason": raw.get("reason") or ("already_booked" if again else None),
+            **({"held_until": raw.get("held_until")} if r.f == "check" else {})}, raw=raw)
 
     async def close(self) -> None:
         await self.client.close()
