@@ -38,7 +38,7 @@ class StartError(RuntimeError):
 
 
 #: What `ServedOptions.service` may name: the reference, or the REST example in one of its modes.
-SERVICES = ("reference", "rest-naive", "rest-careful")
+SERVICES = ("reference", "rest-naive", "rest-careful", "rest-careful-hold")
 REST_ADAPTER = "examples.rest_booking.adapter:RestBookingAdapter"
 
 
@@ -136,11 +136,12 @@ class ServedStack:
         """The REST example (examples/rest_booking) on its own SQLite file, in `mode`."""
         port = free_port()
         argv = [sys.executable, "-m", "examples.rest_booking", "--port", str(port),
-                "--mode", mode, "--calcom-url", self.fake_url,
+                "--mode", mode.removesuffix("-hold"), "--calcom-url", self.fake_url,
                 "--calcom-api-key", "cal_live_calharness_anna",
                 "--calcom-read-api-key", "cal_live_calharness_ben",
                 "--calcom-timeout", f"{self.options.calcom_timeout_s:g}",
                 "--database", f"sqlite:///{self.log_dir / 'rest_booking.sqlite3'}"]
+        argv += ["--hold"] if mode.endswith("-hold") else []
         self._spawn("rest_booking", argv)
         url = f"http://127.0.0.1:{port}"
         self._wait("rest_booking", f"{url}/healthz")
@@ -201,7 +202,8 @@ class ServedStack:
     def target(self) -> Target:
         if self.options.service != "reference":
             return Target(name=self.options.service, service_url=self.service_url,
-                          adapter=REST_ADAPTER,
+                          adapter=REST_ADAPTER, adapter_settings={"hold": True} if
+                          self.options.service.endswith("-hold") else {},
                           companies={"primary": TargetCompany(role="primary", api_key="unused")},
                           allow_booking=True, allow_faults=True, max_requests=None,
                           calcom_control_url=self.fake_url)

@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="start the fake Cal.com and the service as separate processes "
                         "(out of process) instead of in this one")
     parser.add_argument("--service", default="reference",
-                        choices=("reference", "rest-naive", "rest-careful"),
+                        choices=("reference", "rest-naive", "rest-careful", "rest-careful-hold"),
                         help="which booking service (with --processes): the reference, or the "
                         "REST example of examples/rest_booking in one of its modes")
     parser.add_argument("--no-test-control", action="store_true",

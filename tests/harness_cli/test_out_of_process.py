@@ -191,7 +191,7 @@ def test_the_rest_example_is_served_with_its_adapter(service: str) -> None:
 def test_an_unknown_service_starts_nothing() -> None:
     stack = ServedStack(ServedOptions(service="rest-sloppy"))
     with pytest.raises(StartError, match=r"^unknown service 'rest-sloppy'; known: reference, "
-                                         r"rest-naive, rest-careful$"):
+                                         r"rest-naive, rest-careful, rest-careful-hold$"):
         stack.start()
     assert stack._processes == []
 
