@@ -224,11 +224,10 @@ class Driver:
 
     async def acheck(self, slot: Slot, *, call_id: str, service: str | None = "Beratung",
                      process: str | None = None, to_number: str | None = None,
-                     args: dict[str, Any] | None = None) -> Answer:
+                     args: dict[str, Any] | None = None, telefon: str | None = None) -> Answer:
         call_id = self._cid(call_id)
-        telefon, email = self._contact(call_id, None, None)  # the call's own, as when it books
         request = Request("check", call_id, slot=slot, service=service, phone=telefon,
-                          email=email, to_number=to_number or self._to_number, extra=args or {})
+                          to_number=to_number or self._to_number, extra=args or {})
         return await self._operate(request, process, slot.start)
 
     async def acollect(self, slot: Slot, *, name: str, call_id: str,

@@ -1,8 +1,9 @@
 """A slot offered to a caller is held for them while they decide (issue 12; Cal.com's slot
 reservations, docs/contracts.md §1.8).
 
-Caller A asks whether a slot is free and hears "yes". While A is still talking, caller B
-(another call, another phone number) books that same slot through the same service. A service
+Caller A asks whether a slot is free, giving their phone number with the question (the check
+carries it, as the booking will), and hears "yes". While A is still talking, caller B (another
+call, another phone number) books that same slot through the same service. A service
 that holds what it offered (`holds`: it reserves the slot at Cal.com for A) refuses B, with
 other times to offer, and books A. One that does not hold books B and then has to tell A that
 the slot it has just offered is gone: this scenario fails it, on the assertion about B
@@ -33,11 +34,24 @@ pytestmark = [pytest.mark.area("races")]
 CALLER_A, CALLER_B = "Anna Abwarten", "Bernd Zugreifer"
 
 
-def offered(world: World, slot: Slot, call_id: str) -> Answer:
-    """The caller asks; the service says the slot is free (and, holding, keeps it for them)."""
-    heard = world.driver.check(slot, call_id=call_id)
-    assert heard.status == "available", f"the slot was not offered to {call_id}: {heard.body}"
-    return heard
+class Caller:
+    """A caller who gives their number from the first question on (a holding service keeps
+    the slot for that number): the check and the booking carry the same one."""
+
+    def __init__(self, world: World, call_id: str, name: str) -> None:
+        self.world, self.call_id, self.name = world, call_id, name
+        self.phone = world.session.new_phone()  # this run's own: attribution stays exact
+
+    def asks(self, slot: Slot) -> Answer:
+        """The service says the slot is free (and, holding, keeps it for this caller)."""
+        heard = self.world.driver.check(slot, call_id=self.call_id, telefon=self.phone)
+        assert heard.status == "available", \
+            f"the slot was not offered to {self.call_id}: {heard.body}"
+        return heard
+
+    def books(self, slot: Slot) -> Answer:
+        return self.world.driver.collect(slot, call_id=self.call_id, name=self.name,
+                                         telefon=self.phone)
 
 
 def assert_refused(answer: Answer, what: str) -> None:
@@ -49,12 +63,14 @@ def assert_refused(answer: Answer, what: str) -> None:
 def a_held_slot_is_kept_for_its_caller(world: World) -> None:
     """The race, step by step (each step waits for the one before: no scheduler involved)."""
     slot = world.slot(days_ahead=2, hour=11)
-    offered(world, slot, "call_hold_a")
+    a = Caller(world, "call_hold_a", CALLER_A)
+    b = Caller(world, "call_hold_b", CALLER_B)
+    a.asks(slot)
 
-    intruder = world.driver.collect(slot, call_id="call_hold_b", name=CALLER_B)
+    intruder = b.books(slot)  # while A still talks
     assert_refused(intruder, "caller B booked the slot just offered to caller A")
 
-    kept = world.driver.collect(slot, call_id="call_hold_a", name=CALLER_A)
+    kept = a.books(slot)
     assert kept.status == "booked", f"caller A lost the slot offered to them: {kept.body}"
     assert kept.body["start"] == slot.start, kept.body
 
@@ -63,20 +79,22 @@ def an_unused_hold_is_released(world: World, advance: Callable[[float], None]) -
     """A holds and never books; time moves on `advance` (the clock Cal.com and the service
     share). A service that holds says until when (`held_until`, UTC)."""
     slot = world.slot(days_ahead=2, hour=15, minute=30)
-    heard = offered(world, slot, "call_lapse_a")
+    a = Caller(world, "call_lapse_a", CALLER_A)
+    b = Caller(world, "call_lapse_b", CALLER_B)
+    heard = a.asks(slot)
     until = heard.body.get("held_until")
     assert until, f"a service that holds says until when (held_until): {heard.body}"
     left = (parse_z(str(until)) - world.now()).total_seconds()
     assert left > 1, f"held for {left:.1f} s only: {heard.body}"
 
     advance(left - 1)  # one second before the hold runs out: still A's
-    early = world.driver.collect(slot, call_id="call_lapse_b", name=CALLER_B)
+    early = b.books(slot)
     assert_refused(early, "caller B booked a slot still held for caller A")
 
     advance(2)  # past it: Cal.com has let the slot go
-    late = world.driver.collect(slot, call_id="call_lapse_b", name=CALLER_B)
+    late = b.books(slot)
     assert late.status == "booked", f"a hold outlived its time: {late.body}"
-    too_late = world.driver.collect(slot, call_id="call_lapse_a", name=CALLER_A)
+    too_late = a.books(slot)
     assert_refused(too_late, "caller A, whose hold ran out, was booked onto B's slot")
 
 

@@ -30,7 +30,7 @@ from fake_calcom.loop_thread import LoopThread
 from harness.history import History
 from harness.session import Session
 from harness.slots import parse_z
-from harness.target import parse_target
+from harness.target import TargetError, parse_target
 from harness.world import World, world_for
 from scenarios.races.test_slot_holds import (
     CALLER_A,
@@ -307,3 +307,11 @@ def test_served_out_of_process(service: str, kept: bool) -> None:
                     a_held_slot_is_kept_for_its_caller(world)
             world.judge()
             assert booked_names(world) == ([CALLER_A] if kept else [CALLER_B])
+
+
+def test_the_hold_setting_must_be_a_boolean() -> None:
+    target = parse_target({"service_url": "http://127.0.0.1:9", "adapter": REST_ADAPTER,
+                           "companies": {"primary": {"api_key": "unused"}},
+                           "adapter_settings": {"hold": "yes"}}, "test")
+    with pytest.raises(TargetError, match="hold must be true or false"):
+        Session(target).open()
