@@ -96,7 +96,7 @@ def charts(report: RunReport) -> dict[str, str]:
         cap = report.capacity
         found["capacity"] = line_chart(
             "capacity", "Capacity: p95 booking flow (real time) by simultaneous calls",
-            [(p.users, p.p95_s, p.meets_target) for p in cap.points],
+            [(p.users, p.p95_s, p.meets_target and not p.violated) for p in cap.points],
             x_unit="simultaneous calls", y_unit="s", target=cap.target_s,
             target_label="p95 target")
     return found

@@ -106,7 +106,7 @@ def sample_report(**changes: object) -> RunReport:
                                    "p95_ms": 500, "p99_ms": 870}])
     capacity = CapacityCurve(target_s=45, capacity=10, time_factor=10, points=[
         CapacityPoint(5, 18.0, 30.0, True), CapacityPoint(10, 24.0, 31.0, True),
-        CapacityPoint(20, 30.0, 52.0, False)])
+        CapacityPoint(20, 30.0, 52.0, False, violated=['no-phantom-booking'])])
     report = RunReport(scenarios=[stale, replay, skipped, racing, untagged], checks=checks,
                        faults=faults, code_coverage=cc, load=load, capacity=capacity,
                        not_selected=[ScenarioResult("scenarios/rca/test_branch.py::test_uuid",
@@ -267,6 +267,8 @@ def test_load_figures_are_shown_in_real_time_against_the_target_with_charts() ->
     # A step over the target is drawn red.
     assert 'fill="#cf222e" data-value="52"' in section
     assert "<b>10</b> simultaneous calls" in section
+    assert "but steps of 20 calls broke an invariant" in section
+    assert "invariants broken: no-phantom-booking" in section
     slow = LoadSummary(users=1, duration_s=1, requests=1, failures=0, rps=1, p95_ms=5000,
                        time_factor=10, target_s=45)
     assert slow.meets_target is False
