@@ -9,20 +9,27 @@
 """
 
 from reports.build import ablation_matrix, ablation_row, build_report
+from reports.code_coverage import CodeCoverage, ModuleCoverage
+from reports.faults import FaultCoverage, FaultInjection
 from reports.incidents import CATALOGUE, Incident
 from reports.junit import ReportInputError, read_junit
 from reports.model import (
     AblationRow,
+    CapacityCurve,
+    CapacityPoint,
     CheckResult,
     HypothesisStat,
     LoadSummary,
+    PreviousRun,
     RunReport,
     ScenarioResult,
 )
 from reports.render import render_html, render_markdown, write_reports
 
 __all__ = [
-    "CATALOGUE", "AblationRow", "CheckResult", "HypothesisStat", "Incident", "LoadSummary",
-    "ReportInputError", "RunReport", "ScenarioResult", "ablation_matrix", "ablation_row",
-    "build_report", "read_junit", "render_html", "render_markdown", "write_reports",
+    "CATALOGUE", "AblationRow", "CapacityCurve", "CapacityPoint", "CheckResult", "CodeCoverage",
+    "FaultCoverage", "FaultInjection", "HypothesisStat", "Incident", "LoadSummary",
+    "ModuleCoverage", "PreviousRun", "ReportInputError", "RunReport", "ScenarioResult",
+    "ablation_matrix", "ablation_row", "build_report", "read_junit", "render_html",
+    "render_markdown", "write_reports",
 ]

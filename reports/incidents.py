@@ -1,5 +1,8 @@
 """The incident catalogue: what the suite must cover, from the reviews and plans in ``seeds/``.
 
+Each source document is summarised in the repository under ``docs/incidents/`` (``REVIEWS``):
+the report links those summaries, so a reader never needs the originals.
+
 Scenarios name incidents with ``@pytest.mark.rca("<id>")``; the report's RCA coverage lists every
 incident here with its scenarios, so an incident nobody covers shows as *uncovered* (and a marker
 with an id missing here shows as unknown, not as coverage).
@@ -15,6 +18,15 @@ SEED_002 = "002_9f49df844de6da5d.txt"  # next-phase roadmap (webhooks, monitorin
 SEED_003 = "003_ea73c4c16f022e01.txt"  # final report: the deployed layers and their unit tests
 SEED_004 = "004_5a09d7c2ae98aaed.txt"  # fix strategy: Call 687/688 evidence
 
+#: seed → its summary in the repository (a path from the repository root).
+REVIEWS: dict[str, str] = {
+    SEED_000: "docs/incidents/testing-strategy-tc-matrix.md",
+    SEED_001: "docs/incidents/test-automation-plan-rca-issues.md",
+    SEED_002: "docs/incidents/next-phase-roadmap.md",
+    SEED_003: "docs/incidents/2025-10-06-four-layer-fix-report.md",
+    SEED_004: "docs/incidents/2025-10-06-call-687-688-stale-booking.md",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Incident:
@@ -23,6 +35,11 @@ class Incident:
     seeds: tuple[str, ...]
     where: str                          # the section of the seed it comes from
     violations: tuple[str, ...] = ()    # violation kinds (harness.checks) that show it
+
+    @property
+    def review(self) -> list[str]:
+        """The summaries of its sources in docs/incidents/ (paths from the repository root)."""
+        return [REVIEWS[seed] for seed in self.seeds if seed in REVIEWS]
 
 
 CATALOGUE: tuple[Incident, ...] = (

@@ -15,7 +15,7 @@ from pathlib import Path
 from reports.model import HypothesisStat, ScenarioResult
 
 #: Failure texts are cut to this many characters (the JUnit file keeps them whole).
-MAX_FAILURE_CHARS = 4000
+MAX_FAILURE_CHARS = 20000
 
 
 class ReportInputError(ValueError):

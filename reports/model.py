@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from reports.code_coverage import CodeCoverage
+from reports.faults import FaultCoverage
 from reports.incidents import BY_ID, CATALOGUE, Incident
 
 SCHEMA = "calharness.report/1"
@@ -163,6 +165,24 @@ class LoadSummary:
     passed: bool = True
     notes: list[str] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)  # per-endpoint rows, as given
+    # The booking flow against its target, when the run's own summary says (None: not known).
+    profile: str | None = None
+    time_factor: float = 1.0             # the run compressed time by this factor
+    target_s: float | None = None        # the real-time p95 target of the booking flow (45 s)
+
+    @property
+    def flow_real_s(self) -> dict[str, float | None]:
+        """The booking flow's p50/p95/p99 in real-time seconds (the time factor undone)."""
+        return {name: None if ms is None else ms / 1000 * self.time_factor
+                for name, ms in (("p50", self.p50_ms), ("p95", self.p95_ms),
+                                 ("p99", self.p99_ms))}
+
+    @property
+    def meets_target(self) -> bool | None:
+        p95 = self.flow_real_s["p95"]
+        if self.target_s is None or p95 is None:
+            return None
+        return p95 <= self.target_s + 1e-9
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,7 +192,72 @@ class LoadSummary:
         return cls(**{k: data[k] for k in ("users", "duration_s", "requests", "failures", "rps")},
                    p50_ms=data.get("p50_ms"), p95_ms=data.get("p95_ms"),
                    p99_ms=data.get("p99_ms"), passed=bool(data.get("passed", True)),
-                   notes=list(data.get("notes", [])), endpoints=list(data.get("endpoints", [])))
+                   notes=list(data.get("notes", [])), endpoints=list(data.get("endpoints", [])),
+                   profile=data.get("profile"), time_factor=float(data.get("time_factor") or 1.0),
+                   target_s=data.get("target_s"))
+
+
+@dataclass(slots=True)
+class CapacityPoint:
+    users: int
+    p50_s: float | None                  # real-time seconds
+    p95_s: float | None
+    meets_target: bool
+    bookings_per_min: float | None = None
+    violated: list[str] = field(default_factory=list)  # invariants this step broke
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class CapacityCurve:
+    """``calharness load --find-capacity``: p95 of the booking flow per number of calls."""
+
+    target_s: float                      # real-time p95 target
+    capacity: int | None
+    points: list[CapacityPoint] = field(default_factory=list)
+    time_factor: float = 1.0
+    profile: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target_s": self.target_s, "capacity": self.capacity,
+                "points": [p.to_json() for p in self.points], "time_factor": self.time_factor,
+                "profile": self.profile}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CapacityCurve:
+        return cls(target_s=float(data["target_s"]), capacity=data.get("capacity"),
+                   points=[CapacityPoint(**p) for p in data.get("points", [])],
+                   time_factor=float(data.get("time_factor") or 1.0), profile=data.get("profile"))
+
+
+@dataclass(slots=True)
+class PreviousRun:
+    """The run before (its ``summary.json``), to compare outcomes with (``--previous``)."""
+
+    source: str                          # the file it came from
+    outcomes: dict[str, str] = field(default_factory=dict)   # node id → outcome
+    started_at: str | None = None
+    ok: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PreviousRun:
+        return cls(source=data["source"], outcomes=dict(data.get("outcomes", {})),
+                   started_at=data.get("started_at"), ok=data.get("ok"))
+
+    @classmethod
+    def from_summary(cls, source: str, summary: dict[str, Any]) -> PreviousRun:
+        """From a previous run's summary.json (any schema version that lists scenarios)."""
+        if summary.get("schema") != SCHEMA:
+            raise ValueError(f"{source}: not a {SCHEMA} summary (schema "
+                             f"{summary.get('schema')!r})")
+        return cls(source=source, outcomes={s["nodeid"]: s["outcome"]
+                                            for s in summary.get("scenarios", [])},
+                   started_at=summary.get("started_at"), ok=summary.get("ok"))
 
 
 @dataclass(slots=True)
@@ -180,16 +265,34 @@ class IncidentCoverage:
     incident: Incident
     scenarios: list[ScenarioResult]
 
+    #: scenarios that name it but were not selected this run (``-k``, ablation)
+    not_selected: list[ScenarioResult] = field(default_factory=list)
+
     @property
     def status(self) -> str:
-        """``uncovered`` · ``failing`` · ``skipped`` (every scenario skipped) · ``passing``."""
+        """``uncovered`` (no scenario names it) · ``not selected`` (only unselected ones do) ·
+        ``failing`` · ``skipped`` (every scenario skipped) · ``partial`` (some skipped, the rest
+        passed) · ``passing``."""
         if not self.scenarios:
-            return "uncovered"
+            return "not selected" if self.not_selected else "uncovered"
         if any(s.bad for s in self.scenarios):
             return "failing"
         if all(s.outcome == "skipped" for s in self.scenarios):
             return "skipped"
+        if any(s.outcome == "skipped" for s in self.scenarios):
+            return "partial"
         return "passing"
+
+    @property
+    def skip_reasons(self) -> list[str]:
+        """Why its skipped scenarios did not run (first line of each reason, once)."""
+        reasons: list[str] = []
+        for s in self.scenarios:
+            if s.outcome == "skipped":
+                why = (f"lacking {', '.join(s.missing)}" if s.missing
+                       else (s.failure or "skipped").strip().splitlines()[0])
+                reasons.append(f"{s.name}: {why}")
+        return list(dict.fromkeys(reasons))
 
 
 @dataclass(slots=True)
@@ -210,6 +313,16 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     #: the least share (0..1) or number of scenarios that must have run (``--min-ran``)
     min_ran: float | int | None = None
+    code_coverage: CodeCoverage | None = None
+    faults: FaultCoverage | None = None
+    capacity: CapacityCurve | None = None
+    previous: PreviousRun | None = None
+    #: ``--repeat N``: each run's outcome per node id (the first run is ``scenarios``)
+    repeats: list[dict[str, str]] | None = None
+    #: scenarios the run did not select (``-k``, an ablation's tag filter), with their markers
+    not_selected: list[ScenarioResult] = field(default_factory=list)
+    #: a path from the report's folder to the repository (links to docs/, sources)
+    repo_link: str | None = None
 
     # -- derived views -------------------------------------------------------------------------
 
@@ -280,10 +393,75 @@ class RunReport:
     @property
     def ok(self) -> bool:
         """Exit code 0 only if every scenario and checker passed, every ablated defense was
-        detected, the load run (if any) met its targets, and enough scenarios ran."""
+        detected, the load run (if any) met its targets, enough scenarios ran, and no scenario
+        changed its outcome between repeats (``--repeat``)."""
         return (not self.failed_scenarios and not self.failed_checks
                 and not self.undetected_defenses and (self.load is None or self.load.passed)
-                and self.ran_enough)
+                and self.ran_enough and not self.flaky())
+
+    # -- trend and flakiness ---------------------------------------------------------------------
+
+    def flaky(self) -> dict[str, list[str]]:
+        """node id → its outcome in each repeat, for scenarios whose outcome changed."""
+        if not self.repeats or len(self.repeats) < 2:
+            return {}
+        ids = list(dict.fromkeys(n for run in self.repeats for n in run))
+        table = {n: [run.get(n, "missing") for run in self.repeats] for n in ids}
+        return {n: outcomes for n, outcomes in table.items() if len(set(outcomes)) > 1}
+
+    def trend(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Compared with ``previous``: ``new_failures``, ``fixed`` and every other ``changed``
+        outcome, each as (node id, before, now); ``new`` and ``gone`` scenarios too."""
+        result: dict[str, list[tuple[str, str, str]]] = {
+            "new_failures": [], "fixed": [], "changed": [], "new": [], "gone": []}
+        if self.previous is None:
+            return result
+        before = self.previous.outcomes
+        now = {s.nodeid: s.outcome for s in self.scenarios}
+        for nodeid, outcome in now.items():
+            was = before.get(nodeid)
+            if was is None:
+                result["new"].append((nodeid, "—", outcome))
+                if outcome in BAD_OUTCOMES:
+                    result["new_failures"].append((nodeid, "—", outcome))
+            elif was != outcome:
+                row = (nodeid, was, outcome)
+                if outcome in BAD_OUTCOMES and was not in BAD_OUTCOMES:
+                    result["new_failures"].append(row)
+                elif was in BAD_OUTCOMES and outcome not in BAD_OUTCOMES:
+                    result["fixed"].append(row)
+                else:
+                    result["changed"].append(row)
+        selected_out = {s.nodeid for s in self.not_selected}
+        result["gone"] = [(n, was, "not selected" if n in selected_out else "gone")
+                          for n, was in before.items() if n not in now]
+        return result
+
+    def scenarios_by_area(self) -> dict[str, list[ScenarioResult]]:
+        """Every scenario of the run under its area (areas sorted, scenarios in run order)."""
+        table: dict[str, list[ScenarioResult]] = {}
+        for s in self.scenarios:
+            table.setdefault(s.area, []).append(s)
+        return {area: table[area] for area in sorted(table)}
+
+    def violations_of(self, nodeid: str) -> list[dict[str, Any]]:
+        """The checker violations a scenario's own verdicts found (the checker named)."""
+        return [{**v, "checker": c.name} for c in self.checks for v in c.violations
+                if v.get("scenario") == nodeid]
+
+    def fault_answers(self) -> dict[str, dict[str, Any]]:
+        """For each scenario that injected a fault: how it came out, the defenses it is
+        tagged with, and the checkers that found a violation in it."""
+        if self.faults is None:
+            return {}
+        rows = {s.nodeid: s for s in self.scenarios}
+        answers: dict[str, dict[str, Any]] = {}
+        for nodeid in dict.fromkeys(i.scenario for i in self.faults.injections):
+            s = rows.get(nodeid)
+            caught = list(dict.fromkeys(v["checker"] for v in self.violations_of(nodeid)))
+            answers[nodeid] = {"outcome": s.outcome if s else "unknown",
+                               "defenses": list(s.defenses) if s else [], "checkers": caught}
+        return answers
 
     def by_area(self) -> dict[str, dict[str, int]]:
         """area → outcome → count, areas sorted, outcomes in OUTCOMES order."""
@@ -293,13 +471,16 @@ class RunReport:
         return {area: {o: table[area].get(o, 0) for o in OUTCOMES} for area in sorted(table)}
 
     def coverage(self) -> list[IncidentCoverage]:
-        """Every catalogued incident with the scenarios that name it."""
+        """Every catalogued incident with the scenarios that name it (and those that name it
+        but were not selected)."""
         by_incident: dict[str, list[ScenarioResult]] = {i.id: [] for i in CATALOGUE}
-        for s in self.scenarios:
-            for incident_id in s.incidents:
-                if incident_id in by_incident:
-                    by_incident[incident_id].append(s)
-        return [IncidentCoverage(i, by_incident[i.id]) for i in CATALOGUE]
+        unselected: dict[str, list[ScenarioResult]] = {i.id: [] for i in CATALOGUE}
+        for rows, table in ((self.scenarios, by_incident), (self.not_selected, unselected)):
+            for s in rows:
+                for incident_id in s.incidents:
+                    if incident_id in table:
+                        table[incident_id].append(s)
+        return [IncidentCoverage(i, by_incident[i.id], unselected[i.id]) for i in CATALOGUE]
 
     def unknown_incidents(self) -> dict[str, list[str]]:
         """Marker ids not in the catalogue (typos would otherwise look like coverage)."""
@@ -326,15 +507,27 @@ class RunReport:
             "required_to_run": self.required_to_run, "ran_enough": self.ran_enough,
             "skipped_for_capabilities": self.skipped_for_capabilities(),
             "coverage": [{"incident": c.incident.id, "title": c.incident.title,
-                          "seeds": list(c.incident.seeds), "status": c.status,
+                          "seeds": list(c.incident.seeds), "review": c.incident.review,
+                          "status": c.status, "skip_reasons": c.skip_reasons,
                           "scenarios": [{"nodeid": s.nodeid, "outcome": s.outcome}
-                                        for s in c.scenarios]} for c in self.coverage()],
+                                        for s in c.scenarios],
+                          "not_selected": [s.nodeid for s in c.not_selected]}
+                         for c in self.coverage()],
             "unknown_incidents": self.unknown_incidents(),
             "undetected_defenses": self.undetected_defenses,
             "scenarios": [s.to_json() for s in self.scenarios],
             "checks": [c.to_json() for c in self.checks],
             "ablation": None if self.ablation is None else [r.to_json() for r in self.ablation],
             "load": self.load.to_json() if self.load else None,
+            "code_coverage": self.code_coverage.to_json() if self.code_coverage else None,
+            "faults": self.faults.to_json() if self.faults else None,
+            "capacity": self.capacity.to_json() if self.capacity else None,
+            "previous": self.previous.to_json() if self.previous else None,
+            "trend": None if self.previous is None else {
+                k: [list(row) for row in rows] for k, rows in self.trend().items()},
+            "repeats": self.repeats, "flaky": self.flaky(),
+            "not_selected": [s.to_json() for s in self.not_selected],
+            "repo_link": self.repo_link,
         }
 
     @classmethod
@@ -352,4 +545,12 @@ class RunReport:
             started_at=data.get("started_at"), duration_s=data.get("duration_s"),
             seed=data.get("seed"), notes=list(data.get("notes", [])),
             min_ran=data.get("min_ran"),
+            code_coverage=(CodeCoverage.from_json(data["code_coverage"])
+                           if data.get("code_coverage") else None),
+            faults=FaultCoverage.from_json(data["faults"]) if data.get("faults") else None,
+            capacity=CapacityCurve.from_json(data["capacity"]) if data.get("capacity") else None,
+            previous=PreviousRun.from_json(data["previous"]) if data.get("previous") else None,
+            repeats=data.get("repeats"),
+            not_selected=[ScenarioResult.from_json(s) for s in data.get("not_selected", [])],
+            repo_link=data.get("repo_link"),
         )

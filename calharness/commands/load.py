@@ -16,6 +16,9 @@ that exit code: 0 passed, 1 threshold missed, 3 invariant violated, 4 not judged
 Reports land in ``--out/<time>-<profile>/``: Locust's ``locust_stats.csv`` … and
 ``locust.html``, our ``summary.json``, ``load-summary.json`` (``reports.LoadSummary`` for
 ``calharness verify``'s report), ``history.jsonl`` and ``verdicts.json``.
+
+``--baseline FILE`` compares the run with an earlier one (calharness.load_support.baseline) and
+exits 1 naming every figure that regressed beyond ``--regression-threshold`` (default 10 %).
 """
 
 from __future__ import annotations
@@ -150,6 +153,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where run directories go (default loadtests/out)")
     output.add_argument("--timeout", type=float,
                         help="stop a run that takes longer than this (default: duration + 180 s)")
+    compare = parser.add_argument_group("regressions")
+    compare.add_argument("--baseline", type=Path, metavar="FILE",
+                         help="an earlier run to compare with: its summary.json or "
+                              "load-summary.json (capacity.json with --find-capacity); a figure "
+                              "worse by more than --regression-threshold fails the run (exit 1) "
+                              "and is named")
+    compare.add_argument("--regression-threshold", default="10%", metavar="PCT",
+                         help="how much worse a figure may get before it counts as a "
+                              "regression (default 10%%; the failure ratio: 1 point)")
 
 
 # -- building the profile ----------------------------------------------------------------------
@@ -567,17 +579,60 @@ def run(args: argparse.Namespace) -> int:
         if args.target is not None and defenses_off:
             raise UsageError("--defense-off needs the embedded stack (not --target)")
         steps = _steps(args.capacity_steps) if args.find_capacity else []
+        baseline = _baseline(args)
         run_dir = run_dir_for(args.out, profile, "-capacity" if args.find_capacity else "")
         with prepared_target(args, profile, defenses_off, run_dir / "stack.log") as prepared:
             if args.find_capacity:
-                return find_capacity(profile, prepared, args, defenses_off, run_dir, steps)
-            code, summary = run_once(profile, prepared, run_dir, args, defenses_off)
-            if summary:
-                print_summary(summary, run_dir.resolve(), code)
-            return code
+                code = find_capacity(profile, prepared, args, defenses_off, run_dir, steps)
+                result_file = run_dir / "capacity.json"
+                summary = (json.loads(result_file.read_text(encoding="utf-8"))
+                           if result_file.is_file() else {})
+            else:
+                code, summary = run_once(profile, prepared, run_dir, args, defenses_off)
+                if summary:
+                    print_summary(summary, run_dir.resolve(), code)
+        if baseline is not None and summary:
+            code = check_baseline(summary, baseline, args, run_dir, code)
+        return code
     except UsageError as exc:
         print(f"calharness load: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _baseline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], float] | None:
+    """The baseline run and the threshold, read before anything starts."""
+    from calharness.load_support.baseline import BaselineError, read_baseline, threshold_of
+
+    if args.baseline is None:
+        return None
+    try:
+        threshold = threshold_of(args.regression_threshold)
+        data = read_baseline(args.baseline)
+    except BaselineError as exc:
+        raise UsageError(f"--baseline: {exc}") from None
+    if args.find_capacity != ("curve" in data):
+        raise UsageError("--baseline: compare a capacity search with a capacity.json, and a "
+                         "single run with a summary.json or load-summary.json")
+    return args.baseline, data, threshold
+
+
+def check_baseline(summary: dict[str, Any], baseline: tuple[Path, dict[str, Any], float],
+                   args: argparse.Namespace, run_dir: Path, code: int) -> int:
+    """Compare, print, keep the comparison in the run directory; a regression in a run that
+    otherwise passed makes it exit 1 (a threshold missed)."""
+    from calharness.load_support.baseline import compare, report_lines
+
+    source, data, threshold = baseline
+    rows, notes = compare(summary, data, threshold)
+    print("\n".join(report_lines(rows, notes, threshold, source)))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "baseline-comparison.json").write_text(json.dumps(
+        {"baseline": str(source), "threshold": threshold, "notes": notes,
+         "figures": [r.to_json() for r in rows],
+         "regressed": [r.name for r in rows if r.regressed]}, indent=2), encoding="utf-8")
+    if any(r.regressed for r in rows) and code == 0:
+        return EXIT_THRESHOLD
+    return code
 
 
 def _port_free(host: str, port: int) -> None:

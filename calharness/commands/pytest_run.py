@@ -42,6 +42,7 @@ def pytest_command(junit: Path, *, workers: int = 1, keyword: str | None = None,
                    extra: Sequence[str] = ()) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "scenarios",
            "-p", "reports.pytest_plugin", "-p", "calharness.pytest_progress",
+           "-p", "calharness.pytest_record",
            f"--junitxml={junit}", "-o", "junit_logging=no", "-q", "-p", "no:cacheprovider",
            "-o", "xfail_strict=true"]
     # Always say how many: the project's addopts ask for one process per core, and a shared

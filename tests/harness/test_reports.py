@@ -174,9 +174,10 @@ def test_markdown_summary_a_reviewer_reads_in_a_minute(junit: Path) -> None:
     assert "ablation 1/2 defenses detected" in md
     assert "database: **sqlite** · target: embedded · 42.5 s · seed 7" in md
     assert "| races | 0 | 1 | 1 | 2 |" in md
+    # The first assertion (pytest's E lines), not the traceback's first line.
     assert ("- ❌ `scenarios/races/test_races.py::TestOneSlot::test_n_callers[50]` (races; "
-            "availability-race-14s; defenses slot_lock) — AssertionError: host-slot-exclusive"
-            in md)
+            "availability-race-14s; defenses slot_lock) — [double-booking] host 101 @ "
+            "2025-10-10T08:00:00.000Z: 2 active Cal.com bookings" in md)
     # RCA coverage: each incident with its scenarios and their status, uncovered ones too.
     assert "| `duplicate-stale-booking` |" in md
     assert "| ✅ test_call_688_replay | ✅ passing |" in md
