@@ -21,8 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "unless a database is given), run every scenario (RCA incidents, races, resilience, "
         "security, webhooks, consistency, the Hypothesis CI profile), judge each with the "
         "invariant checkers, and write reports/out/ (junit.xml, summary.json, summary.md, "
-        "report.html). Exit 0 only if everything passed. --ablate adds the defense ablation "
-        "matrix; --target FILE runs the black-box-safe subset against external URLs.",
+        "report.html, with code coverage, the fault matrix and, given a load run, its "
+        "charts). Exit 0 only if everything passed. --ablate adds the defense ablation "
+        "matrix; --target FILE verifies another deployment through its adapter, running the "
+        "scenarios its capabilities allow (the report says how many ran, and why the others "
+        "did not); --processes runs the reference service in processes of its own.",
     ),
     "ablate": (
         "calharness.commands.ablate",
