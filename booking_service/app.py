@@ -14,7 +14,6 @@ GET  /healthz, GET /metrics
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,8 +31,10 @@ from booking_service.flows.availability import check_availability
 from booking_service.flows.booking import collect_appointment
 from booking_service.flows.changes import cancel_appointment, reschedule_appointment
 from booking_service.flows.webhooks import handle_delivery
+from booking_service.json_input import UnreadableJSON, read_json
 from booking_service.messages import message
 from booking_service.metrics import PROMETHEUS_CONTENT_TYPE
+from booking_service.pii import withhold_request_lines
 from booking_service.settings import Settings
 from booking_service.timing import UpstreamTimer, current_upstream_timer
 
@@ -121,8 +122,8 @@ def _retell_handler(flow: Flow, *, leave: float = 0.0) -> Handler:
         ctx = request.app[CONTEXT]
         raw = await request.read()
         try:
-            body: object = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
+            body: object = read_json(raw) if raw.strip() else None
+        except UnreadableJSON:
             return _retell_error("invalid_json")
         # A caller is on the phone. Cal.com blocks a key for 60 s once its limit is exceeded;
         # waiting that out means a minute of silence on the line, with the slot lock held so
@@ -191,6 +192,7 @@ class AccessLogger(AbstractAccessLogger):
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """The booking service as an aiohttp application (connects and migrates on start-up)."""
+    withhold_request_lines()
     app = web.Application(
         middlewares=[timing_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
     )

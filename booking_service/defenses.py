@@ -546,7 +546,9 @@ def signature_valid(secret: str, raw: bytes, header: str | None) -> bool:
     if not header:
         return False
     expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a no).
+    given = header.strip().lower().encode("utf-8", errors="replace")
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
 def signature_accepted(ctx: ServiceContext, raw: bytes, header: str | None) -> bool:

@@ -10,7 +10,6 @@ for an unknown booking leaves a tombstone so a late CREATED cannot revive it).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from booking_service.context import ServiceContext
 from booking_service.defenses import Rejection
 from booking_service.flows.appointments import appointment_by_uid, audit
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call, service_for
+from booking_service.json_input import UnreadableJSON, read_json
 from booking_service.models import Appointment
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,13 @@ def _status_from_payload(event: str, payload: dict[str, Any]) -> str:
     return "scheduled"
 
 
+def _column_int(value: object) -> int | None:
+    """An id as the INTEGER columns hold it; anything else (a bool, 10**30) is no id."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
+
+
 def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) -> ForeignBooking:
     uid = payload.get("uid")
     start = parse_instant(payload.get("startTime"))
@@ -86,10 +93,8 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
         status=_status_from_payload(event, payload),
         start=start,
         end=end or start,
-        event_type_id=event_type_id
-        if isinstance(event_type_id, int) and not isinstance(event_type_id, bool)
-        else None,
-        host_id=host_id if isinstance(host_id, int) and not isinstance(host_id, bool) else None,
+        event_type_id=_column_int(event_type_id),
+        host_id=_column_int(host_id),
         attendee_name=name[:200],
         attendee_email=email[:254] if email else None,
         attendee_phone=phone[:32] if phone else None,
@@ -101,7 +106,7 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
             "start": iso_z(start),
             "end": iso_z(end or start),
             "eventTypeId": event_type_id,
-            "hostIds": [host_id] if isinstance(host_id, int) else [],
+            "hostIds": [host_id] if _column_int(host_id) is not None else [],
             "attendees": [{"name": name, "email": email, "phoneNumber": phone}],
             "metadata": metadata,
             "via": event,
@@ -117,8 +122,8 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         log.warning("webhook refused: bad or missing X-Cal-Signature-256")
         return WebhookResult(401, "invalid_signature")
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        document = read_json(raw)
+    except UnreadableJSON:
         metrics.webhooks.labels(event="other", result="unreadable").inc()
         return WebhookResult(400, "unreadable_json")
     if not isinstance(document, dict) or not isinstance(document.get("triggerEvent"), str):
@@ -141,9 +146,15 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
         metrics.webhooks.labels(event=event_label, result="unreadable").inc()
         return WebhookResult(400, "unreadable_payload")
     old_uid = payload.get("rescheduleUid") if event == "BOOKING_RESCHEDULED" else None
-    outcome = await _apply(
-        ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
-    )
+    try:
+        outcome = await _apply(
+            ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
+        )
+    except sa.exc.DataError as exc:
+        # A value the database will not store, however signed: the sender's error, not ours.
+        log.warning("webhook refused: the database rejects a value (%s)", type(exc.orig).__name__)
+        metrics.webhooks.labels(event=event_label, result="unreadable").inc()
+        return WebhookResult(400, "unstorable_payload")
     metrics.webhooks.labels(event=event_label, result=outcome).inc()
     layer = REFUSING_LAYER.get(outcome)
     if layer is not None:
