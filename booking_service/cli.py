@@ -132,13 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("--db-pool-timeout", "db_pool_timeout_s", "a pooled database connection"),
         ("--slot-lock-timeout", "slot_lock_timeout_s", "a slot's lock"),
     ):
+        env = "BOOKING_" + flag.removeprefix("--").replace("-", "_").upper()
         serve.add_argument(
             flag,
             dest=field,
             type=float,
-            default=getattr(DEFAULTS, field),
+            default=float(_env(env) or getattr(DEFAULTS, field)),
             metavar="SECONDS",
-            help=f"longest wait for {what} (default %(default)g)",
+            help=f"longest wait for {what} (env {env}; default %(default)g)",
         )
     serve.add_argument(
         "--test-control-token",

@@ -182,6 +182,36 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 )
 
 
+class LostConnectionFilter(logging.Filter):
+    """SQLAlchemy's pool logs a failed rollback on check-in (the server died while the
+    connection was out) at ERROR with a traceback: with the database down, one per request.
+    One line instead; other errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_lost_connection(exc):
+            record.msg = f"{record.getMessage()}: {str(exc).splitlines()[0]}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _is_lost_connection(exc: BaseException) -> bool:
+    import pymysql
+
+    kinds = (ConnectionError, pymysql.err.OperationalError, pymysql.err.InterfaceError)
+    return isinstance(exc, (*kinds, *DATABASE_DOWN))
+
+
+def quiet_lost_connections(engine: AsyncEngine) -> None:
+    """Install `LostConnectionFilter` on the logger of `engine`'s pool (a logger's filters do
+    not see its children's records, so on the pool class's own logger; once per process)."""
+    pool_log: Any = engine.sync_engine.pool.logger  # a Logger, or SQLAlchemy's InstanceLogger
+    target: logging.Logger = getattr(pool_log, "logger", pool_log)
+    if not any(isinstance(f, LostConnectionFilter) for f in target.filters):
+        target.addFilter(LostConnectionFilter())
+
+
 def create_engine(
     url: str | URL,
     *,
@@ -218,6 +248,8 @@ def create_engine(
         kwargs["async_creator"] = bounded_mysql_connect(target, bounded)
     engine = create_async_engine(target, **kwargs)
     _engine_timeouts[engine.sync_engine] = bounded
+    if backend == "mysql":
+        quiet_lost_connections(engine)
     if backend == "sqlite":
         _tune_sqlite(engine)
     return engine

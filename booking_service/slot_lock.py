@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from booking_service.db import bounded_mysql_connect, timeouts_of
+from booking_service.db import DATABASE_DOWN, bounded_mysql_connect, timeouts_of
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,10 @@ class DatabaseSlotLocks:
                     finally:
                         try:
                             await self._unlock(connection, key)
+                        except DATABASE_DOWN as exc:  # the lock dies with the connection
+                            log.warning("could not release slot lock %s: database unavailable "
+                                        "(%s)", key, type(exc).__name__)
+                            await connection.invalidate()
                         except Exception:  # the lock dies with the connection anyway
                             log.warning(
                                 "could not release slot lock %s cleanly", key, exc_info=True
