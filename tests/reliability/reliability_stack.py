@@ -290,10 +290,15 @@ class Verdict:
     lost: list[str]
     duplicated: list[str]
     double_booked: list[str]
+    orphaned: list[str]  # active in Cal.com, booked by a call, no appointment in the read API
+    # Told "not booked" (slot_taken, …) while Cal.com holds an active booking for their call.
+    misinformed: list[str] = field(default_factory=list)
 
     def figures(self) -> str:
         return (f"told booked {self.told_booked}, lost {len(self.lost)}, duplicated "
-                f"{len(self.duplicated)}, double-booked slots {len(self.double_booked)}")
+                f"{len(self.duplicated)}, double-booked slots {len(self.double_booked)}, "
+                f"orphaned upstream {len(self.orphaned)}, told not booked though booked "
+                f"{len(self.misinformed)}")
 
 
 async def judge(http: aiohttp.ClientSession, processes: ServiceProcesses,
@@ -326,4 +331,8 @@ async def judge(http: aiohttp.ClientSession, processes: ServiceProcesses,
         at[key] = at.get(key, 0) + 1
     double = [f"{start} {hosts}" for (start, hosts), n in at.items() if n > 1]
     told = sum(1 for a in answers if a.status == "booked")
-    return Verdict(told, lost, duplicated, double)
+    orphaned = [b["uid"] for b in active
+                if (b.get("metadata") or {}).get("call_id") and b["uid"] not in shown]
+    misinformed = [a.call_id for a in answers
+                   if a.status not in ("booked", "timeout", None) and a.call_id in calls]
+    return Verdict(told, lost, duplicated, double, orphaned, misinformed)
