@@ -40,17 +40,17 @@ T = TypeVar("T")
 HAMBURG_PHONE = "+4940987654"
 LEAKS = ("Traceback", "sqlalchemy", "pymysql", "aiomysql", "sqlite3", "OperationalError",
          "IntegrityError", "RecursionError")
-PROFILES = {
-    "ci": {"max_examples": 120, "derandomize": True},
-    "long": {"max_examples": 3000, "derandomize": False},
+PROFILES: dict[str, tuple[int, bool]] = {  # examples per endpoint, derandomized
+    "ci": (120, True),
+    "long": (3000, False),
 }
-PROFILE = PROFILES[os.environ.get("CALHARNESS_FUZZ_PROFILE", "ci")]
+EXAMPLES, DERANDOMIZE = PROFILES[os.environ.get("CALHARNESS_FUZZ_PROFILE", "ci")]
 REQUESTS: collections.Counter[str] = collections.Counter()
 FINDINGS: list[str] = []
 
 fuzz = settings(
-    max_examples=PROFILE["max_examples"],
-    derandomize=PROFILE["derandomize"],
+    max_examples=EXAMPLES,
+    derandomize=DERANDOMIZE,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
