@@ -20,6 +20,7 @@ from booking_service.calcom.models import iso_z, parse_instant
 from booking_service.context import ServiceContext
 from booking_service.flows.reconcile import reconcile
 from booking_service.flows.slots import local_date_bounds
+from booking_service.json_input import UnreadableJSON, read_json
 from booking_service.models import APPOINTMENT_STATUSES, Appointment, Customer, Service
 from booking_service.tenants import CompanyInfo
 
@@ -205,8 +206,8 @@ async def run_reconcile(request: web.Request) -> web.Response:
     raw = await request.read()
     if raw.strip():
         try:
-            options = json.loads(raw)
-        except ValueError:
+            options = read_json(raw)
+        except UnreadableJSON:
             return error(400, "bad_request", "body must be JSON")
         if not isinstance(options, dict):
             return error(400, "bad_request", "body must be a JSON object")

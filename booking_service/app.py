@@ -14,7 +14,6 @@ GET  /healthz, GET /metrics
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,12 +27,15 @@ from booking_service import api
 from booking_service.api import CONTEXT
 from booking_service.calcom.client import rate_limit_wait_budget
 from booking_service.context import ServiceContext, close_context, open_context
+from booking_service.db import DATABASE_DOWN
 from booking_service.flows.availability import check_availability
 from booking_service.flows.booking import collect_appointment
 from booking_service.flows.changes import cancel_appointment, reschedule_appointment
 from booking_service.flows.webhooks import handle_delivery
+from booking_service.json_input import UnreadableJSON, read_json
 from booking_service.messages import message
 from booking_service.metrics import PROMETHEUS_CONTENT_TYPE
+from booking_service.pii import withhold_request_lines
 from booking_service.settings import Settings
 from booking_service.timing import UpstreamTimer, current_upstream_timer
 
@@ -47,16 +49,22 @@ Flow = Callable[[ServiceContext, object], Awaitable[dict[str, Any]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _retell_error(reason: str) -> web.Response:
+def _retell_error(reason: str, status: str = "error") -> web.Response:
     return web.json_response(
         {
             "success": False,
-            "status": "error",
+            "status": status,
             "reason": reason,
-            "message": message("error"),
+            "message": message(status),
             "alternatives": [],
         }
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 @web.middleware
@@ -107,6 +115,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             status=503,
             headers={"Retry-After": "1"},
         )
+    except DATABASE_DOWN as exc:
+        # Refused, gone, or silent past the connect/read timeouts: one line per request (an
+        # outage must not log a traceback for each of hundreds of callers).
+        log.warning("database unavailable for %s %s: %s", request.method, request.path,
+                    _first_line(exc))
+        if retell:
+            return _retell_error("database_unavailable", status="upstream_unavailable")
+        return web.json_response(
+            {"error": "database_unavailable", "message": "database unavailable, try again later"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         if retell:
@@ -121,8 +141,8 @@ def _retell_handler(flow: Flow, *, leave: float = 0.0) -> Handler:
         ctx = request.app[CONTEXT]
         raw = await request.read()
         try:
-            body: object = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
+            body: object = read_json(raw) if raw.strip() else None
+        except UnreadableJSON:
             return _retell_error("invalid_json")
         # A caller is on the phone. Cal.com blocks a key for 60 s once its limit is exceeded;
         # waiting that out means a minute of silence on the line, with the slot lock held so
@@ -151,9 +171,12 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         async with ctx.engine.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
-    except Exception:
-        log.exception("health check: database unreachable")
-        return web.json_response({"status": "error", "database": ctx.database}, status=503)
+    except DATABASE_DOWN as exc:
+        log.warning("health check: database unavailable: %s", _first_line(exc))
+        return web.json_response(
+            {"status": "error", "database": ctx.database, "error": "database_unavailable"},
+            status=503,
+        )
     return web.json_response(
         {"status": "ok", "database": ctx.database, "calcom_circuit": ctx.calcom.circuit.state}
     )
@@ -191,6 +214,7 @@ class AccessLogger(AbstractAccessLogger):
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """The booking service as an aiohttp application (connects and migrates on start-up)."""
+    withhold_request_lines()
     app = web.Application(
         middlewares=[timing_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
     )

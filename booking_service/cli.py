@@ -126,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not run migrations on start-up"
     )
+    for flag, field, what in (
+        ("--db-connect-timeout", "db_connect_timeout_s", "connecting to MySQL/MariaDB"),
+        ("--db-read-timeout", "db_read_timeout_s", "each answer of MySQL/MariaDB"),
+        ("--db-pool-timeout", "db_pool_timeout_s", "a pooled database connection"),
+        ("--slot-lock-timeout", "slot_lock_timeout_s", "a slot's lock"),
+    ):
+        env = "BOOKING_" + flag.removeprefix("--").replace("-", "_").upper()
+        serve.add_argument(
+            flag,
+            dest=field,
+            type=float,
+            default=float(_env(env) or getattr(DEFAULTS, field)),
+            metavar="SECONDS",
+            help=f"longest wait for {what} (env {env}; default %(default)g)",
+        )
     serve.add_argument(
         "--test-control-token",
         default=_env("BOOKING_TEST_CONTROL_TOKEN"),
@@ -241,6 +256,10 @@ def _serve(args: argparse.Namespace) -> int:
         defenses=defenses,
         migrate_on_startup=not args.no_migrate,
         test_control_token=args.test_control_token or None,
+        db_connect_timeout_s=args.db_connect_timeout_s,
+        db_read_timeout_s=args.db_read_timeout_s,
+        db_pool_timeout_s=args.db_pool_timeout_s,
+        slot_lock_timeout_s=args.slot_lock_timeout_s,
     )
     if settings.test_control_token:
         logging.warning("test control is ON (/_test/…): this service can be wiped over HTTP")

@@ -15,7 +15,7 @@ from booking_service.calcom.circuit import CircuitBreaker
 from booking_service.calcom.client import CalcomClient
 from booking_service.calcom.models import EventTypeShape
 from booking_service.clock import Clock, utc_now
-from booking_service.db import Database, create_engine, dialect_label
+from booking_service.db import Database, Timeouts, create_engine, dialect_label
 from booking_service.defenses import apply_unique_constraint_mode, slot_locks_for
 from booking_service.metrics import Metrics
 from booking_service.settings import Defenses, Settings
@@ -71,6 +71,7 @@ async def open_context(settings: Settings) -> ServiceContext:
         pool_size=settings.db_pool_size,
         pool_timeout_s=settings.db_pool_timeout_s,
         echo=settings.db_echo,
+        timeouts=Timeouts(settings.db_connect_timeout_s, settings.db_read_timeout_s),
     )
     try:
         if settings.migrate_on_startup:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,10 +109,119 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one database round trip may take: connecting (TCP and handshake) and waiting for
+    an answer (`read_s`; the request is written at once, so that bounds writing too)."""
+
+    connect_s: float = 5.0
+    read_s: float = 10.0
+
+    def longer(self, extra_s: float) -> Timeouts:
+        return Timeouts(self.connect_s, self.read_s + extra_s)
+
+
+# The timeouts of each engine create_engine made (the slot locks' engine copies them).
+_engine_timeouts: weakref.WeakKeyDictionary[Any, Timeouts] = weakref.WeakKeyDictionary()
+
+
+def timeouts_of(engine: AsyncEngine) -> Timeouts | None:
+    return _engine_timeouts.get(engine.sync_engine)
+
+
+def _lost(code: int, text: str) -> Exception:
+    import pymysql
+
+    return pymysql.err.OperationalError(code, text)
+
+
+def bounded_mysql_connect(target: URL, timeouts: Timeouts) -> Callable[[], Awaitable[Any]]:
+    """An `async_creator` for aiomysql whose connections time out on connect and on every read.
+
+    aiomysql bounds only the TCP connect (`connect_timeout`); its handshake and its reads wait
+    forever, so a database paused with SIGSTOP (a frozen VM, a stuck disk) held every request
+    for the whole pause, `/healthz` included. Each wait here ends in the driver's own
+    "lost connection" error (2013), which SQLAlchemy treats as a disconnect: it drops the
+    connection rather than sending a rollback to the silent server.
+    """
+    import aiomysql  # type: ignore[import-untyped]
+
+    _, params = target.get_dialect()().create_connect_args(target)
+
+    async def connect() -> Any:
+        try:
+            async with asyncio.timeout(timeouts.connect_s):
+                connection = await aiomysql.connect(**params, connect_timeout=timeouts.connect_s)
+        except TimeoutError as exc:
+            raise _lost(2003, f"Can't connect to MySQL server (no handshake in "
+                              f"{timeouts.connect_s:g} s)") from exc
+        read_packet = connection._read_packet
+
+        async def bounded_read(*args: Any, **kwargs: Any) -> Any:
+            try:
+                async with asyncio.timeout(timeouts.read_s):
+                    return await read_packet(*args, **kwargs)
+            except TimeoutError as exc:
+                connection.close()
+                raise _lost(2013, f"Lost connection to MySQL server (no answer in "
+                                  f"{timeouts.read_s:g} s)") from exc
+
+        connection._read_packet = bounded_read
+        return connection
+
+    return connect
+
+
+#: What a request meets when the database cannot serve it now: no pooled connection in time
+#: (`sa.exc.TimeoutError`), or the server refused, vanished or stopped answering (the driver's
+#: connection errors and the bounded connections' timeouts, as OperationalError/InterfaceError).
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa.exc.TimeoutError,
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+)
+
+
+class LostConnectionFilter(logging.Filter):
+    """SQLAlchemy's pool logs a failed rollback on check-in (the server died while the
+    connection was out) at ERROR with a traceback: with the database down, one per request.
+    One line instead; other errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_lost_connection(exc):
+            record.msg = f"{record.getMessage()}: {str(exc).splitlines()[0]}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _is_lost_connection(exc: BaseException) -> bool:
+    import pymysql
+
+    kinds = (ConnectionError, pymysql.err.OperationalError, pymysql.err.InterfaceError)
+    return isinstance(exc, (*kinds, *DATABASE_DOWN))
+
+
+def quiet_lost_connections(engine: AsyncEngine) -> None:
+    """Install `LostConnectionFilter` on the logger of `engine`'s pool (a logger's filters do
+    not see its children's records, so on the pool class's own logger; once per process)."""
+    pool_log: Any = engine.sync_engine.pool.logger  # a Logger, or SQLAlchemy's InstanceLogger
+    target: logging.Logger = getattr(pool_log, "logger", pool_log)
+    if not any(isinstance(f, LostConnectionFilter) for f in target.filters):
+        target.addFilter(LostConnectionFilter())
+
+
 def create_engine(
-    url: str | URL, *, pool_size: int = 20, pool_timeout_s: float = 30.0, echo: bool = False
+    url: str | URL,
+    *,
+    pool_size: int = 20,
+    pool_timeout_s: float = 30.0,
+    echo: bool = False,
+    timeouts: Timeouts | None = None,
 ) -> AsyncEngine:
-    """An async engine tuned for this service's short transactions."""
+    """An async engine tuned for this service's short transactions (on MySQL/MariaDB, every
+    connect and every read bounded by `timeouts`)."""
     target = async_url(url)
     backend = target.get_backend_name()
     kwargs: dict[str, Any] = {"echo": echo, "pool_timeout": pool_timeout_s}
@@ -129,11 +240,16 @@ def create_engine(
         # MariaDB). Connections are recycled well inside the server's idle timeout, and a
         # connection found dead mid-request makes SQLAlchemy drop the whole pool at once.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    bounded = timeouts or Timeouts()
     if backend == "mysql":
         # Each transaction sees what committed before it started its statements: the
         # double-check after taking the slot lock must see the other holder's insert.
         kwargs["isolation_level"] = "READ COMMITTED"
+        kwargs["async_creator"] = bounded_mysql_connect(target, bounded)
     engine = create_async_engine(target, **kwargs)
+    _engine_timeouts[engine.sync_engine] = bounded
+    if backend == "mysql":
+        quiet_lost_connections(engine)
     if backend == "sqlite":
         _tune_sqlite(engine)
     return engine

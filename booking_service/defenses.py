@@ -546,18 +546,34 @@ def signature_valid(secret: str, raw: bytes, header: str | None) -> bool:
     if not header:
         return False
     expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a no).
+    given = header.strip().lower().encode("utf-8", errors="replace")
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
-def signature_accepted(ctx: ServiceContext, raw: bytes, header: str | None) -> bool:
+@dataclass(frozen=True)
+class Signer:
+    """Whose secret signed a delivery: a tenant's own (`company_id`), or the shared one (None)."""
+
+    company_id: int | None = None
+    checked: bool = True
+
+
+def signature_accepted(ctx: ServiceContext, raw: bytes, header: str | None) -> Signer | None:
     """`webhook_signature`: accept a delivery only with a valid `X-Cal-Signature-256` (hex
-    HMAC-SHA256 of the raw body); the receiver answers 401 otherwise.
+    HMAC-SHA256 of the raw body) under a tenant's own secret or the shared one; the receiver
+    answers 401 otherwise (None). A tenant's secret names the tenant the delivery may touch.
 
     seeds/001 §1.3: a forged delivery could cancel any appointment. Off: any delivery accepted.
     """
-    return not ctx.defenses.webhook_signature or signature_valid(
-        ctx.settings.webhook_secret, raw, header
-    )
+    if not ctx.defenses.webhook_signature:
+        return Signer(checked=False)
+    for company in ctx.tenants.companies:
+        if company.webhook_secret and signature_valid(company.webhook_secret, raw, header):
+            return Signer(company.id)
+    if signature_valid(ctx.settings.webhook_secret, raw, header):
+        return Signer()
+    return None
 
 
 def dedupes_deliveries(ctx: ServiceContext) -> bool:
@@ -667,6 +683,19 @@ def tenant_scoped(
     return query.where(company_column == company_id)
 
 
+def foreign_to_delivery(ctx: ServiceContext, company_id: int, delivery_company_id: int | None) -> bool:
+    """`tenant_isolation`: a webhook delivery touches only bookings of the tenant it carries (its
+    event type's, or the one whose own secret signed it): a `BOOKING_RESCHEDULED` for Berlin's
+    event type whose `rescheduleUid` names Hamburg's booking must leave that booking alone.
+
+    Issue 14: such a delivery marked the other tenant's booking rescheduled and tied a new
+    appointment to its customer and call. Off: a delivery touches any booking it names.
+    """
+    if not ctx.defenses.tenant_isolation or delivery_company_id is None:
+        return False
+    return company_id != delivery_company_id
+
+
 # --- the switch table ------------------------------------------------------------------------------
 
 
@@ -708,5 +737,5 @@ SWITCHES: dict[str, Switch] = {
     "webhook_signature": Switch((signature_accepted,), ("flows.webhooks.handle_delivery",)),
     "webhook_dedupe": Switch((dedupes_deliveries, delivery_row, delivery_seen), ("flows.webhooks._record_only", "flows.webhooks._apply")),
     "webhook_ordering": Switch((moves_backwards, cancelled_earlier, leave_tombstone), ("flows.webhooks._plan_import", "flows.webhooks._execute", "flows.webhooks._reschedule", "flows.webhooks._transition")),
-    "tenant_isolation": Switch((tenant_scoped,), ("api.list_appointments", "api.get_appointment", "api.search_customers")),
+    "tenant_isolation": Switch((tenant_scoped, foreign_to_delivery), ("api.list_appointments", "api.get_appointment", "api.search_customers", "flows.webhooks._may_touch")),
 }

@@ -11,6 +11,8 @@ import logging
 import re
 from urllib.parse import unquote
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 # Plain, or URL-encoded as in an access log's query string (max%40example.com, %2B4915…).
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 # International (+49…) or national (0…) numbers; spaces, dashes, slashes (and their URL forms).
@@ -66,3 +68,24 @@ def install_redaction(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+class RequestLineFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (an over-long URL, a bad header) with the parser's
+    exception, whose message quotes the start of the request line, query string included: the
+    access log leaves query strings out (`GET /api/customers?search=<phone>`), so this log must
+    too. The record keeps the error's kind and status, one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} (HTTP {exc.code})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+def withhold_request_lines() -> None:
+    """Install `RequestLineFilter` on aiohttp's server logger (once per process)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, RequestLineFilter) for f in server.filters):
+        server.addFilter(RequestLineFilter())

@@ -61,6 +61,10 @@ class Settings:
     calcom_list_page_size: int = 100
     db_pool_size: int = 20
     db_pool_timeout_s: float = 30.0  # waiting for a pooled connection; then a clear answer
+    # One round trip to MySQL/MariaDB: connecting (TCP + handshake), then each answer. A paused
+    # or vanished database ends a request within these (database_unavailable), not never.
+    db_connect_timeout_s: float = 5.0
+    db_read_timeout_s: float = 10.0
     db_echo: bool = False
     # The test-control protocol (booking_service/test_control): off unless a token is set.
     test_control_token: str | None = None
@@ -82,6 +86,10 @@ class Settings:
             "caller_rate_limit_wait_s": self.caller_rate_limit_wait_s,
             "db_pool_timeout_s": self.db_pool_timeout_s,
         }
+        for name, value in (("db_connect_timeout_s", self.db_connect_timeout_s),
+                            ("db_read_timeout_s", self.db_read_timeout_s)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive (got {value})")
         for name, value in numbers.items():
             if value < 0:
                 raise ValueError(f"{name} must not be negative (got {value})")

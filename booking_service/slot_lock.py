@@ -24,11 +24,13 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from booking_service.db import DATABASE_DOWN, bounded_mysql_connect, timeouts_of
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ class DatabaseSlotLocks:
     def __init__(
         self, engine: AsyncEngine, timeout_s: float, connections: int = DEFAULT_LOCK_CONNECTIONS
     ) -> None:
-        self.lock_engine = lock_engine_for(engine, connections)
+        self.lock_engine = lock_engine_for(engine, connections, wait_s=timeout_s)
         self.timeout_s = timeout_s
         self.queue = KeyedLocks()
         self._connections = asyncio.Semaphore(self.lock_engine.pool.size())  # type: ignore[attr-defined]
@@ -147,6 +149,10 @@ class DatabaseSlotLocks:
                     finally:
                         try:
                             await self._unlock(connection, key)
+                        except DATABASE_DOWN as exc:  # the lock dies with the connection
+                            log.warning("could not release slot lock %s: database unavailable "
+                                        "(%s)", key, type(exc).__name__)
+                            await connection.invalidate()
                         except Exception:  # the lock dies with the connection anyway
                             log.warning(
                                 "could not release slot lock %s cleanly", key, exc_info=True
@@ -218,16 +224,24 @@ class PostgresSlotLocks(DatabaseSlotLocks):
 _lock_engines: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
-def lock_engine_for(engine: AsyncEngine, connections: int) -> AsyncEngine:
-    """The small engine the slot locks of `engine`'s service take their connections from."""
+def lock_engine_for(engine: AsyncEngine, connections: int, wait_s: float = 0.0) -> AsyncEngine:
+    """The small engine the slot locks of `engine`'s service take their connections from.
+
+    On MySQL its reads are bounded like the service engine's, plus `wait_s`: `GET_LOCK` may
+    wait that long for the lock before it answers."""
     lock_engine = _lock_engines.get(engine.sync_engine)
     if lock_engine is None:
+        extra: dict[str, Any] = {}
+        timeouts = timeouts_of(engine)
+        if timeouts is not None and engine.dialect.name == "mysql":
+            extra["async_creator"] = bounded_mysql_connect(engine.url, timeouts.longer(wait_s))
         lock_engine = create_async_engine(
             engine.url,
             pool_size=max(1, connections),
             max_overflow=0,
             pool_recycle=1800,
             isolation_level="AUTOCOMMIT",  # session-level locks; nothing to commit
+            **extra,
         )
         _lock_engines[engine.sync_engine] = lock_engine
     return lock_engine

@@ -96,6 +96,9 @@ class CompanyInfo:
     fallback_email: str | None
     branches: tuple[BranchInfo, ...]
     calcom_read_api_keys: tuple[str, ...] = ()
+    # Its own Cal.com webhook secret: deliveries about this tenant must be signed with it (the
+    # shared secret is accepted only for tenants without one).
+    webhook_secret: str | None = None
 
     @property
     def calcom_list_keys(self) -> tuple[str, ...]:
@@ -159,6 +162,12 @@ def _validate_company(company: Any, where: str, seen: _Seen) -> None:
         isinstance(read_keys, list) and all(isinstance(k, str) and k for k in read_keys),
         where,
         "calcom_read_api_keys must be a list of Cal.com API keys",
+    )
+    secret = company.get("webhook_secret")
+    _require(
+        secret is None or (isinstance(secret, str) and len(secret) >= 8),
+        where,
+        "webhook_secret must be a string of at least 8 characters",
     )
     for field in ("calcom_api_key", "fallback_email"):
         _require(
@@ -327,6 +336,7 @@ async def _directory(
                 calcom_api_key=company_doc.get("calcom_api_key") or default_key,
                 fallback_email=company_doc.get("fallback_email"),
                 calcom_read_api_keys=tuple(company_doc.get("calcom_read_api_keys", [])),
+                webhook_secret=company_doc.get("webhook_secret"),
                 branches=tuple(branches),
             )
         )

@@ -8,6 +8,9 @@ from typing import Any
 
 from booking_service.calcom.errors import CalcomBadResponse
 
+#: The years an instant from outside may fall in (bookings, webhooks, reconcile windows).
+INSTANT_YEARS = (1970, 2199)
+
 
 def parse_instant(value: object) -> datetime | None:
     """An ISO-8601 timestamp (`…Z`, `….000Z`, `+02:00`) as aware UTC; None if absent/unreadable."""
@@ -18,11 +21,13 @@ def parse_instant(value: object) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:00-01:00 is past datetime.max in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    # Year 1 or 9999 is no appointment: refused like any unreadable time, never imported.
+    return parsed if INSTANT_YEARS[0] <= parsed.year <= INSTANT_YEARS[1] else None
 
 
 def json_object(value: object) -> dict[str, Any]:

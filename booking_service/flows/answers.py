@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from booking_service.calcom.models import iso_z
 from booking_service.context import ServiceContext
-from booking_service.flows.refusals import Refusal, database_busy
+from booking_service.db import DATABASE_DOWN
+from booking_service.flows.refusals import Refusal, database_busy, database_unavailable
 from booking_service.german_datetime import format_datum, format_uhrzeit
 from booking_service.messages import message
 
@@ -93,5 +94,7 @@ async def voice_flow(
             return await run
         except sa.exc.TimeoutError as exc:
             raise database_busy() from exc
+        except DATABASE_DOWN as exc:
+            raise database_unavailable(exc) from exc
     except Refusal as refusal:
         return refusal_answer(ctx, refusal, success=refusal.status in success)

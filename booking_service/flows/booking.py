@@ -35,7 +35,7 @@ from booking_service import defenses
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
-from booking_service.db import retry_transient
+from booking_service.db import DATABASE_DOWN, retry_transient
 from booking_service.defenses import OwnBooking, Rejection
 from booking_service.flows.answers import answer, voice_flow
 from booking_service.flows.appointments import add_appointment, audit, booking_columns
@@ -211,7 +211,7 @@ async def _book_holding_slot(
         # than tell a caller Cal.com has booked for that nothing happened.
         return await retry_transient(
             lambda: _insert(ctx, req, customer_id, booking, idempotency_key))
-    except sa.exc.TimeoutError as exc:
+    except DATABASE_DOWN as exc:
         raise await _unrecorded(ctx, req, booking) from exc
 
 

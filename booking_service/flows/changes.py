@@ -16,6 +16,7 @@ from booking_service import defenses
 from booking_service.calcom.errors import CalcomError
 from booking_service.calcom.models import UpstreamBooking
 from booking_service.context import ServiceContext
+from booking_service.db import DATABASE_DOWN
 from booking_service.defenses import Rejection
 from booking_service.flows.answers import answer, voice_flow
 from booking_service.flows.appointments import (
@@ -167,7 +168,7 @@ async def _cancel(ctx: ServiceContext, body: object) -> dict[str, Any]:
             raise calcom_refusal(exc, start=appointment.start) from exc
     try:
         await cancel_locally(ctx, appointment.id, "voice", {"call_id": call_id})
-    except sa.exc.TimeoutError as exc:
+    except DATABASE_DOWN as exc:
         raise unrecorded_change(appointment.start) from exc
     return answer(
         ctx, "cancelled", success=True, start=appointment.start, appointment_id=appointment.id
@@ -271,7 +272,7 @@ async def _reschedule_holding_slot(
         raise Refusal("stale_booking_data", problem.reason, start=new_start)
     try:
         return await _apply_reschedule(ctx, appointment, booking)
-    except sa.exc.TimeoutError as exc:
+    except DATABASE_DOWN as exc:
         raise unrecorded_change(new_start) from exc
 
 

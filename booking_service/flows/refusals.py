@@ -94,6 +94,15 @@ def database_busy(start: datetime | None = None) -> Refusal:
     return Refusal("rate_limited", "database_busy", start=start)
 
 
+def database_unavailable(exc: BaseException | None = None) -> Refusal:
+    """The database refused, vanished or did not answer within its timeouts, before anything was
+    done: the agent says the booking system is unreachable and to call again in a few minutes.
+    One line, no traceback: an outage would otherwise log one per request."""
+    cause = getattr(exc, "orig", None) or exc
+    log.warning("database unavailable: %s", str(cause).splitlines()[0] if cause else "unknown")
+    return Refusal("upstream_unavailable", "database_unavailable")
+
+
 def unrecorded_change(start: datetime | None) -> Refusal:
     """Cal.com made the change, but no database connection came to record it.
 

@@ -10,7 +10,6 @@ for an unknown booking leaves a tombstone so a late CREATED cannot revive it).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from booking_service.context import ServiceContext
 from booking_service.defenses import Rejection
 from booking_service.flows.appointments import appointment_by_uid, audit
 from booking_service.flows.imports import ForeignBooking, insert_imported, known_call, service_for
+from booking_service.json_input import UnreadableJSON, read_json
 from booking_service.models import Appointment
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,14 @@ log = logging.getLogger(__name__)
 CREATE_EVENTS = ("BOOKING_CREATED", "BOOKING_REQUESTED")
 HANDLED_EVENTS = (*CREATE_EVENTS, "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_RESCHEDULED")
 MAX_ATTEMPTS = 3
+#: A delivery naming a booking of a tenant other than its own: nothing done.
+FOREIGN = "ignored_other_tenant"
 #: Outcomes that are a defense saying no (counted in the rejections metric).
 REFUSING_LAYER = {
     "duplicate": "webhook_dedupe",
     "ignored_out_of_order": "webhook_ordering",
     "ignored_cancelled_earlier": "webhook_ordering",
+    FOREIGN: "tenant_isolation",
 }
 
 
@@ -64,6 +67,13 @@ def _status_from_payload(event: str, payload: dict[str, Any]) -> str:
     return "scheduled"
 
 
+def _column_int(value: object) -> int | None:
+    """An id as the INTEGER columns hold it; anything else (a bool, 10**30) is no id."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
+
+
 def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) -> ForeignBooking:
     uid = payload.get("uid")
     start = parse_instant(payload.get("startTime"))
@@ -86,10 +96,8 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
         status=_status_from_payload(event, payload),
         start=start,
         end=end or start,
-        event_type_id=event_type_id
-        if isinstance(event_type_id, int) and not isinstance(event_type_id, bool)
-        else None,
-        host_id=host_id if isinstance(host_id, int) and not isinstance(host_id, bool) else None,
+        event_type_id=_column_int(event_type_id),
+        host_id=_column_int(host_id),
         attendee_name=name[:200],
         attendee_email=email[:254] if email else None,
         attendee_phone=phone[:32] if phone else None,
@@ -101,7 +109,7 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
             "start": iso_z(start),
             "end": iso_z(end or start),
             "eventTypeId": event_type_id,
-            "hostIds": [host_id] if isinstance(host_id, int) else [],
+            "hostIds": [host_id] if _column_int(host_id) is not None else [],
             "attendees": [{"name": name, "email": email, "phoneNumber": phone}],
             "metadata": metadata,
             "via": event,
@@ -109,16 +117,56 @@ def read_booking(event: str, payload: dict[str, Any], sent_at: datetime | None) 
     )
 
 
+def _refused_signature(ctx: ServiceContext, why: str) -> WebhookResult:
+    ctx.metrics.webhooks.labels(event="other", result="bad_signature").inc()
+    Rejection("webhook_signature", "bad_signature").record(ctx.metrics)
+    log.warning("webhook refused: %s", why)
+    return WebhookResult(401, "invalid_signature")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tenant a delivery may touch (None: it names none, so the booking's own)."""
+
+    company_id: int | None
+    shared_secret: bool  # signed with the shared secret (not a tenant's own)
+
+
+def _scope(ctx: ServiceContext, signer: defenses.Signer, booking: ForeignBooking) -> Scope | None:
+    """The delivery's tenant: its event type's, which must be the signing tenant's (None: the
+    signature does not fit the tenant — another tenant's secret, or the shared one where the
+    tenant has its own)."""
+    found = service_for(ctx, booking.event_type_id)
+    event_company = found[0] if found is not None else None
+    if not signer.checked:
+        return Scope(event_company.id if event_company else None, shared_secret=False)
+    if signer.company_id is not None:
+        if event_company is not None and event_company.id != signer.company_id:
+            return None
+        return Scope(signer.company_id, shared_secret=False)
+    if event_company is not None and event_company.webhook_secret:
+        return None
+    return Scope(event_company.id if event_company else None, shared_secret=True)
+
+
+def _may_touch(ctx: ServiceContext, scope: Scope, company_id: int) -> bool:
+    if defenses.foreign_to_delivery(ctx, company_id, scope.company_id):
+        return False
+    if scope.company_id is None and scope.shared_secret:
+        # A delivery naming no tenant, under the shared secret: not for a tenant with its own.
+        company = ctx.tenants.company(company_id)
+        return company is None or not company.webhook_secret
+    return True
+
+
 async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None) -> WebhookResult:
     metrics = ctx.metrics
-    if not defenses.signature_accepted(ctx, raw, signature):
-        metrics.webhooks.labels(event="other", result="bad_signature").inc()
-        Rejection("webhook_signature", "bad_signature").record(metrics)
-        log.warning("webhook refused: bad or missing X-Cal-Signature-256")
-        return WebhookResult(401, "invalid_signature")
+    signer = defenses.signature_accepted(ctx, raw, signature)
+    if signer is None:
+        return _refused_signature(ctx, "bad or missing X-Cal-Signature-256")
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        document = read_json(raw)
+    except UnreadableJSON:
         metrics.webhooks.labels(event="other", result="unreadable").inc()
         return WebhookResult(400, "unreadable_json")
     if not isinstance(document, dict) or not isinstance(document.get("triggerEvent"), str):
@@ -140,10 +188,19 @@ async def handle_delivery(ctx: ServiceContext, raw: bytes, signature: str | None
     except UnreadableDelivery:
         metrics.webhooks.labels(event=event_label, result="unreadable").inc()
         return WebhookResult(400, "unreadable_payload")
+    scope = _scope(ctx, signer, booking)
+    if scope is None:
+        return _refused_signature(ctx, "signed with a secret that is not the tenant's")
     old_uid = payload.get("rescheduleUid") if event == "BOOKING_RESCHEDULED" else None
-    outcome = await _apply(
-        ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None
-    )
+    try:
+        outcome = await _apply(
+            ctx, delivery_key, event, booking, old_uid if isinstance(old_uid, str) else None, scope
+        )
+    except sa.exc.DataError as exc:
+        # A value the database will not store, however signed: the sender's error, not ours.
+        log.warning("webhook refused: the database rejects a value (%s)", type(exc.orig).__name__)
+        metrics.webhooks.labels(event=event_label, result="unreadable").inc()
+        return WebhookResult(400, "unstorable_payload")
     metrics.webhooks.labels(event=event_label, result=outcome).inc()
     layer = REFUSING_LAYER.get(outcome)
     if layer is not None:
@@ -165,7 +222,12 @@ async def _record_only(
 
 
 async def _apply(
-    ctx: ServiceContext, key: str, event: str, booking: ForeignBooking, old_uid: str | None
+    ctx: ServiceContext,
+    key: str,
+    event: str,
+    booking: ForeignBooking,
+    old_uid: str | None,
+    scope: Scope,
 ) -> str:
     dedupe = defenses.dedupes_deliveries(ctx)
     for _ in range(MAX_ATTEMPTS):
@@ -185,7 +247,9 @@ async def _apply(
                     processed = defenses.delivery_row(ctx, key, event, booking.uid, "processing")
                     session.add(processed)
                     await session.flush()
-                outcome = await _execute(session, ctx, key, event, booking, old_uid, import_plan)
+                outcome = await _execute(
+                    session, ctx, key, event, booking, old_uid, import_plan, scope
+                )
                 if processed is not None:
                     processed.outcome = outcome
             return outcome
@@ -220,6 +284,7 @@ async def _execute(
     booking: ForeignBooking,
     old_uid: str | None,
     import_plan: str | None,
+    scope: Scope,
 ) -> str:
     if event in CREATE_EVENTS:
         if import_plan == "tombstoned":
@@ -239,12 +304,16 @@ async def _execute(
         appointment = await appointment_by_uid(session, booking.uid, for_update=True)
         if appointment is None:
             return "conflict"
+        if not _may_touch(ctx, scope, appointment.company_id):
+            return FOREIGN
         return _transition(
             session, ctx, appointment, booking.status, booking.updated_at, key, event
         )
 
     if event in ("BOOKING_CANCELLED", "BOOKING_REJECTED"):
         appointment = await appointment_by_uid(session, booking.uid, for_update=True)
+        if appointment is not None and not _may_touch(ctx, scope, appointment.company_id):
+            return FOREIGN
         if appointment is not None:
             return _transition(
                 session, ctx, appointment, "cancelled", booking.updated_at, key, event
@@ -253,7 +322,7 @@ async def _execute(
             return "tombstoned"
         return "ignored_unknown_booking"
 
-    return await _reschedule(session, ctx, key, event, booking, old_uid)
+    return await _reschedule(session, ctx, key, event, booking, old_uid, scope)
 
 
 async def _reschedule(
@@ -263,13 +332,23 @@ async def _reschedule(
     event: str,
     booking: ForeignBooking,
     old_uid: str | None,
+    scope: Scope,
 ) -> str:
-    """BOOKING_RESCHEDULED: the old booking (`old_uid`) is replaced by the new one (`booking`)."""
+    """BOOKING_RESCHEDULED: the old booking (`old_uid`) is replaced by the new one (`booking`).
+
+    Only within the delivery's tenant: another tenant's booking named as `rescheduleUid` (or
+    as the new uid, or its call as metadata.call_id) is not this delivery's to touch."""
     outcome = "ignored_unknown_booking"
     old = await appointment_by_uid(session, old_uid, for_update=True) if old_uid else None
+    if old is not None and not _may_touch(ctx, scope, old.company_id):
+        # Cal.com moves a booking within its event type: this delivery is not genuine.
+        log.warning("webhook %s: rescheduleUid names another tenant's booking; ignored", key[:12])
+        return FOREIGN
     if old is not None:
         outcome = _transition(session, ctx, old, "rescheduled", booking.updated_at, key, event)
     new = await appointment_by_uid(session, booking.uid, for_update=True)
+    if new is not None and not _may_touch(ctx, scope, new.company_id):
+        return FOREIGN
     if new is not None:
         _transition(session, ctx, new, booking.status, booking.updated_at, key, event)
         return outcome if old is not None else "updated"
@@ -277,6 +356,8 @@ async def _reschedule(
         # The new booking's CANCELLED overtook this delivery: importing it would revive it.
         return outcome if old is not None else "ignored_cancelled_earlier"
     call = await known_call(session, old.call_id if old is not None else booking.call_id)
+    if call is not None and not _may_touch(ctx, scope, call.company_id):
+        call = None
     found = service_for(ctx, booking.event_type_id)
     if old is not None and found is None:
         old_company = ctx.tenants.company(old.company_id)

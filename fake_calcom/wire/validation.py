@@ -185,7 +185,8 @@ class AttendeeCheck:
                 self.problems.add(self.rules.language_prop, "language must be a string")
                 return "en"
             return value if value in LANGUAGES else "en"
-        if value not in LANGUAGES:
+        # A list or an object is not hashable: test the type first (a TypeError was a 500).
+        if not isinstance(value, str) or value not in LANGUAGES:
             self.problems.add(
                 self.rules.language_prop,
                 f"language must be one of the following values: {', '.join(sorted(LANGUAGES))}",

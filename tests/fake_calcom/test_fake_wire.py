@@ -210,6 +210,11 @@ async def test_an_unknown_version_is_served_by_the_2024_04_15_controller(api: Ca
         ({"eventTypeId": "2001"}, "eventTypeId must be an integer number"),
         ({"attendee": {"name": "X", "timeZone": "Europe/Berlin"}}, "attendee email or phone property is wrong"),
         ({"attendee": {"name": "X", "email": "x@example.com", "timeZone": "Mars/Base"}}, "timeZone must be a valid IANA time-zone"),
+        *(  # not a string: a list or an object was a TypeError (500) in the enum check
+            ({"attendee": {"name": "X", "email": "x@example.com", "timeZone": "Europe/Berlin", "language": bad}},
+             "language must be one of the following values")
+            for bad in (["de"], {"locale": "de"}, 7, None)
+        ),
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, "Metadata must have at most 50 keys"),
         ({"metadata": {"call_id": "x" * 501}}, "Metadata must have at most 50 keys"),
         ({"lengthInMinutes": 30}, "Can't specify 'lengthInMinutes'"),
