@@ -41,6 +41,12 @@ class ModelMismatch(AssertionError):
     """The service answered something the model says nothing could excuse."""
 
 
+class RepairFailed(RuntimeError):
+    """A repair step the end-of-run judgement relies on did not succeed (the reconciliation was
+    refused, the webhooks did not drain): an error of the run, never a verdict on the service —
+    judged without its repair, every booking the repair would have imported would read as lost."""
+
+
 class InvariantViolated(AssertionError):
     """A harness checker found a violation after a step."""
 
@@ -287,10 +293,9 @@ class Explorer:
         booking = active[which % len(active)]
         uid = booking["uid"]
         self.model.touched.add(self._slot_of(booking["start"]))
-        try:
-            self.world.driver.outside_cancel(uid)
-        except AssertionError:
-            return  # an armed fault hit the desk's cancel too: it may or may not have happened
+        # Through the fake's control plane: the desk is the harness's own action, and an armed
+        # fault on cancel (a hang) is meant for the service, not for it.
+        self.world.desk_cancel(uid)
         self.model.outside.pop(uid, None)
 
     def _slot_of(self, start: str) -> int:
@@ -363,7 +368,7 @@ class Explorer:
         world.fake.clear_faults()  # the end-of-run repair itself runs on a healthy upstream
         world.clear_failpoint()
         world.settle()
-        world.driver.reconcile(world.berlin.api_key, repair=True)
+        self._repair()
         world.settle()
         verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
                            options=CheckOptions(reconciled=True))
@@ -373,6 +378,17 @@ class Explorer:
         if failed:
             raise InvariantViolated(failed)
         return verdicts
+
+
+    def _repair(self) -> None:
+        """The end-of-run repairing reconciliation, checked: it must answer a report."""
+        answer = self.world.driver.reconcile(self.world.berlin.api_key, repair=True)
+        if answer.http_status != 200 or not isinstance(answer.body, dict) \
+                or "repaired" not in answer.body:
+            raise RepairFailed(
+                "the end-of-run repair (POST /api/reconcile with repair) did not succeed although "
+                f"every fault was cleared: {answer.http_status} "
+                f"{json.dumps(answer.body, default=str)[:300] if answer.body else answer.error}")
 
 
 def replay(world: World, steps: list[dict[str, Any]] | list[Step]) -> Explorer:

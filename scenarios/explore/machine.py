@@ -250,7 +250,7 @@ def _signature(error: str) -> str:
 
 def replays_failing(session: Session, failure: Failure, steps: list[Step]) -> str | None:
     """Replay `steps` on a clean world; the error if it breaks the same way, else None."""
-    from scenarios.explore.explorer import InvariantViolated, ModelMismatch
+    from scenarios.explore.explorer import InvariantViolated, ModelMismatch, RepairFailed
 
     with world_for(session, defenses_off=failure.defenses_off, judge=False) as world:
         explorer = Explorer(world)
@@ -258,7 +258,7 @@ def replays_failing(session: Session, failure: Failure, steps: list[Step]) -> st
             for step in steps:
                 explorer.apply(step)
             explorer.check_end()
-        except (InvariantViolated, ModelMismatch) as exc:
+        except (InvariantViolated, ModelMismatch, RepairFailed) as exc:
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return error if _signature(error) == _signature(failure.error) else None
         except Exception:  # a step that no longer makes sense (a caller that is not there)
