@@ -437,6 +437,54 @@ async def double_check(
     )
 
 
+#: How far around a new booking the after-create look lists Cal.com's bookings: wide enough for
+#: a longer booking of the host that started earlier and still overlaps.
+OVERBOOK_WINDOW = timedelta(hours=8)
+
+
+async def overbooked_by(
+    ctx: ServiceContext, company: CompanyInfo, booking: UpstreamBooking
+) -> UpstreamBooking | None:
+    """`availability_double_check`, after the create: the booking made elsewhere that already
+    held one of our new booking's hosts at that time, if Cal.com accepted ours anyway.
+
+    The check before the create cannot see what happens inside it: an outside booker taking the
+    host in the same instant, Cal.com's own race accepting a create for a busy host. The caller
+    would arrive at a host who is expected twice. So look again once Cal.com has answered: an
+    active booking overlapping ours, sharing a host, not made by this service (no idempotency
+    key of ours: our own callers are kept apart by the slot lock and the check before) and not
+    younger than ours — the one that came first keeps the host. Cal.com unreadable: None (the
+    booking stands; telling a booked caller "taken" would lose a booking).
+    """
+    if not ctx.defenses.availability_double_check or not booking.host_ids:
+        return None
+    hosts = set(booking.host_ids)
+    for key in company.calcom_list_keys:
+        try:
+            listed = await ctx.calcom.list_bookings(
+                key,
+                after_start=booking.start - OVERBOOK_WINDOW,
+                before_end=booking.end + OVERBOOK_WINDOW,
+                page_size=ctx.settings.calcom_list_page_size,
+            )
+        except CalcomError as exc:
+            log.warning("after-create check of booking %s skipped: %s", booking.uid, exc.kind)
+            return None
+        for other in listed:
+            if (
+                other.uid != booking.uid
+                and other.active
+                and hosts & set(other.host_ids)
+                and other.start < booking.end
+                and other.end > booking.start
+                and not other.metadata.get("idempotency_key")
+                and (other.created_at is None or booking.created_at is None
+                     or other.created_at <= booking.created_at)
+            ):
+                return other
+    return None
+
+
 def slot_locks_for(
     engine: AsyncEngine,
     *,
@@ -702,7 +750,7 @@ SWITCHES: dict[str, Switch] = {
     "attendee_match": Switch((attendee_match, check_returned_booking), ("flows.booking._create_checked", "flows.changes._reschedule_holding_slot")),
     "uid_duplicate_check": Switch((uid_already_held,), ("flows.booking._insert", "flows.changes._apply_reschedule")),
     "unique_constraint": Switch((apply_unique_constraint_mode, uid_holder), ("context.open_context", "flows.booking._insert", "flows.changes._apply_reschedule")),
-    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict), ("flows.booking._check_slot_again", "flows.changes._check_new_slot")),
+    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict, overbooked_by), ("flows.booking._check_slot_again", "flows.changes._check_new_slot", "flows.booking._yield_if_overbooked")),
     "slot_lock": Switch((slot_locks_for, hold_slot), ("context.open_context", "flows.booking._collect", "flows.changes._reschedule")),
     "ambiguous_create_lookup": Switch((looks_for_own_booking, own_booking_after_refusal), ("flows.upstream.write_once", "flows.booking._create_checked")),
     "webhook_signature": Switch((signature_accepted,), ("flows.webhooks.handle_delivery",)),

@@ -10,6 +10,8 @@ The order of events, with the defense (docs/contracts.md §2.2) guarding each st
     │  create at Cal.com; unknown outcome → look up our own ... ambiguous_create_lookup
     │  answer too old / other call / other attendee → stale ... freshness, call_id_match,
     │                                                           attendee_match
+    │  host already held by a booking made elsewhere → cancel
+    │  ours, slot_taken ....................................... availability_double_check
     │  failpoint collect.before_insert
     │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
     │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 SUCCESS = {"booked", "confirmation_required"}
 UNRECORDED_REASON = "Technischer Fehler beim Speichern des Termins"
+OVERBOOKED_REASON = "Termin war bereits vergeben (Doppelbuchung)"
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ async def _book_holding_slot(
     )
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
     booking = await _create_checked(ctx, req, idempotency_key)
+    await _yield_if_overbooked(ctx, req, booking)
     await ctx.failpoint(
         "collect.before_insert",
         call_id=req.call_id,
@@ -285,6 +289,36 @@ async def _create_checked(
     )
     alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
     raise Refusal("stale_booking_data", problem.reason, start=req.start, alternatives=alternatives)
+
+
+async def _yield_if_overbooked(
+    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking
+) -> None:
+    """Cal.com accepted our create although someone else already held the host
+    (`availability_double_check`, after the create): take ours back and tell the caller the slot
+    is gone, with alternatives. If ours cannot be cancelled it stands and the caller is booked
+    (a double booking the practice sees, rather than a booking nobody was told about)."""
+    other = await defenses.overbooked_by(ctx, req.company, booking)
+    if other is None:
+        return
+    log.error(
+        "OVERBOOKED: Cal.com accepted booking %s for call %s although booking %s holds host %s "
+        "at %s: cancelling ours",
+        booking.uid,
+        req.call_id,
+        other.uid,
+        sorted(set(booking.host_ids) & set(other.host_ids)),
+        iso_z(req.start),
+    )
+    try:
+        await cancel_booking(ctx, req.company.calcom_api_key, booking.uid, OVERBOOKED_REASON)
+    except CalcomError:
+        log.error("could not cancel overbooked booking %s of call %s: it stands", booking.uid,
+                  req.call_id)
+        return
+    Rejection("availability_double_check", "calcom_overbooked").record(ctx.metrics)
+    alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+    raise Refusal("slot_taken", "calcom_overbooked", start=req.start, alternatives=alternatives)
 
 
 async def _held_by_this_call(session: AsyncSession, req: BookingRequest) -> Appointment | None:
