@@ -571,14 +571,13 @@ async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> Ups
     """After refusing what Cal.com answered: did our create commit anyway (a corrupted answer)?
 
     Part of `ambiguous_create_lookup`; only a booking carrying our idempotency key is adopted, so
-    an answer about someone else's booking (the stale cases) never is.
+    an answer about someone else's booking (the stale cases) never is. Raises `CalcomError`
+    when Cal.com could not be asked: whether the refusal stands is then the flow's call (an
+    answer that may be our own booking, stripped of its proof, leaves the outcome unknown).
     """
     if not looks_for_own_booking(ctx):
         return None
-    try:
-        found = await find_own_booking(ctx, own)
-    except CalcomError:
-        return None
+    found = await find_own_booking(ctx, own)
     if found is not None:
         ctx.metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
     return found

@@ -41,7 +41,13 @@ from booking_service.db import retry_transient
 from booking_service.defenses import OwnBooking, Rejection
 from booking_service.flows.answers import answer, voice_flow
 from booking_service.flows.appointments import add_appointment, audit, booking_columns
-from booking_service.flows.callers import clean_email, clean_name, clean_phone, record_caller
+from booking_service.flows.callers import (
+    clean_email,
+    clean_name,
+    clean_phone,
+    record_caller,
+    same_name,
+)
 from booking_service.flows.refusals import OutcomeUnknown, Refusal, calcom_refusal, database_busy
 from booking_service.flows.requests import RetellRequest, find_service, parse_start, resolve_tenant
 from booking_service.flows.slots import (
@@ -270,7 +276,15 @@ async def _create_checked(
 
     problem = problem_with(booking)
     if problem is not None:
-        adopted = await defenses.own_booking_after_refusal(ctx, own)
+        try:
+            adopted = await defenses.own_booking_after_refusal(ctx, own)
+        except CalcomError as exc:
+            if _may_be_ours(ctx, req, booking, idempotency_key, requested_at):
+                # Refused for what it lacks (no call id, no age), and we could not look for our
+                # own: it may be our booking. "Not booked" would be a lie if it is.
+                raise await write_refusal(
+                    ctx, OutcomeUnknown(exc), req.company, req.service, req.start) from exc
+            adopted = None
         if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
             booking = adopted
             problem = problem_with(booking)
@@ -319,6 +333,27 @@ async def _yield_if_overbooked(
     Rejection("availability_double_check", "calcom_overbooked").record(ctx.metrics)
     alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
     raise Refusal("slot_taken", "calcom_overbooked", start=req.start, alternatives=alternatives)
+
+
+def _may_be_ours(
+    ctx: ServiceContext,
+    req: BookingRequest,
+    booking: UpstreamBooking,
+    idempotency_key: str,
+    requested_at: datetime,
+) -> bool:
+    """Nothing in a refused answer proves it someone else's: no other call's id or attempt's
+    key, made no earlier than we asked, our start and our caller's name."""
+    metadata = booking.metadata
+    if metadata.get("call_id") not in (None, "", req.call_id):
+        return False
+    if metadata.get("idempotency_key") not in (None, "", idempotency_key):
+        return False
+    made = booking.created_at
+    if made is not None and (requested_at - made).total_seconds() > ctx.settings.clock_skew_s:
+        return False
+    attendee = booking.first_attendee
+    return booking.start == req.start and (attendee is None or same_name(attendee.name, req.name))
 
 
 async def _held_by_this_call(session: AsyncSession, req: BookingRequest) -> Appointment | None:
