@@ -310,9 +310,9 @@ class Explorer:
 
     def do_arm(self, kind: str, endpoint: str, trigger: str) -> None:
         self.model.faults_armed += 1
-        directive = U.fault_directive(kind, endpoint, trigger, self.model.faults_armed)
-        self.world.arm(directive)
-        self._note("fault", directive)
+        for directive in U.fault_directives(kind, endpoint, trigger, self.model.faults_armed):
+            self.world.arm(directive)
+            self._note("fault", directive)
 
     def do_crash(self) -> None:
         """The next booking's service process dies after Cal.com said yes, before it stored the
