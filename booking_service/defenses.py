@@ -443,22 +443,33 @@ OVERBOOK_WINDOW = timedelta(hours=8)
 
 
 async def overbooked_by(
-    ctx: ServiceContext, company: CompanyInfo, booking: UpstreamBooking
+    ctx: ServiceContext, company: CompanyInfo, booking: UpstreamBooking, requested_at: datetime
 ) -> UpstreamBooking | None:
-    """`availability_double_check`, after the create: the booking made elsewhere that already
-    held one of our new booking's hosts at that time, if Cal.com accepted ours anyway.
+    """`availability_double_check`, after the create: the booking that already held one of our
+    new booking's hosts at that time, if Cal.com accepted ours anyway.
 
     The check before the create cannot see what happens inside it: an outside booker taking the
-    host in the same instant, Cal.com's own race accepting a create for a busy host. The caller
-    would arrive at a host who is expected twice. So look again once Cal.com has answered: an
-    active booking overlapping ours, sharing a host, not made by this service (no idempotency
-    key of ours: our own callers are kept apart by the slot lock and the check before) and not
-    younger than ours — the one that came first keeps the host. Cal.com unreadable: None (the
-    booking stands; telling a booked caller "taken" would lose a booking).
+    host in the same instant, Cal.com's own race accepting a create for a busy host, or handing
+    a round-robin create the host our earlier caller holds. The caller would arrive at a host
+    who is expected twice. So look again once Cal.com has answered, for an active booking that
+    overlaps ours and shares a host, and came first: made elsewhere (no idempotency key) and no
+    younger than ours, or one of ours made before this request began. Our own bookings made
+    while this one was in flight are the slot lock's to keep apart (two of ours racing must not
+    both step back). Cal.com unreadable: None (the booking stands; telling a booked caller
+    "taken" would lose a booking).
     """
     if not ctx.defenses.availability_double_check or not booking.host_ids:
         return None
     hosts = set(booking.host_ids)
+    # Cal.com's clock against ours: a booking of ours counts as earlier only clearly so.
+    before_us = requested_at - timedelta(seconds=ctx.settings.clock_skew_s)
+
+    def came_first(other: UpstreamBooking) -> bool:
+        if other.metadata.get("idempotency_key"):
+            return other.created_at is not None and other.created_at < before_us
+        return other.created_at is None or booking.created_at is None or \
+            other.created_at <= booking.created_at
+
     for key in company.calcom_list_keys:
         try:
             listed = await ctx.calcom.list_bookings(
@@ -477,9 +488,7 @@ async def overbooked_by(
                 and hosts & set(other.host_ids)
                 and other.start < booking.end
                 and other.end > booking.start
-                and not other.metadata.get("idempotency_key")
-                and (other.created_at is None or booking.created_at is None
-                     or other.created_at <= booking.created_at)
+                and came_first(other)
             ):
                 return other
     return None

@@ -10,7 +10,7 @@ The order of events, with the defense (docs/contracts.md §2.2) guarding each st
     │  create at Cal.com; unknown outcome → look up our own ... ambiguous_create_lookup
     │  answer too old / other call / other attendee → stale ... freshness, call_id_match,
     │                                                           attendee_match
-    │  host already held by a booking made elsewhere → cancel
+    │  Cal.com accepted us for a host someone held first → cancel
     │  ours, slot_taken ....................................... availability_double_check
     │  failpoint collect.before_insert
     │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
@@ -207,8 +207,9 @@ async def _book_holding_slot(
         start=iso_z(req.start),
     )
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
-    booking = await _create_checked(ctx, req, idempotency_key)
-    await _yield_if_overbooked(ctx, req, booking)
+    requested_at = ctx.now()
+    booking = await _create_checked(ctx, req, idempotency_key, requested_at)
+    await _yield_if_overbooked(ctx, req, booking, requested_at)
     await ctx.failpoint(
         "collect.before_insert",
         call_id=req.call_id,
@@ -248,14 +249,13 @@ async def _check_slot_again(ctx: ServiceContext, req: BookingRequest) -> Appoint
 
 
 async def _create_checked(
-    ctx: ServiceContext, req: BookingRequest, idempotency_key: str
+    ctx: ServiceContext, req: BookingRequest, idempotency_key: str, requested_at: datetime
 ) -> UpstreamBooking:
     """Create at Cal.com once (`ambiguous_create_lookup`) and refuse an answer that is not this
     call's booking (`freshness`, `call_id_match`, `attendee_match`) → `stale_booking_data`."""
     own = OwnBooking(
         req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
     )
-    requested_at = ctx.now()
     try:
         booking = await create_booking(
             ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
@@ -306,13 +306,13 @@ async def _create_checked(
 
 
 async def _yield_if_overbooked(
-    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking
+    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking, requested_at: datetime
 ) -> None:
     """Cal.com accepted our create although someone else already held the host
     (`availability_double_check`, after the create): take ours back and tell the caller the slot
     is gone, with alternatives. If ours cannot be cancelled it stands and the caller is booked
     (a double booking the practice sees, rather than a booking nobody was told about)."""
-    other = await defenses.overbooked_by(ctx, req.company, booking)
+    other = await defenses.overbooked_by(ctx, req.company, booking, requested_at)
     if other is None:
         return
     log.error(
