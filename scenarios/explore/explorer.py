@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks import CheckOptions, Verdict, run_all
+from harness.checks.verdict import DOUBLE_BOOKING
 from harness.clients.service import Answer
 from harness.slots import Slot, parse_z
 from harness.world import World
@@ -96,6 +97,8 @@ class Model:
     crashes: int = 0
     touched: set[int] = field(default_factory=set)  # slots someone changed in Cal.com directly
     undelivered: set[str] = field(default_factory=set)  # desk bookings whose webhook is queued
+    #: bookings the service tried to take back in Cal.com, the cancel refused by an armed fault
+    undo_refused: set[str] = field(default_factory=set)
 
     def holders(self, slot: int) -> list[str]:
         held = [c.call_id for c in self.callers if c.holds and c.slot == slot]
@@ -358,9 +361,41 @@ class Explorer:
         world = self.world
         verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
                            only=STEP_CHECKERS)
-        failed = [v for v in verdicts if not v.ok]
+        failed = [v for v in map(self._excused, verdicts) if not v.ok]
         if failed:
             raise InvariantViolated(failed)
+
+    def _excused(self, verdict: Verdict) -> Verdict:
+        """A double booking the service tried to undo, when Cal.com refused the undo.
+
+        Cal.com may accept a create for a host someone holds (overbook); a service that notices
+        cancels its booking again — and when an armed fault refuses every such cancel, no service
+        can do more than the double booking Cal.com made. Excused: a double booking, first seen
+        in this step, one of whose bookings the fake's journal shows a cancel of answered by an
+        armed fault (the booking still active); from then on it stays excused. Never a double
+        booking nobody tried to undo: with the after-create look off, none is excused.
+        """
+        if verdict.ok or not any(v.kind == DOUBLE_BOOKING for v in verdict.violations):
+            return verdict
+        refused = self._cancels_refused()
+        kept = []
+        for violation in verdict.violations:
+            uids = {b.uid for b in violation.bookings} | \
+                {a.booking_uid for a in violation.appointments if a.booking_uid}
+            if violation.kind == DOUBLE_BOOKING and verdict.name == "host-slot-exclusive" and \
+                    uids & refused:
+                self.model.undo_refused |= uids & refused
+            if violation.kind == DOUBLE_BOOKING and uids & self.model.undo_refused:
+                continue
+            kept.append(violation)
+        return Verdict.of(verdict.name, kept, verdict.checked)
+
+    def _cancels_refused(self) -> set[str]:
+        """Booking uids whose cancel at Cal.com an armed fault answered (the fake's journal)."""
+        entries = self.world.fake.journal()["entries"]
+        return {e["path"].split("/")[3] for e in entries
+                if e["method"] == "POST" and e["path"].startswith("/v2/bookings/")
+                and e["path"].endswith("/cancel") and e.get("faults")}
 
     def check_end(self) -> list[Verdict]:
         """Deliver what Cal.com still holds back, reconcile with repair, judge everything."""
@@ -370,8 +405,9 @@ class Explorer:
         world.settle()
         self._repair()
         world.settle()
-        verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
-                           options=CheckOptions(reconciled=True))
+        verdicts = [self._excused(v) for v in run_all(
+            world.history(), world.service_view(), world.ground_truth(),
+            options=CheckOptions(reconciled=True))]
         world.judged = True
         world.last_verdicts = verdicts
         failed = [v for v in verdicts if not v.ok]

@@ -12,7 +12,7 @@ import pytest
 from harness import faults as F
 from harness.clients.service import Answer
 from harness.world import World
-from scenarios.explore.explorer import Explorer, RepairFailed, Step
+from scenarios.explore.explorer import Explorer, RepairFailed, Step, replay
 from scenarios.explore.machine import NEEDS
 
 pytestmark = [pytest.mark.area("explore"), pytest.mark.needs(*NEEDS)]
@@ -51,3 +51,16 @@ def test_a_refused_repair_is_an_error_of_the_run(world: World,
             explorer.check_end()
     finally:
         explorer.close()
+
+
+@pytest.mark.defense("availability_double_check")
+def test_a_double_booking_is_excused_only_when_cal_com_refused_its_undo(world: World) -> None:
+    """Cal.com accepts a create inside its own race and then refuses every cancel: the service's
+    after-create look tries to take its booking back and cannot; the double booking is Cal.com's
+    and the model excuses it. With the after-create look off (availability_double_check off)
+    nobody tries to undo it: not excused, the replay fails (the ablation's check)."""
+    steps = [Step("arm", {"kind": "calcom_race", "endpoint": "create", "trigger": "always"}),
+             Step("arm", {"kind": "503_before", "endpoint": "cancel", "trigger": "always"}),
+             Step("book", {"slot": 0, "service": "Haarschnitt", "name": 0})]
+    explorer = replay(world, steps)
+    assert explorer.model.undo_refused
