@@ -97,8 +97,9 @@ class Model:
     crashes: int = 0
     touched: set[int] = field(default_factory=set)  # slots someone changed in Cal.com directly
     undelivered: set[str] = field(default_factory=set)  # desk bookings whose webhook is queued
-    #: bookings the service tried to take back in Cal.com, the cancel refused by an armed fault
+    #: bookings Cal.com overbooked and an armed fault kept the service from taking back
     undo_refused: set[str] = field(default_factory=set)
+    overbooks: set[str] = field(default_factory=set)  # names of armed overbook directives
 
     def holders(self, slot: int) -> list[str]:
         held = [c.call_id for c in self.callers if c.holds and c.slot == slot]
@@ -315,6 +316,8 @@ class Explorer:
         self.model.faults_armed += 1
         for directive in U.fault_directives(kind, endpoint, trigger, self.model.faults_armed):
             self.world.arm(directive)
+            if directive["action"]["kind"] == "overbook":
+                self.model.overbooks.add(directive["name"])
             self._note("fault", directive)
 
     def do_crash(self) -> None:
@@ -366,36 +369,47 @@ class Explorer:
             raise InvariantViolated(failed)
 
     def _excused(self, verdict: Verdict) -> Verdict:
-        """A double booking the service tried to undo, when Cal.com refused the undo.
+        """A double booking Cal.com made and kept from the service.
 
         Cal.com may accept a create for a host someone holds (overbook); a service that notices
-        cancels its booking again — and when an armed fault refuses every such cancel, no service
-        can do more than the double booking Cal.com made. Excused: a double booking, first seen
-        in this step, one of whose bookings the fake's journal shows a cancel of answered by an
-        armed fault (the booking still active); from then on it stays excused. Never a double
-        booking nobody tried to undo: with the after-create look off, none is excused.
+        cancels its booking again. When an armed fault refused that cancel, or refused the
+        service's look at the bookings after the create, no service could do more than the
+        double booking Cal.com made. Excused: a double booking, first seen in this step, one of
+        whose bookings an armed overbook let through, after which the fake's journal shows the
+        booking list or that booking's cancel answered by an armed fault; from then on it stays
+        excused. Never one nobody was kept from undoing: with the after-create look off
+        (availability_double_check), an overbooked double booking with a healthy list is not.
         """
         if verdict.ok or not any(v.kind == DOUBLE_BOOKING for v in verdict.violations):
             return verdict
-        refused = self._cancels_refused()
+        blamed = self._kept_from_undo() if verdict.name == "host-slot-exclusive" else set()
         kept = []
         for violation in verdict.violations:
             uids = {b.uid for b in violation.bookings} | \
                 {a.booking_uid for a in violation.appointments if a.booking_uid}
-            if violation.kind == DOUBLE_BOOKING and verdict.name == "host-slot-exclusive" and \
-                    uids & refused:
-                self.model.undo_refused |= uids & refused
-            if violation.kind == DOUBLE_BOOKING and uids & self.model.undo_refused:
-                continue
+            if violation.kind == DOUBLE_BOOKING:
+                self.model.undo_refused |= uids & blamed
+                if uids & self.model.undo_refused:
+                    continue
             kept.append(violation)
         return Verdict.of(verdict.name, kept, verdict.checked)
 
-    def _cancels_refused(self) -> set[str]:
-        """Booking uids whose cancel at Cal.com an armed fault answered (the fake's journal)."""
+    def _kept_from_undo(self) -> set[str]:
+        """Uids of bookings an armed overbook let Cal.com create, after which an armed fault
+        answered a booking list or that booking's cancel (the fake's journal)."""
         entries = self.world.fake.journal()["entries"]
-        return {e["path"].split("/")[3] for e in entries
-                if e["method"] == "POST" and e["path"].startswith("/v2/bookings/")
-                and e["path"].endswith("/cancel") and e.get("faults")}
+        made: dict[str, int] = {}
+        for e in entries:
+            body = e.get("response_body")
+            data = body.get("data") if isinstance(body, dict) else None
+            if e["method"] == "POST" and e["path"].rstrip("/") == "/v2/bookings" and \
+                    set(e.get("faults") or ()) & self.model.overbooks and isinstance(data, dict) \
+                    and data.get("uid"):
+                made[str(data["uid"])] = e["seq"]
+        return {uid for uid, seq in made.items() for e in entries
+                if e["seq"] > seq and e.get("faults") and (
+                    (e["method"] == "GET" and e["path"].split("?")[0].rstrip("/") == "/v2/bookings")
+                    or (e["method"] == "POST" and e["path"] == f"/v2/bookings/{uid}/cancel"))}
 
     def check_end(self) -> list[Verdict]:
         """Deliver what Cal.com still holds back, reconcile with repair, judge everything."""
