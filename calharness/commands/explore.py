@@ -44,8 +44,8 @@ SEQUENCE_DEFENSES = ("freshness", "call_id_match", "uid_duplicate_check", "uniqu
 
 
 PROFILES_HELP = """profiles (examples × at most steps; seconds on 2 shared cores, SQLite, every defense on):
-  deep   1000 × 25, the nightly run (default): about 15-25 minutes a seed, bound it with `timeout`
-  ci     150 × 12 at seed 0, the one `calharness verify` and its ablation run: about a minute
+  deep   1000 × 25, the nightly run (default): 17-20 minutes a seed, bound it with `timeout`
+  ci     150 × 12 at seed 0, the one `calharness verify` and its ablation run: ~40 s of CPU
   --examples/--steps: a budget of your own (either one given: profile `custom`)
 A run stops at its first failure; shrinking it takes seconds (--fast-shrink) to minutes."""
 
