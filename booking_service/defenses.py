@@ -437,6 +437,66 @@ async def double_check(
     )
 
 
+#: How far around a new booking the after-create look lists Cal.com's bookings: wide enough for
+#: a longer booking of the host that started earlier and still overlaps.
+OVERBOOK_WINDOW = timedelta(hours=8)
+
+
+async def overbooked_by(
+    ctx: ServiceContext, company: CompanyInfo, booking: UpstreamBooking, requested_at: datetime
+) -> UpstreamBooking | None:
+    """`availability_double_check`, after the create: the booking that already held one of our
+    new booking's hosts at that time, if Cal.com accepted ours anyway.
+
+    The check before the create cannot see what happens inside it: an outside booker taking the
+    host in the same instant, Cal.com's own race accepting a create for a busy host, or handing
+    a round-robin create the host our earlier caller holds. The caller would arrive at a host
+    who is expected twice. So look again once Cal.com has answered, for an active booking that
+    overlaps ours and shares a host, and came first: made elsewhere (no idempotency key) and no
+    younger than ours, or one of ours made before this request began. Our own bookings made
+    while this one was in flight are the slot lock's to keep apart (two of ours racing must not
+    both step back). Cal.com unreadable: None (the booking stands; telling a booked caller
+    "taken" would lose a booking). Costs one booking list per create when one host holds it:
+    the keys are tried in turn until one shows our booking (its owner is our host).
+    """
+    if not ctx.defenses.availability_double_check or not booking.host_ids:
+        return None
+    hosts = set(booking.host_ids)
+    # Cal.com's clock against ours: a booking of ours counts as earlier only clearly so.
+    before_us = requested_at - timedelta(seconds=ctx.settings.clock_skew_s)
+
+    def came_first(other: UpstreamBooking) -> bool:
+        if other.metadata.get("idempotency_key"):
+            return other.created_at is not None and other.created_at < before_us
+        return other.created_at is None or booking.created_at is None or \
+            other.created_at <= booking.created_at
+
+    for key in company.calcom_list_keys:
+        try:
+            listed = await ctx.calcom.list_bookings(
+                key,
+                after_start=booking.start - OVERBOOK_WINDOW,
+                before_end=booking.end + OVERBOOK_WINDOW,
+                page_size=ctx.settings.calcom_list_page_size,
+            )
+        except CalcomError as exc:
+            log.warning("after-create check of booking %s skipped: %s", booking.uid, exc.kind)
+            return None
+        for other in listed:
+            if (
+                other.uid != booking.uid
+                and other.active
+                and hosts & set(other.host_ids)
+                and other.start < booking.end
+                and other.end > booking.start
+                and came_first(other)
+            ):
+                return other
+        if len(hosts) == 1 and any(other.uid == booking.uid for other in listed):
+            break  # this key's owner is our one host: it showed every booking of that host
+    return None
+
+
 def slot_locks_for(
     engine: AsyncEngine,
     *,
@@ -523,14 +583,13 @@ async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> Ups
     """After refusing what Cal.com answered: did our create commit anyway (a corrupted answer)?
 
     Part of `ambiguous_create_lookup`; only a booking carrying our idempotency key is adopted, so
-    an answer about someone else's booking (the stale cases) never is.
+    an answer about someone else's booking (the stale cases) never is. Raises `CalcomError`
+    when Cal.com could not be asked: whether the refusal stands is then the flow's call (an
+    answer that may be our own booking, stripped of its proof, leaves the outcome unknown).
     """
     if not looks_for_own_booking(ctx):
         return None
-    try:
-        found = await find_own_booking(ctx, own)
-    except CalcomError:
-        return None
+    found = await find_own_booking(ctx, own)
     if found is not None:
         ctx.metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
     return found
@@ -731,7 +790,7 @@ SWITCHES: dict[str, Switch] = {
     "attendee_match": Switch((attendee_match, check_returned_booking), ("flows.booking._create_checked", "flows.changes._reschedule_holding_slot")),
     "uid_duplicate_check": Switch((uid_already_held,), ("flows.booking._insert", "flows.changes._apply_reschedule")),
     "unique_constraint": Switch((apply_unique_constraint_mode, uid_holder), ("context.open_context", "flows.booking._insert", "flows.changes._apply_reschedule")),
-    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict), ("flows.booking._check_slot_again", "flows.changes._check_new_slot")),
+    "availability_double_check": Switch((double_check, DoubleCheck.local_conflict, overbooked_by), ("flows.booking._check_slot_again", "flows.changes._check_new_slot", "flows.booking._yield_if_overbooked")),
     "slot_lock": Switch((slot_locks_for, hold_slot), ("context.open_context", "flows.booking._collect", "flows.changes._reschedule")),
     "ambiguous_create_lookup": Switch((looks_for_own_booking, own_booking_after_refusal), ("flows.upstream.write_once", "flows.booking._create_checked")),
     "webhook_signature": Switch((signature_accepted,), ("flows.webhooks.handle_delivery",)),

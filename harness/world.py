@@ -322,6 +322,25 @@ class World:
         ours = {b.uid for b in truth.bookings} if truth is not None else set()
         return [d for d in deliveries if d.get("bookingUid") in ours]
 
+    def desk_cancel(self, uid: str, *, reason: str = "Abgesagt am Empfang") -> dict[str, Any]:
+        """The host cancels booking `uid` at the front desk, through the fake's control plane:
+        Cal.com's own cancel (status, reason, webhook), recorded as `outside-calcom` like
+        `driver.outside_cancel`, but out of reach of armed faults — the harness's own action
+        must not be the one a `hang` on cancel catches. Raises `FakeControlError` when Cal.com
+        refuses (already cancelled: a scenario's mistake, not the service's)."""
+        self.need("outside_changes")
+        pending = self.recorder.invoke("outside-calcom", "cancel", None, None,
+                                       {"booking_uid": uid, "by": "host", "desk": True})
+        try:
+            booking = dict(self.fake._call("POST", "/_fake/desk-cancel",
+                                           {"uid": uid, "reason": reason}))
+        except Exception as exc:
+            pending.fail({"error": str(exc)})
+            raise
+        pending.ok({"status": "success", "data": booking})
+        self.driver.gone.add(uid)
+        return booking
+
     def settle(self) -> None:
         """Wait until the fake has attempted every queued webhook delivery."""
         if self.session.fake is not None and self.has("webhook_control"):

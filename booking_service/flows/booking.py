@@ -10,6 +10,8 @@ The order of events, with the defense (docs/contracts.md §2.2) guarding each st
     │  create at Cal.com; unknown outcome → look up our own ... ambiguous_create_lookup
     │  answer too old / other call / other attendee → stale ... freshness, call_id_match,
     │                                                           attendee_match
+    │  Cal.com accepted us for a host someone held first → cancel
+    │  ours, slot_taken ....................................... availability_double_check
     │  failpoint collect.before_insert
     │  uid held locally? → booked (same call) / duplicate ..... uid_duplicate_check
     │  insert; a UNIQUE violation → the holder's appointment .. unique_constraint
@@ -39,7 +41,13 @@ from booking_service.db import DATABASE_DOWN, retry_transient
 from booking_service.defenses import OwnBooking, Rejection
 from booking_service.flows.answers import answer, voice_flow
 from booking_service.flows.appointments import add_appointment, audit, booking_columns
-from booking_service.flows.callers import clean_email, clean_name, clean_phone, record_caller
+from booking_service.flows.callers import (
+    clean_email,
+    clean_name,
+    clean_phone,
+    record_caller,
+    same_name,
+)
 from booking_service.flows.refusals import OutcomeUnknown, Refusal, calcom_refusal, database_busy
 from booking_service.flows.requests import RetellRequest, find_service, parse_start, resolve_tenant
 from booking_service.flows.slots import (
@@ -59,6 +67,7 @@ log = logging.getLogger(__name__)
 
 SUCCESS = {"booked", "confirmation_required"}
 UNRECORDED_REASON = "Technischer Fehler beim Speichern des Termins"
+OVERBOOKED_REASON = "Termin war bereits vergeben (Doppelbuchung)"
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,9 @@ async def _book_holding_slot(
         start=iso_z(req.start),
     )
     idempotency_key = uuid.uuid4().hex  # one per booking attempt of this call
-    booking = await _create_checked(ctx, req, idempotency_key)
+    requested_at = ctx.now()
+    booking = await _create_checked(ctx, req, idempotency_key, requested_at)
+    await _yield_if_overbooked(ctx, req, booking, requested_at)
     await ctx.failpoint(
         "collect.before_insert",
         call_id=req.call_id,
@@ -238,14 +249,13 @@ async def _check_slot_again(ctx: ServiceContext, req: BookingRequest) -> Appoint
 
 
 async def _create_checked(
-    ctx: ServiceContext, req: BookingRequest, idempotency_key: str
+    ctx: ServiceContext, req: BookingRequest, idempotency_key: str, requested_at: datetime
 ) -> UpstreamBooking:
     """Create at Cal.com once (`ambiguous_create_lookup`) and refuse an answer that is not this
     call's booking (`freshness`, `call_id_match`, `attendee_match`) → `stale_booking_data`."""
     own = OwnBooking(
         req.company.calcom_list_keys, idempotency_key, req.attendee_email, req.start, req.end
     )
-    requested_at = ctx.now()
     try:
         booking = await create_booking(
             ctx, req.company.calcom_api_key, create_body(ctx, req, idempotency_key), own
@@ -266,7 +276,15 @@ async def _create_checked(
 
     problem = problem_with(booking)
     if problem is not None:
-        adopted = await defenses.own_booking_after_refusal(ctx, own)
+        try:
+            adopted = await defenses.own_booking_after_refusal(ctx, own)
+        except CalcomError as exc:
+            if _may_be_ours(ctx, req, booking, idempotency_key, requested_at):
+                # Refused for what it lacks (no call id, no age), and we could not look for our
+                # own: it may be our booking. "Not booked" would be a lie if it is.
+                raise await write_refusal(
+                    ctx, OutcomeUnknown(exc), req.company, req.service, req.start) from exc
+            adopted = None
         if adopted is not None:  # ours by idempotency key: the answer was corrupted, not stale
             booking = adopted
             problem = problem_with(booking)
@@ -285,6 +303,57 @@ async def _create_checked(
     )
     alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
     raise Refusal("stale_booking_data", problem.reason, start=req.start, alternatives=alternatives)
+
+
+async def _yield_if_overbooked(
+    ctx: ServiceContext, req: BookingRequest, booking: UpstreamBooking, requested_at: datetime
+) -> None:
+    """Cal.com accepted our create although someone else already held the host
+    (`availability_double_check`, after the create): take ours back and tell the caller the slot
+    is gone, with alternatives. If ours cannot be cancelled it stands and the caller is booked
+    (a double booking the practice sees, rather than a booking nobody was told about)."""
+    other = await defenses.overbooked_by(ctx, req.company, booking, requested_at)
+    if other is None:
+        return
+    log.error(
+        "OVERBOOKED: Cal.com accepted booking %s for call %s although booking %s holds host %s "
+        "at %s: cancelling ours",
+        booking.uid,
+        req.call_id,
+        other.uid,
+        sorted(set(booking.host_ids) & set(other.host_ids)),
+        iso_z(req.start),
+    )
+    try:
+        await cancel_booking(ctx, req.company.calcom_api_key, booking.uid, OVERBOOKED_REASON)
+    except CalcomError:
+        log.error("could not cancel overbooked booking %s of call %s: it stands", booking.uid,
+                  req.call_id)
+        return
+    Rejection("availability_double_check", "calcom_overbooked").record(ctx.metrics)
+    alternatives = await alternatives_for(ctx, req.company, req.service, req.start)
+    raise Refusal("slot_taken", "calcom_overbooked", start=req.start, alternatives=alternatives)
+
+
+def _may_be_ours(
+    ctx: ServiceContext,
+    req: BookingRequest,
+    booking: UpstreamBooking,
+    idempotency_key: str,
+    requested_at: datetime,
+) -> bool:
+    """Nothing in a refused answer proves it someone else's: no other call's id or attempt's
+    key, made no earlier than we asked, our start and our caller's name."""
+    metadata = booking.metadata
+    if metadata.get("call_id") not in (None, "", req.call_id):
+        return False
+    if metadata.get("idempotency_key") not in (None, "", idempotency_key):
+        return False
+    made = booking.created_at
+    if made is not None and (requested_at - made).total_seconds() > ctx.settings.clock_skew_s:
+        return False
+    attendee = booking.first_attendee
+    return booking.start == req.start and (attendee is None or same_name(attendee.name, req.name))
 
 
 async def _held_by_this_call(session: AsyncSession, req: BookingRequest) -> Appointment | None:

@@ -12,13 +12,16 @@ stops a concurrent webhook import of the same booking (docs/contracts.md §2.7).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from booking_service.calcom.errors import CircuitOpenError
 from booking_service.calcom.models import UpstreamBooking, iso_z
 from booking_service.context import ServiceContext
 from booking_service.defenses import Rejection
@@ -32,6 +35,34 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PAST = timedelta(days=1)
 DEFAULT_FUTURE = timedelta(days=90)
+
+#: How often a reconciliation waits for an open circuit's next probe before giving up; a probe
+#: already in flight (another request's) is waited for this long.
+CIRCUIT_WAITS = 3
+PROBE_IN_FLIGHT_WAIT_S = 0.2
+
+T = TypeVar("T")
+
+
+async def through_circuit(ctx: ServiceContext, call: Callable[[], Awaitable[T]]) -> T:
+    """Run a Cal.com read, waiting out an open circuit instead of refusing at once.
+
+    A reconciliation is the repair after an outage: refused because the breaker still remembers
+    the outage, it would leave the drift it exists to mend until someone tries again. It waits
+    (on the service clock) until the breaker lets a probe through — at most `circuit_open_s`
+    each time — and the read itself is that probe: Cal.com healthy again closes the circuit,
+    Cal.com still failing opens it again and, after `CIRCUIT_WAITS` tries, the refusal stands.
+    """
+    for attempt in range(CIRCUIT_WAITS + 1):
+        try:
+            return await call()
+        except CircuitOpenError as exc:
+            if attempt == CIRCUIT_WAITS:
+                raise
+            wait = min(max(exc.retry_in_s, PROBE_IN_FLIGHT_WAIT_S), ctx.settings.circuit_open_s)
+            log.info("reconcile waits %.1f s for the Cal.com circuit's next probe", wait)
+            await ctx.clock.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -103,9 +134,9 @@ async def _reconcile_company(
     services = {s.event_type_id: s for s in reversed(company.services)}
     upstream: dict[str, UpstreamBooking] = {}
     for key in company.calcom_list_keys:  # each key shows only its owner's bookings
-        listed = await ctx.calcom.list_bookings(
-            key, after_start=start, before_end=end, page_size=ctx.settings.calcom_list_page_size
-        )
+        listed = await through_circuit(ctx, functools.partial(
+            ctx.calcom.list_bookings, key, after_start=start, before_end=end,
+            page_size=ctx.settings.calcom_list_page_size))
         upstream.update((b.uid, b) for b in listed if b.event_type_id in services)
     rows, missing = await _local_view(ctx, company, start, end, upstream)
     for booking in missing:
@@ -194,7 +225,8 @@ async def _compare(
     booking = upstream.get(uid) if uid else None
     if booking is None and uid and local_active:
         # Not in the list (maybe not visible to this key, or moved): ask for it directly.
-        booking = await ctx.calcom.get_booking(company.calcom_api_key, uid)
+        booking = await through_circuit(
+            ctx, functools.partial(ctx.calcom.get_booking, company.calcom_api_key, uid))
     if local_active and (booking is None or not booking.active):
         reason = (
             "no_booking_uid"

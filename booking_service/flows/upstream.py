@@ -153,10 +153,12 @@ async def cancel_booking(ctx: ServiceContext, api_key: str, uid: str, reason: st
             if exc.status == 404:
                 log.warning("booking %s unknown at Cal.com; cancelling locally only", uid)
                 return
-            if exc.status == 400:
+            if exc.status in (400, 409):
                 current = await ctx.calcom.get_booking(api_key, uid)
                 if current is None or not current.active:
                     return  # already cancelled there
+            if exc.status == 409 and number < ctx.settings.retry_attempts:
+                continue  # a conflicting change in flight at Cal.com: the booking is still there
             raise
         except CalcomUnavailable as exc:
             if number == ctx.settings.retry_attempts:

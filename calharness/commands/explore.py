@@ -1,7 +1,8 @@
 """`calharness explore` — the Hypothesis state machine over the whole stack, for as long as you like.
 
-    calharness explore                                  # 500 sequences of up to 30 steps
-    calharness explore --examples 5000 --steps 50       # a night's run
+    calharness explore                                  # the nightly profile: 1000 × ≤ 25 steps
+    calharness explore --profile ci                     # what `calharness verify` runs (seed 0)
+    calharness explore --examples 5000 --steps 50       # a budget of your own
     calharness explore --seed 1234                      # the same run again, step for step
     calharness explore --defense-off slot_lock          # does it find what the lock prevents?
     calharness explore --sweep                          # each sequence defense off in turn
@@ -42,15 +43,25 @@ SEQUENCE_DEFENSES = ("freshness", "call_id_match", "uid_duplicate_check", "uniqu
                      "availability_double_check", "slot_lock")
 
 
+PROFILES_HELP = """profiles (examples × at most steps; seconds on 2 shared cores, SQLite, every defense on):
+  deep   1000 × 25, the nightly run (default): 17-20 minutes a seed, bound it with `timeout`
+  ci     150 × 12 at seed 0, the one `calharness verify` and its ablation run: ~40 s of CPU
+  --examples/--steps: a budget of your own (either one given: profile `custom`)
+A run stops at its first failure; shrinking it takes seconds (--fast-shrink) to minutes."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--examples", type=int, default=500, metavar="N",
-                        help="sequences to generate (default 500)")
-    parser.add_argument("--steps", type=int, default=30, metavar="M",
-                        help="steps per sequence at most (default 30)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed for every random choice (default: a fresh one, printed)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = PROFILES_HELP
     parser.add_argument("--profile", choices=("deep", "ci"), default="deep",
-                        help="ci: the profile `pytest` runs (ignores --examples/--steps)")
+                        help="a named budget (see below; default deep)")
+    parser.add_argument("--examples", type=int, default=None, metavar="N",
+                        help="sequences to generate (instead of the profile's)")
+    parser.add_argument("--steps", type=int, default=None, metavar="M",
+                        help="steps per sequence at most (instead of the profile's)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed for every random choice (default: a fresh one, printed; "
+                        "the ci profile's is 0)")
     add_defense_off(parser)
     parser.add_argument("--sweep", action="store_true",
                         help=f"switch each sequence defense off in turn "
@@ -94,7 +105,7 @@ def explore_progress(console: Console, profile: Any, off: tuple[str, ...]) -> It
 
 
 def run(args: argparse.Namespace) -> int:
-    from scenarios.explore.machine import Profile, explore, running_session
+    from scenarios.explore.machine import CI_SEED, Profile, explore, running_session
     from scenarios.explore.reproducer import write_pytest
 
     console = make_console()
@@ -103,12 +114,16 @@ def run(args: argparse.Namespace) -> int:
         # expected. What matters is in the result; --verbose shows everything.
         logging.getLogger("booking_service").setLevel(logging.CRITICAL)
         logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
-    if args.examples < 1 or args.steps < 1:
+    if (args.examples is not None and args.examples < 1) or \
+            (args.steps is not None and args.steps < 1):
         raise UsageError("--examples and --steps must be at least 1")
     off_given = defenses_off(args.defense_off)
     target_of(args.target)  # a bad target file is reported before anything starts
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    profile = Profile.ci() if args.profile == "ci" else Profile.deep(args.examples, args.steps)
+    profile = Profile.named(args.profile)
+    if args.examples is not None or args.steps is not None:
+        profile = Profile.deep(args.examples or profile.examples, args.steps or profile.steps)
+    seed = args.seed if args.seed is not None else \
+        CI_SEED if profile.name == "ci" else random.SystemRandom().randrange(2**31)
     if args.sweep or args.fast_shrink:
         # Hypothesis's shrinker also simplifies arguments but can take minutes per failure;
         # dropping single steps until none can go is seconds and gives a 1-minimal sequence.

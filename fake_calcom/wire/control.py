@@ -217,6 +217,26 @@ async def take_slot(request: web.Request) -> web.Response:
     return _ok(booking_2024_08_13(booking, backend))
 
 
+async def desk_cancel(request: web.Request) -> web.Response:
+    """The host cancels a booking at the desk: Cal.com's own cancel (status, reason, webhook),
+    reached through the control plane so no armed fault can catch the harness's own action
+    (a `hang` on cancel would otherwise hold the desk for minutes)."""
+    backend = _state(request).backend
+    body = _object(await _body(request), {"uid", "reason"}, "desk-cancel")
+    uid, reason = body.get("uid"), body.get("reason", "Abgesagt am Empfang")
+    if not isinstance(uid, str) or not isinstance(reason, str) or not reason:
+        raise ControlError(400, "desk-cancel: uid and reason must be non-empty strings")
+    booking = backend.bookings.get(uid)
+    if booking is None:
+        raise ControlError(404, f"desk-cancel: unknown booking {uid!r}")
+    hosts = backend.hosts_of(booking)
+    try:
+        booking = backend.cancel(uid, reason=reason, caller=hosts[0] if hosts else None)
+    except CalcomError as error:
+        raise ControlError(409 if error.status == 400 else error.status, error.message) from None
+    return _ok(booking_2024_08_13(booking, backend))
+
+
 # --------------------------------------------------------------------------- observation
 
 
@@ -357,6 +377,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/_fake/clock", get_clock)
     router.add_post("/_fake/clock", post_clock)
     router.add_post("/_fake/take-slot", take_slot)
+    router.add_post("/_fake/desk-cancel", desk_cancel)
     router.add_get("/_fake/state", get_state)
     router.add_get("/_fake/journal", get_journal)
     router.add_put("/_fake/journal", put_journal)

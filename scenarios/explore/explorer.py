@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks import CheckOptions, Verdict, run_all
+from harness.checks.verdict import DOUBLE_BOOKING
 from harness.clients.service import Answer
 from harness.slots import Slot, parse_z
 from harness.world import World
@@ -39,6 +40,12 @@ STEP_CHECKERS = ("host-slot-exclusive", "one-appointment-per-booking",
 
 class ModelMismatch(AssertionError):
     """The service answered something the model says nothing could excuse."""
+
+
+class RepairFailed(RuntimeError):
+    """A repair step the end-of-run judgement relies on did not succeed (the reconciliation was
+    refused, the webhooks did not drain): an error of the run, never a verdict on the service —
+    judged without its repair, every booking the repair would have imported would read as lost."""
 
 
 class InvariantViolated(AssertionError):
@@ -90,6 +97,9 @@ class Model:
     crashes: int = 0
     touched: set[int] = field(default_factory=set)  # slots someone changed in Cal.com directly
     undelivered: set[str] = field(default_factory=set)  # desk bookings whose webhook is queued
+    #: bookings Cal.com overbooked and an armed fault kept the service from taking back
+    undo_refused: set[str] = field(default_factory=set)
+    overbooks: set[str] = field(default_factory=set)  # names of armed overbook directives
 
     def holders(self, slot: int) -> list[str]:
         held = [c.call_id for c in self.callers if c.holds and c.slot == slot]
@@ -287,10 +297,9 @@ class Explorer:
         booking = active[which % len(active)]
         uid = booking["uid"]
         self.model.touched.add(self._slot_of(booking["start"]))
-        try:
-            self.world.driver.outside_cancel(uid)
-        except AssertionError:
-            return  # an armed fault hit the desk's cancel too: it may or may not have happened
+        # Through the fake's control plane: the desk is the harness's own action, and an armed
+        # fault on cancel (a hang) is meant for the service, not for it.
+        self.world.desk_cancel(uid)
         self.model.outside.pop(uid, None)
 
     def _slot_of(self, start: str) -> int:
@@ -305,9 +314,11 @@ class Explorer:
 
     def do_arm(self, kind: str, endpoint: str, trigger: str) -> None:
         self.model.faults_armed += 1
-        directive = U.fault_directive(kind, endpoint, trigger, self.model.faults_armed)
-        self.world.arm(directive)
-        self._note("fault", directive)
+        for directive in U.fault_directives(kind, endpoint, trigger, self.model.faults_armed):
+            self.world.arm(directive)
+            if directive["action"]["kind"] == "overbook":
+                self.model.overbooks.add(directive["name"])
+            self._note("fault", directive)
 
     def do_crash(self) -> None:
         """The next booking's service process dies after Cal.com said yes, before it stored the
@@ -353,9 +364,52 @@ class Explorer:
         world = self.world
         verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
                            only=STEP_CHECKERS)
-        failed = [v for v in verdicts if not v.ok]
+        failed = [v for v in map(self._excused, verdicts) if not v.ok]
         if failed:
             raise InvariantViolated(failed)
+
+    def _excused(self, verdict: Verdict) -> Verdict:
+        """A double booking Cal.com made and kept from the service.
+
+        Cal.com may accept a create for a host someone holds (overbook); a service that notices
+        cancels its booking again. When an armed fault refused that cancel, or refused the
+        service's look at the bookings after the create, no service could do more than the
+        double booking Cal.com made. Excused: a double booking, first seen in this step, one of
+        whose bookings an armed overbook let through, after which the fake's journal shows the
+        booking list or that booking's cancel answered by an armed fault; from then on it stays
+        excused. Never one nobody was kept from undoing: with the after-create look off
+        (availability_double_check), an overbooked double booking with a healthy list is not.
+        """
+        if verdict.ok or not any(v.kind == DOUBLE_BOOKING for v in verdict.violations):
+            return verdict
+        blamed = self._kept_from_undo() if verdict.name == "host-slot-exclusive" else set()
+        kept = []
+        for violation in verdict.violations:
+            uids = {b.uid for b in violation.bookings} | \
+                {a.booking_uid for a in violation.appointments if a.booking_uid}
+            if violation.kind == DOUBLE_BOOKING:
+                self.model.undo_refused |= uids & blamed
+                if uids & self.model.undo_refused:
+                    continue
+            kept.append(violation)
+        return Verdict.of(verdict.name, kept, verdict.checked)
+
+    def _kept_from_undo(self) -> set[str]:
+        """Uids of bookings an armed overbook let Cal.com create, after which an armed fault
+        answered a booking list or that booking's cancel (the fake's journal)."""
+        entries = self.world.fake.journal()["entries"]
+        made: dict[str, int] = {}
+        for e in entries:
+            body = e.get("response_body")
+            data = body.get("data") if isinstance(body, dict) else None
+            if e["method"] == "POST" and e["path"].rstrip("/") == "/v2/bookings" and \
+                    set(e.get("faults") or ()) & self.model.overbooks and isinstance(data, dict) \
+                    and data.get("uid"):
+                made[str(data["uid"])] = e["seq"]
+        return {uid for uid, seq in made.items() for e in entries
+                if e["seq"] > seq and e.get("faults") and (
+                    (e["method"] == "GET" and e["path"].split("?")[0].rstrip("/") == "/v2/bookings")
+                    or (e["method"] == "POST" and e["path"] == f"/v2/bookings/{uid}/cancel"))}
 
     def check_end(self) -> list[Verdict]:
         """Deliver what Cal.com still holds back, reconcile with repair, judge everything."""
@@ -363,16 +417,28 @@ class Explorer:
         world.fake.clear_faults()  # the end-of-run repair itself runs on a healthy upstream
         world.clear_failpoint()
         world.settle()
-        world.driver.reconcile(world.berlin.api_key, repair=True)
+        self._repair()
         world.settle()
-        verdicts = run_all(world.history(), world.service_view(), world.ground_truth(),
-                           options=CheckOptions(reconciled=True))
+        verdicts = [self._excused(v) for v in run_all(
+            world.history(), world.service_view(), world.ground_truth(),
+            options=CheckOptions(reconciled=True))]
         world.judged = True
         world.last_verdicts = verdicts
         failed = [v for v in verdicts if not v.ok]
         if failed:
             raise InvariantViolated(failed)
         return verdicts
+
+
+    def _repair(self) -> None:
+        """The end-of-run repairing reconciliation, checked: it must answer a report."""
+        answer = self.world.driver.reconcile(self.world.berlin.api_key, repair=True)
+        if answer.http_status != 200 or not isinstance(answer.body, dict) \
+                or "repaired" not in answer.body:
+            raise RepairFailed(
+                "the end-of-run repair (POST /api/reconcile with repair) did not succeed although "
+                f"every fault was cleared: {answer.http_status} "
+                f"{json.dumps(answer.body, default=str)[:300] if answer.body else answer.error}")
 
 
 def replay(world: World, steps: list[dict[str, Any]] | list[Step]) -> Explorer:

@@ -17,12 +17,9 @@ import pytest
 
 from harness.session import Session
 from harness.world import defenses_off_from_env
-from scenarios.explore.machine import NEEDS, Profile, explore
+from scenarios.explore.machine import CI_SEED, NEEDS, Profile, explore
 
 pytestmark = [pytest.mark.area("explore")]
-
-#: The seed of the CI profile: every run generates the same sequences.
-CI_SEED = 0
 
 
 @pytest.mark.defense("freshness", "call_id_match", "unique_constraint",

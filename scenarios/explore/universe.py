@@ -58,7 +58,13 @@ ENDPOINTS: dict[str, F.Endpoint] = {
 
 #: Fault kinds that only make sense on a create.
 CREATE_ONLY = ("stale_replay_start", "stale_replay_email", "overbook", "slot_steal",
-               "drop_created_at", "drop_metadata")
+               "drop_created_at", "drop_metadata", "calcom_race")
+
+#: Kinds that arm more than one directive: `calcom_race` is Cal.com's own race inside a create —
+#: someone else takes the host in the same instant (slot_steal) and Cal.com accepts ours as well
+#: (overbook). Drawn as two separate arms it needs two rare draws in one sequence; the CI budget
+#: would meet it once in hundreds of sequences.
+COMPOSITE: dict[str, tuple[str, ...]] = {"calcom_race": ("slot_steal", "overbook")}
 
 #: Fault kinds on webhook deliveries.
 WEBHOOK = ("webhook_duplicate", "webhook_reorder", "webhook_drop", "webhook_bad_signature")
@@ -81,7 +87,7 @@ FAULT_WEIGHTS: dict[str, int] = {
     "hang_after": 1, "reset_before": 1, "truncate": 1, "malformed": 1,
     "webhook_duplicate": 1, "webhook_reorder": 1, "webhook_drop": 1, "webhook_bad_signature": 1,
     "stale_replay_start": 2, "stale_replay_email": 1, "slot_steal": 2,
-    "drop_created_at": 2, "drop_metadata": 1,
+    "drop_created_at": 2, "drop_metadata": 1, "calcom_race": 2,
 }
 
 FAULT_ENDPOINTS: tuple[str, ...] = ("create", "slots", "cancel", "reschedule", "list")
@@ -106,6 +112,15 @@ def _action(kind: str) -> dict[str, Any]:
         "drop_created_at": F.rewrite(**{"data.createdAt": None}),
         "drop_metadata": F.rewrite(**{"data.metadata": {}}),
     }[kind]
+
+
+def fault_directives(kind: str, endpoint: str, trigger: str, n: int) -> list[dict[str, Any]]:
+    """The fake's directives for one drawn fault: one, or a composite's parts (same trigger)."""
+    parts = COMPOSITE.get(kind)
+    if parts is None:
+        return [fault_directive(kind, endpoint, trigger, n)]
+    return [{**fault_directive(part, endpoint, trigger, n), "name": f"f{n}-{kind}-{part}"}
+            for part in parts]
 
 
 def fault_directive(kind: str, endpoint: str, trigger: str, n: int) -> dict[str, Any]:
