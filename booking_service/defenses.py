@@ -595,6 +595,36 @@ async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> Ups
     return found
 
 
+async def this_calls_booking(
+    ctx: ServiceContext, own: OwnBooking, call_id: str, event_type_id: int
+) -> UpstreamBooking | None:
+    """Part of `ambiguous_create_lookup`: Cal.com says the slot is taken — by this very call?
+
+    A first attempt whose service died between Cal.com's yes and its own insert left a booking
+    carrying the call's id and nothing on our side; the caller calling again must hear "booked",
+    not "taken" (else they are booked without knowing it until reconciliation). Only an active
+    booking at exactly this start, of this event type, carrying this call id is adopted.
+    """
+    if not looks_for_own_booking(ctx):
+        return None
+    for key in own.list_keys:
+        bookings = await ctx.calcom.list_bookings(
+            key,
+            after_start=own.start - timedelta(seconds=1),
+            before_end=own.end + timedelta(seconds=1),
+            attendee_email=own.attendee_email,
+            page_size=ctx.settings.calcom_list_page_size,
+        )
+        for booking in bookings:
+            if (booking.active and booking.start == own.start
+                    and booking.event_type_id == event_type_id
+                    and booking.metadata.get("call_id") == call_id):
+                ctx.metrics.ambiguous_creates.labels(operation="create",
+                                                     resolution="adopted").inc()
+                return booking
+    return None
+
+
 # --- webhooks: webhook_signature, webhook_dedupe, webhook_ordering ------------------------------
 
 #: Appointment status precedence: a delivery never moves a booking to a lower one.

@@ -198,8 +198,12 @@ async def _book_holding_slot(
     ctx: ServiceContext, req: BookingRequest, customer_id: int
 ) -> dict[str, Any]:
     held = await _check_slot_again(ctx, req)
-    if held is not None:  # the same call asking again for the slot it holds (an agent retry)
+    if isinstance(held, Appointment):  # the same call asking again for the slot it holds
         return _booked(ctx, held, "already_booked")
+    if held is not None:  # Cal.com holds this call's booking from an attempt never recorded
+        earlier = held
+        key = str(earlier.metadata.get("idempotency_key") or uuid.uuid4().hex)
+        return await retry_transient(lambda: _insert(ctx, req, customer_id, earlier, key))
     await ctx.failpoint(
         "collect.after_double_check",
         call_id=req.call_id,
@@ -226,8 +230,11 @@ async def _book_holding_slot(
         raise await _unrecorded(ctx, req, booking) from exc
 
 
-async def _check_slot_again(ctx: ServiceContext, req: BookingRequest) -> Appointment | None:
-    """The appointment this call already holds for the slot, else None once the
+async def _check_slot_again(
+    ctx: ServiceContext, req: BookingRequest
+) -> Appointment | UpstreamBooking | None:
+    """The appointment this call already holds for the slot; else the Cal.com booking of this
+    call that holds it unrecorded (`ambiguous_create_lookup`); else None once the
     `availability_double_check` found the slot free (`slot_taken` otherwise)."""
     check = await defenses.double_check(ctx, req.company, req.service, req.start)
     async with ctx.db.read() as session:
@@ -244,6 +251,14 @@ async def _check_slot_again(ctx: ServiceContext, req: BookingRequest) -> Appoint
     except CalcomError as exc:
         raise calcom_refusal(exc, start=req.start, read=True) from exc
     if req.start not in free:
+        own = OwnBooking(req.company.calcom_list_keys, "", req.attendee_email, req.start, req.end)
+        try:
+            earlier = await defenses.this_calls_booking(
+                ctx, own, req.call_id, req.service.event_type_id)
+        except CalcomError as exc:
+            raise calcom_refusal(exc, start=req.start, read=True) from exc
+        if earlier is not None:
+            return earlier
         await _refuse_taken(ctx, req, "calcom_slot_taken", free)
     return None
 

@@ -142,6 +142,33 @@ def test_unresolvable_create_is_reported_unknown_and_reconciled(world: World) ->
 
 
 
+@pytest.mark.defense("ambiguous_create_lookup")
+@pytest.mark.rca("tc-010")
+@pytest.mark.needs("book", "ground_truth", "failpoints")
+def test_a_call_whose_first_attempt_died_unrecorded_is_booked_when_it_calls_again(
+        world: World) -> None:
+    """The service dies between Cal.com's yes and its own insert (a crash at
+    `collect.before_insert`); the voice agent calls again, same call and slot. Cal.com now shows
+    the slot taken — by this call's own booking — so the caller must hear "booked" with that
+    booking, not "taken" (they would be booked without knowing it), and nothing is created twice.
+    Found by killing the service during 40 concurrent flows (tests/reliability)."""
+    slot = world.slot(days_ahead=2, hour=13)
+    crashed = world.crash_at("collect.before_insert")
+    first = world.driver.collect(slot, name="Max Mustermann", call_id="call_died_unrecorded",
+                                 telefon="+4915112345678")
+    assert crashed
+    assert first.status != "booked", first.body
+    [booking] = world.upstream(start=slot)
+
+    again = world.driver.collect(slot, name="Max Mustermann", call_id="call_died_unrecorded",
+                                 telefon="+4915112345678")
+
+    world.judge()
+    assert again.status == "booked", again.body
+    assert again.body["booking_uid"] == booking["uid"], again.body
+    assert [b["uid"] for b in world.upstream(active=False)] == [booking["uid"]]
+
+
 @pytest.mark.rca("tc-005")
 @pytest.mark.parametrize("kind", ["503-after", "reset-after"])
 @pytest.mark.needs("book", "cancel", "ground_truth", "calcom_journal", "faults")

@@ -8,7 +8,8 @@ the service as soon as 10 of them have answered, so the others die somewhere in 
 every caller who got no answer calls again (same call id, same slot), as a voice agent would;
 then `POST /api/reconcile {"repair": true}`. Judged from outside: every caller told "booked" has
 the booking in Cal.com and in the read API, no call holds two bookings (in Cal.com or locally),
-no slot two, and no booking a call made is left without its appointment.
+no slot two, no booking a call made is left without its appointment, and nobody who calls again
+is told "taken" because of their own unrecorded booking.
 """
 
 from __future__ import annotations
@@ -109,3 +110,5 @@ async def test_killed_mid_load_then_reconciled(processes: ServiceProcesses) -> N
     assert verdict.duplicated == [], verdict.figures()
     assert verdict.double_booked == [], verdict.figures()
     assert verdict.orphaned == [], verdict.figures()
+    # A caller whose first attempt died after Cal.com's yes hears "booked" when calling again.
+    assert verdict.misinformed == [], verdict.figures()
