@@ -188,6 +188,11 @@ def prepare(work: Path, files: list[str], tests: str, timeout_multiplier: float)
     (work / "pyproject.toml").write_text(text + mutmut_config(files, tests, timeout_multiplier),
                                          encoding="utf-8")
     mutants = work / "mutants"
+    for rel in files:
+        # mutmut mutates a file only when its copy is missing or older than the source: a module
+        # newly selected in an existing workspace has an unmutated copy of the same age.
+        if not (mutants / (rel + ".meta")).exists():
+            (mutants / rel).unlink(missing_ok=True)
     for entry in PROJECT_ENTRIES:
         if entry != "booking_service":
             target = mutants / entry
