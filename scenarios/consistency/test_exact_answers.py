@@ -8,7 +8,7 @@ that names no time is a bug a caller meets. Pinned on the suite's clock (scenari
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -55,6 +55,8 @@ def test_a_past_slot_is_refused_as_past(world: World) -> None:
                                   args={"datum": f"{past:%d.%m.%Y}", "uhrzeit": "10:00"})
     assert said(answer) == ("past_date", "in_the_past", False), answer.body
     assert "Vergangenheit" in answer.body["message"], answer.body
+    # The answer names the instant it refused (the agent can say which time is past).
+    assert answer.body["start"] == past.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), answer.body
     assert world.upstream() == []
 
 
