@@ -21,6 +21,7 @@ def document(trigger: str, **extra: object) -> bytes:
                        **extra}).encode()
 
 
+@pytest.mark.defense("webhook_signature")
 def test_each_edge_gets_its_exact_answer_and_changes_nothing(world: World) -> None:
     secret = world.webhook_secret
     meeting_ended = document("MEETING_ENDED", payload={"uid": "x"})
