@@ -33,6 +33,8 @@ REFUSALS = {
     "no-event-type": (404, None, ("unknown_service", "event_type_not_found", False)),
     "rejected-400": (400, None, ("error", "calcom_rejected", False)),
     "throttled-429": (429, None, ("rate_limited", "calcom_rate_limit", False)),
+    # Every attempt answered 503: it may have committed, and the lookup cannot be sure either.
+    "down-503": (503, None, ("upstream_unavailable", "outcome_unknown", False)),
 }
 
 
