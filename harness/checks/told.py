@@ -7,8 +7,8 @@ For every answer that told a caller "booked" / "rescheduled" and the Cal.com boo
   harness's reading of ``datum``/``uhrzeit`` in the practice's zone), are the booking's start;
 * the date, time and weekday the German message speaks of are the booking's start in the
   practice's zone (``CheckOptions.zone``) — a summer/winter-time slip shows here;
-* the booking's attendee is the name the caller gave (and the e-mail, when a usable address
-  was given);
+* the booking's attendee is a name the call gave (and an e-mail, when a usable address was
+  given) — a retry may correct the name, a stale answer names someone else;
 * the service's appointment for it has Cal.com's event type, and every call that asked for one
   service got one event type (one ``dienstleistung`` → one Cal.com event type per run).
 
@@ -78,17 +78,20 @@ def _mismatches(facts: Facts, op: Operation, booking: UpstreamBooking) -> list[s
     spoken = _spoken_mismatch(answer.get("message"), booking, facts.options.zone)
     if spoken:
         gaps.append(spoken)
-    args = _args(op)
     if op.f == "collect":
-        name = args.get("name")
-        if name and not booking.attendee_matches(str(name)):
-            gaps.append(f"the caller gave the name {name!r} but Cal.com's attendee is "
+        # A retry of the call may give the name anew (corrected, or misheard): the booking must
+        # carry a name and address this call gave, not necessarily the last one.
+        given = [_args(o) for o in facts.ops_by_call.get(op.call_id or "", ())
+                 if o.f == "collect"] or [_args(op)]
+        names = [str(a["name"]) for a in given if a.get("name")]
+        if names and not any(booking.attendee_matches(n) for n in names):
+            gaps.append(f"the caller gave the name {names[-1]!r} but Cal.com's attendee is "
                         f"{booking.attendee_name!r}")
-        email = args.get("email")
         # Only an address the service can use must reach Cal.com (a spoken "… at …" may not).
-        if (isinstance(email, str) and _EMAIL.match(email.strip()) and booking.attendee_email
-                and _norm(email) != _norm(booking.attendee_email)):
-            gaps.append(f"the caller gave the e-mail {email!r} but Cal.com's attendee has "
+        emails = [_norm(a["email"]) for a in given
+                  if isinstance(a.get("email"), str) and _EMAIL.match(a["email"].strip())]
+        if emails and booking.attendee_email and _norm(booking.attendee_email) not in emails:
+            gaps.append(f"the caller gave the e-mail {emails[-1]!r} but Cal.com's attendee has "
                         f"{booking.attendee_email!r}")
     for a in facts.appointments_by_uid.get(booking.uid, ()):
         if (a.event_type_id is not None and booking.event_type_id is not None

@@ -173,3 +173,10 @@ def test_new_checkers_run_in_run_all() -> None:
     assert not verdicts[TOLD].ok
     assert verdicts[ONE].ok
     assert verdicts[CLEAR].ok
+
+
+def test_a_retry_that_renames_the_caller_keeps_the_first_name_booked(world: World) -> None:
+    told(world, "call_a", S1, "u1")                                   # as Hans Schuster
+    told(world, "call_a", S1, "u1", name="Hansi Sputer")               # the retry, renamed
+    world.booking("u1", S1_MS, call_id="call_a", attendee="Hans Schuster")
+    assert world.check(TOLD).ok
