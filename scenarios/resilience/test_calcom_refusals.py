@@ -33,6 +33,10 @@ REFUSALS = {
     "no-event-type": (404, None, ("unknown_service", "event_type_not_found", False)),
     "rejected-400": (400, None, ("error", "calcom_rejected", False)),
     "throttled-429": (429, None, ("rate_limited", "calcom_rate_limit", False)),
+    # Nest's validation body: a list of messages.
+    "invalid-400-list": (400, {"statusCode": 400, "error": "Bad Request",
+                               "message": ["start must be a valid ISO 8601 date string"]},
+                         ("error", "calcom_rejected", False)),
     # Every attempt answered 503: it may have committed, and the lookup cannot be sure either.
     "down-503": (503, None, ("upstream_unavailable", "outcome_unknown", False)),
 }
