@@ -91,6 +91,44 @@ AREAS: dict[str, str] = {
 }
 
 
+#: Survivors no test from outside can kill: the mutant behaves as the original for every caller,
+#: Cal.com and the read API (they are reported apart and left out of the score). Names hold for
+#: the source they were judged on; a changed function gets new mutants, judged afresh.
+EQUIVALENT: dict[str, str] = {
+    "booking_service.flows.answers.x_answer__mutmut_1":
+        "the default of `pending` is never used: every booked answer passes it (flows/booking._booked)",
+    "booking_service.flows.answers.x_slot_json__mutmut_9":
+        "format_datum's default zone is Europe/Berlin, every practice's zone",
+    "booking_service.flows.appointments.x_appointment_by_uid__mutmut_8":
+        "with the unique constraint on (every scenario but its own ablation) a uid has one row",
+    "booking_service.flows.availability.x__check__mutmut_23":
+        "required=None is as falsy as required=False",
+    "booking_service.flows.changes.x__reschedule_holding_slot__mutmut_57":
+        "a log line's format only",
+    "booking_service.flows.requests.xǁRetellRequestǁrequired__mutmut_11":
+        "unreachable: text(required=True) raises the refusal with its reason first",
+    "booking_service.flows.slots.x_slot_lock_refusal__mutmut_3": "a log line's text only",
+    "booking_service.flows.imports.x_insert_imported__mutmut_18":
+        "same_name(caller, '') and same_name(caller, 'XXXX') are both false: a caller's name has letters",
+    "booking_service.flows.imports.x_insert_imported__mutmut_71":
+        "booking_details is stored, never shown by the read API or sent anywhere",
+    "booking_service.calcom.errors.xǁCalcomRequestErrorǁ__init____mutmut_1":
+        "the exception's text only (decisions read .status and .message)",
+    "booking_service.calcom.errors.xǁCalcomServerErrorǁ__init____mutmut_1":
+        "the exception's text only (decisions read .status and .message)",
+    "booking_service.calcom.models.xǁUpstreamBookingǁfrom_api__mutmut_62":
+        "Cal.com's numeric booking id is kept for logs; the uid is what everything keys on",
+    "booking_service.german_datetime.x__without_year__mutmut_38":
+        "the text only goes into the parse error's message (logged, never answered)",
+    "booking_service.german_datetime.x_parse_time__mutmut_259":
+        "the text only goes into the parse error's message (logged, never answered)",
+    "booking_service.tenants.x__validate_company__mutmut_7":
+        "an operator's tenants-file error message, not reachable through the voice API",
+    "booking_service.flows.upstream.x_reschedule_booking__mutmut_27":
+        "the endpoint label of metrics and logs only",
+}
+
+
 @dataclass
 class Mutant:
     name: str
@@ -265,8 +303,10 @@ def collect(work: Path, selected: list[str], files: list[str]) -> list[Mutant]:
     for name in selected:
         code = codes.get(name)
         status = "not run" if code is None else STATUS.get(code, "suspicious")
+        if status in ("survived", "no tests") and name in EQUIVALENT:
+            status = "equivalent"
         found.append(Mutant(name, module_of(name), status))
-    survivors = [m for m in found if m.status in ("survived", "no tests")]
+    survivors = [m for m in found if m.status in ("survived", "no tests", "equivalent")]
     if survivors:
         here = Path.cwd()
         os.chdir(work)
@@ -298,7 +338,8 @@ def summary(mutants: list[Mutant]) -> dict[str, dict[str, int]]:
 
 
 def score(counts: dict[str, int]) -> float | None:
-    """Killed (time-outs count as kills, as mutmut counts them) over all run mutants."""
+    """Killed (time-outs count as kills, as mutmut counts them) over all run mutants that are
+    not equivalent."""
     judged = sum(counts.get(s, 0) for s in ("killed", "timeout", "survived", "no tests",
                                            "suspicious"))
     if not judged:
@@ -316,19 +357,25 @@ def write_report(out: Path, tests: str, mutants: list[Mutant], meta: dict[str, A
         "survivors": [{"name": m.name, "module": m.module, "area": AREAS.get(m.module, "?"),
                        "diff": m.diff, "tests_that_ran_it": m.tests}
                       for m in mutants if m.status in ("survived", "no tests")],
+        "equivalent": {m.name: EQUIVALENT.get(m.name, "") for m in mutants
+                       if m.status == "equivalent"},
         "mutants": {m.name: m.status for m in mutants},
     }
     (out / f"{tests}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
     lines = [f"# Mutation report — test command: {tests}", "",
              f"{meta.get('command', '')}", "",
-             "| module | killed | survived | timeout | no tests | not run | score |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| module | killed | survived | timeout | no tests | equivalent | not run | score |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for module, counts in table.items():
         s = score(counts)
         lines.append(f"| {module} | {counts.get('killed', 0)} | {counts.get('survived', 0)} | "
                      f"{counts.get('timeout', 0)} | {counts.get('no tests', 0)} | "
-                     f"{counts.get('not run', 0)} | {'-' if s is None else f'{s:.1f} %'} |")
+                     f"{counts.get('equivalent', 0)} | {counts.get('not run', 0)} | "
+                     f"{'-' if s is None else f'{s:.1f} %'} |")
+    equivalent = [m for m in mutants if m.status == "equivalent"]
+    lines += ["", f"## Equivalent survivors ({len(equivalent)})", ""]
+    lines += [f"- `{m.name}` — {EQUIVALENT[m.name]}" for m in equivalent]
     survivors = data["survivors"]
     lines += ["", f"## Survivors ({len(survivors)})", ""]
     for sv in survivors:

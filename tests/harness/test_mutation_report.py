@@ -61,11 +61,14 @@ def test_the_report_counts_per_module_and_shows_every_survivor(mutation: ModuleT
         m("booking_service.tenants.x_load__mutmut_3", "booking_service/tenants.py", "timeout"),
         m("booking_service.german_datetime.x_p__mutmut_1", "booking_service/german_datetime.py",
           "no tests", diff="-x\n+y"),
+        m("booking_service.tenants.x__validate_company__mutmut_7", "booking_service/tenants.py",
+          "equivalent"),
     ]
     md = mutation.write_report(tmp_path, "scenarios", mutants, {"command": "python x"})
     text = md.read_text()
-    assert "| booking_service/tenants.py | 1 | 1 | 1 | 0 | 0 | 66.7 % |" in text
-    assert "| total | 1 | 1 | 1 | 1 | 0 | 50.0 % |" in text
+    assert "| booking_service/tenants.py | 1 | 1 | 1 | 0 | 1 | 0 | 66.7 % |" in text
+    assert "| total | 1 | 1 | 1 | 1 | 1 | 0 | 50.0 % |" in text
+    assert "## Equivalent survivors (1)" in text   # listed apart, out of the score
     assert "## Survivors (2)" in text
     assert "```diff\n-    a\n+    b\n```" in text
     assert "tenant isolation" in text          # the area that should have caught it
