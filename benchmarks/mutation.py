@@ -240,9 +240,11 @@ def prepare(work: Path, files: list[str], tests: str, timeout_multiplier: float)
                 target.unlink()
     stamp = work / "tests.fingerprint"
     now = fingerprint(tests)
-    if stamp.exists() and stamp.read_text() != now:
+    rerun_needed = stamp.exists() and stamp.read_text() != now
+    if rerun_needed:
         rerun = forget(mutants, ("survived", "timeout", "no tests"))
         (mutants / "mutmut-stats.json").unlink(missing_ok=True)  # which tests run what changed
+        (work / "rechecked.json").unlink(missing_ok=True)
         print(f"tests changed: {rerun} survivors / time-outs will be measured again")
     stamp.write_text(now)
 
@@ -288,6 +290,50 @@ def mutmut(work: Path, args: list[str], deadline: float, log: Path) -> int:
             proc.wait(timeout=30)
             print("time is up: the run stopped (results so far are kept)")
             return -1
+
+
+def recheck(work: Path, tests: str, names: list[str], limit: int, deadline: float) -> int:
+    """Survivors that mutmut ran against fewer than `limit` tests, run again against the whole
+    test command (``MUTANT_UNDER_TEST`` picks the mutant in mutmut's trampolines).
+
+    mutmut credits a function to the tests during which it ran; what runs once per process —
+    the session's embedded stack is built in the first scenario — is credited to that scenario
+    alone, so such a mutant "survives" scenarios that were never run against it. A kill here
+    is recorded in mutmut's cache like any other; a survivor is remembered (``rechecked.json``)
+    until the tests change."""
+    mutants = work / "mutants"
+    stats = json.loads((mutants / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
+    seen_path = work / "rechecked.json"
+    seen: dict[str, str] = json.loads(seen_path.read_text()) if seen_path.exists() else {}
+    codes = results(work)
+    killed = 0
+    for name in names:
+        function = name.rsplit("__mutmut_", 1)[0]
+        if (codes.get(name) != 0 or name in seen or name in EQUIVALENT
+                or len(stats.get(function, ())) >= limit):
+            continue
+        left = deadline - time.monotonic()
+        if left < 60:
+            break
+        env = {**os.environ, "MUTANT_UNDER_TEST": name, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:randomly",
+                                   "-q", "-x", *TEST_COMMANDS[tests]], cwd=mutants, env=env,
+                                  capture_output=True, timeout=min(left, 600), check=False)
+            outcome = "killed" if proc.returncode == 1 else "survived"
+        except subprocess.TimeoutExpired:
+            outcome = "timeout"
+        seen[name] = outcome
+        seen_path.write_text(json.dumps(seen, indent=2, ensure_ascii=False))
+        if outcome == "killed":
+            killed += 1
+            for meta in meta_files(work):
+                data = json.loads(meta.read_text())
+                if name in data["exit_code_by_key"]:
+                    data["exit_code_by_key"][name] = 1
+                    meta.write_text(json.dumps(data, indent=4))
+        print(f"recheck {name}: {outcome}")
+    return killed
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -407,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="workspace (default build/mutation/<tests>)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "out" / "mutation")
+    parser.add_argument("--recheck-below", type=int, default=None,
+                        help="run survivors that mutmut ran against fewer tests than this "
+                             "against the whole test command (0: never; default 3 for the "
+                             "scenarios, 0 for the unit tests)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the report from the cache without running anything")
     args = parser.parse_args(argv)
@@ -436,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(selected)} mutants selected in {len(files)} module(s), {len(todo)} to run")
     if todo and not args.report_only:
         mutmut(work, ["run", "--max-children", str(args.jobs), *todo], deadline, log)
+    below = args.recheck_below if args.recheck_below is not None else (
+        3 if args.tests == "scenarios" else 0)
+    if below and not args.report_only:
+        recheck(work, args.tests, selected, below, deadline)
     wall = time.monotonic() - started
     command = ("python benchmarks/mutation.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:])).strip()
