@@ -238,6 +238,13 @@ def prepare(work: Path, files: list[str], tests: str, timeout_multiplier: float)
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+            if mutants.exists():  # the tests as they are now (mutmut copies them only when it runs)
+                source = ROOT / entry
+                if source.is_dir():
+                    shutil.copytree(source, target,
+                                    ignore=shutil.ignore_patterns("__pycache__"))
+                elif source.exists():
+                    shutil.copy2(source, target)
     stamp = work / "tests.fingerprint"
     now = fingerprint(tests)
     rerun_needed = stamp.exists() and stamp.read_text() != now
