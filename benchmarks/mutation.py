@@ -8,7 +8,7 @@ should have caught it and the tests that ran it — to ``reports/out/mutation/<t
 Why mutmut and not cosmic-ray (both tried on ``german_datetime.py``, 797 resp. 901 mutants):
 mutmut compiles every mutant into the module once (trampolines), records which tests run each
 function, forks one worker per mutant and runs only those tests, stopping at the first failure —
-2.3 mutants/s with the unit tests on 2 cores. cosmic-ray writes each mutant into the source file
+2.3 mutants/s with its unit-test file on 2 cores. cosmic-ray writes each mutant into the source file
 in place and runs the whole test command in a fresh process (0.2 mutants/s, and a run stopped
 mid-way leaves a mutated file in the work tree). For the scenario suite, whose per-mutant cost is
 the scenarios that reach the mutated function, mutmut's test selection is what makes a run fit.
