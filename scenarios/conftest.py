@@ -8,6 +8,8 @@ Environment (set by `calharness verify` / `ablate`, or by hand):
   CALHARNESS_DEFENSES_OFF   comma-separated defenses to switch off (ablation; needs the
                             target's test control)
   CALHARNESS_ABLATE         run only the scenarios tagged with this defense (ablation)
+  CALHARNESS_CLOCK          where every scenario's time line starts when the target shares its
+                            clock: `winter` (default), `summer`, an ISO instant, or `real`
 Without a database variable the embedded service uses a SQLite file (writers serialised: races
 hidden); the run says which database it used.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -108,10 +111,44 @@ def _declared_needs(request: pytest.FixtureRequest) -> None:
         pytest.skip(skip_reason(missing))
 
 
+#: Where each scenario's shared clock starts (07:00 Berlin on a Monday), so no verdict depends on
+#: the day the suite runs: what a scenario books is the same days, in the same season, always.
+CLOCK_STARTS = {
+    "winter": datetime(2026, 1, 12, 6, 0, tzinfo=UTC),   # CET, UTC+1
+    "summer": datetime(2026, 7, 13, 5, 0, tzinfo=UTC),   # CEST, UTC+2
+}
+
+
+def clock_start() -> datetime | None:
+    """The instant `CALHARNESS_CLOCK` names (``None``: real time)."""
+    name = os.environ.get("CALHARNESS_CLOCK", "winter").strip() or "winter"
+    if name == "real":
+        return None
+    if name in CLOCK_STARTS:
+        return CLOCK_STARTS[name]
+    at = datetime.fromisoformat(name.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise pytest.UsageError(f"CALHARNESS_CLOCK={name!r}: give the instant with its offset")
+    return at
+
+
+def pin_clock(world: World) -> None:
+    """Start the scenario's shared clock (Cal.com's and the service's) at `clock_start` and let
+    it run from there: dates are pinned, waits still take time. Without the clock capability
+    (a black-box target) the scenario runs on the target's real time."""
+    at = clock_start()
+    if at is None or not world.has("clock"):
+        return
+    world.clock.freeze(at)
+    world.clock.unfreeze()
+
+
 @pytest.fixture
 def world(session: Session, request: pytest.FixtureRequest) -> Iterator[World]:
     session.used.clear()
     with world_for(session, judge=False) as scenario_world:  # judged in pytest_runtest_call
+        pin_clock(scenario_world)
+        session.used.discard("clock")  # the pin is the suite's, not a capability the scenario used
         yield scenario_world
     record = os.environ.get("CALHARNESS_RECORD_NEEDS")
     if record:  # a development aid: which capabilities each scenario actually used

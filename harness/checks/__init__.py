@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from harness.checks import (
+    answers,
     booking_uids,
     drift,
     host_slots,
     local_slots,
     lost,
+    one_upstream,
     phantom,
     stolen,
     tenants,
+    told,
     webhooks,
 )
 from harness.checks.facts import CheckOptions, Facts
@@ -48,6 +51,9 @@ CHECKERS: dict[str, Checker] = {
     webhooks.NAME: webhooks.check,
     tenants.NAME: tenants.check,
     drift.NAME: drift.check,
+    told.NAME: told.check,
+    one_upstream.NAME: one_upstream.check,
+    answers.NAME: answers.check,
 }
 
 

@@ -35,11 +35,13 @@ class CheckOptions:
     * ``reconciled`` — the run ended with a reconciliation that repairs: an unknown (``info``)
       outcome no longer excuses a booking made for a call that the service has no appointment
       for (the "vice versa after reconciliation" of the lost-booking invariant).
+    * ``zone`` — the practice's time zone, in which callers are told dates and times.
     """
 
     service_key_owners: frozenset[int] | None = None
     expect_imported: bool = False
     reconciled: bool = False
+    zone: str = "Europe/Berlin"
 
 
 #: Operations through which a caller asks the service to book.

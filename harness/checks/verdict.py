@@ -19,10 +19,14 @@ WEBHOOK_APPLIED_TWICE = "webhook-applied-twice"
 WEBHOOK_FORGERY_APPLIED = "webhook-forgery-applied"  # a delivery Cal.com never signed took effect
 TENANT_LEAK = "tenant-leak"
 DRIFT = "drift"                                # service DB and Cal.com disagree
+TOLD_MISMATCH = "told-mismatch"                # the caller was told other than Cal.com holds
+SECOND_UPSTREAM_BOOKING = "second-upstream-booking"  # one call left two active bookings
+UNCLEAR_ANSWER = "unclear-answer"              # a 5xx, a traceback or a malformed answer
 
 KINDS: tuple[str, ...] = (
     DOUBLE_BOOKING, DUPLICATE_APPOINTMENT, STOLEN_BOOKING, LOST_BOOKING, DUPLICATE_BOOKING,
     PHANTOM_BOOKING, WEBHOOK_APPLIED_TWICE, WEBHOOK_FORGERY_APPLIED, TENANT_LEAK, DRIFT,
+    TOLD_MISMATCH, SECOND_UPSTREAM_BOOKING, UNCLEAR_ANSWER,
 )
 
 #: At most this many operations are attached to one violation as evidence.

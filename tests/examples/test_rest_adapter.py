@@ -22,7 +22,10 @@ from harness.checks.verdict import (
     DRIFT,
     DUPLICATE_BOOKING,
     LOST_BOOKING,
+    SECOND_UPSTREAM_BOOKING,
     STOLEN_BOOKING,
+    TOLD_MISMATCH,
+    UNCLEAR_ANSWER,
 )
 from harness.clients.service import Answer
 from harness.history import HistoryRecorder
@@ -178,9 +181,10 @@ def resend_overbooks(calcom: Any) -> None:
 
 
 @pytest.mark.parametrize(("arrange", "naive_guilty_of"), [
-    (stale_replay, {STOLEN_BOOKING, DRIFT}),  # its row names Ada, the booking the outsider
-    (answers_lost, {LOST_BOOKING}),
-    (resend_overbooks, {DUPLICATE_BOOKING, DOUBLE_BOOKING, LOST_BOOKING}),
+    # its row names Ada, the booking the outsider (Ada was told of the outsider's booking)
+    (stale_replay, {STOLEN_BOOKING, DRIFT, TOLD_MISMATCH}),
+    (answers_lost, {LOST_BOOKING, UNCLEAR_ANSWER}),  # naive reads the exception out to the caller
+    (resend_overbooks, {DUPLICATE_BOOKING, DOUBLE_BOOKING, LOST_BOOKING, SECOND_UPSTREAM_BOOKING}),
 ])
 @pytest.mark.parametrize("mode", ["naive", "careful"])
 async def test_the_checkers_see_what_naive_does(mode: str, arrange: Any,

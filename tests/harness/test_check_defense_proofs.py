@@ -134,7 +134,7 @@ PROOFS: dict[str, tuple[Callable[[bool], Callable[[World], None]], set[str]]] = 
     "freshness": (lambda on: stale_replay(on), {"stolen-booking"}),
     "call_id_match": (lambda on: stale_replay(on, call_id="call_687"), {"stolen-booking"}),
     "attendee_match": (lambda on: stale_replay(on, name="Outside Booker"),
-                       {"stolen-booking", "drift"}),
+                       {"stolen-booking", "drift", "told-mismatch"}),
     "uid_duplicate_check": (uid_duplicate, {"stolen-booking"}),
     "unique_constraint": (unique_constraint, {"duplicate-appointment", "drift"}),
     "availability_double_check": (second_caller_overbooks, {"double-booking"}),

@@ -141,7 +141,7 @@ def test_ablation_rows_exclude_baseline_failures_and_flag_undetected() -> None:
     assert row.detected
     assert row.tagged_still_passing == ["s::race"]
     assert row.incidents == ["duplicate-stale-booking"]
-    assert row.violation_kinds == ["stolen-booking", "drift"]
+    assert row.violation_kinds == ["stolen-booking", "drift", "told-mismatch"]
     matrix = ablation_matrix({"freshness": off, "slot_lock": base}, baseline=base)
     assert [(r.defense, r.detected) for r in matrix] == [("freshness", True),
                                                          ("slot_lock", False)]
@@ -170,7 +170,7 @@ def full_report(junit: Path) -> RunReport:
 def test_markdown_summary_a_reviewer_reads_in_a_minute(junit: Path) -> None:
     md = render_markdown(full_report(junit))
     assert md.startswith("# calharness verify — FAILED\n")
-    assert "3 passed · 2 failed · 1 skipped · 1 xfailed — 7 scenarios · checkers 7/9 ok" in md
+    assert "3 passed · 2 failed · 1 skipped · 1 xfailed — 7 scenarios · checkers 9/12 ok" in md
     assert "ablation 1/2 defenses detected" in md
     assert "database: **sqlite** · target: embedded · 42.5 s · seed 7" in md
     assert "| races | 0 | 1 | 1 | 2 |" in md
