@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from fake_calcom.backend.models import Booking, EventType, Host
 from fake_calcom.backend.timefmt import iso_ms, iso_seconds, zone
 
@@ -44,8 +46,12 @@ WEBHOOK_VERSION = "2021-10-20"
 
 
 def js_json(value: Any) -> bytes:
-    """Bytes as `JSON.stringify` writes them (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Bytes as `JSON.stringify` writes them (no spaces, non-ASCII kept): orjson, and the stdlib
+    for what orjson refuses (non-string keys, integers past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def sign(secret: str | None, body: bytes) -> str:
