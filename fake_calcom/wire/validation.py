@@ -267,7 +267,7 @@ LEAN_CREATE_FIELDS = frozenset({"start", "attendee", "eventTypeId", "metadata", 
 LEAN_START_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z")
 
 
-def _lean_create_2024_08_13(body: Any) -> CreateInput | None:
+def lean_create_2024_08_13(body: Any) -> CreateInput | None:
     """The create of a well-formed common body, or None for anything else (the full path then
     runs and gives Cal.com's messages). It accepts only what the full path accepts and builds
     the same request: every check it makes is one of the full path's, on fewer shapes."""
@@ -324,9 +324,13 @@ def _lean_create_2024_08_13(body: Any) -> CreateInput | None:
 
 
 def create_2024_08_13(body: Any) -> CreateInput:
-    lean = _lean_create_2024_08_13(body)
-    if lean is not None:
-        return lean
+    """A 2024-08-13 create body, validated: the lean path when it can, else the full one."""
+    lean = lean_create_2024_08_13(body)
+    return lean if lean is not None else full_create_2024_08_13(body)
+
+
+def full_create_2024_08_13(body: Any) -> CreateInput:
+    """Every check of the 2024-08-13 create, with Cal.com's messages."""
     body = require_body(body)
     problems = Problems()
     problems.unknown(body, CREATE_2024_08_13_FIELDS)
