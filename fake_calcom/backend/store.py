@@ -131,6 +131,7 @@ class Backend:
         # Cal.com's unique idempotency key today: one active booking per (host, start, end).
         self._slot_keys: dict[tuple[int, datetime, datetime], int] = defaultdict(int)
         self.reservations = ReservationBook()
+        self._origins: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
 
     def _load_subscriptions(self) -> None:
         self.subscriptions = {}
@@ -426,9 +427,9 @@ class Backend:
             title=f"{plan.event_type.title} between {host.name} and {attendee.name}",
             description=plan.event_type.description,
             location=request.location if request.location is not None else plan.event_type.location,
-            guests=list(request.guests),
+            guests=tuple(request.guests),
             responses=request.responses,
-            origin=dict(origin),
+            origin=self._shared_origin(origin),
         )
         if rescheduled_from is not None:
             booking.rescheduled_from_uid = rescheduled_from.uid
@@ -445,6 +446,18 @@ class Backend:
                 trigger = "BOOKING_REQUESTED" if booking.status == "pending" else "BOOKING_CREATED"
             self.emit(trigger, booking, rescheduled_from=rescheduled_from)
         return CreateResult(booking, created=True)
+
+    def _shared_origin(self, origin: dict[str, Any]) -> dict[str, Any]:
+        """One dict per distinct origin (a handful: per API key owner), never one per booking:
+        nothing changes a booking's origin, and it is copied whenever it is shown."""
+        try:
+            key = tuple(origin.items())
+            shared = self._origins.get(key)
+        except TypeError:  # an unhashable value: this one gets its own
+            return dict(origin)
+        if shared is None:
+            shared = self._origins[key] = dict(origin)
+        return shared
 
     def create_booking(
         self,

@@ -8,6 +8,7 @@ in real Cal.com answers, API-FACTS §1.1).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -197,7 +198,9 @@ class AttendeeCheck:
         """The attendee, once every value passed its check (`Problems.raise_if_any` did not raise)."""
         assert name is not None
         assert time_zone is not None
-        return Attendee(name=name, email=email or "", time_zone=time_zone, phone_number=phone, language=language)
+        # The zone name is one of a few hundred valid ones: one string for all who share it.
+        return Attendee(name=name, email=email or "", time_zone=sys.intern(time_zone), phone_number=phone,
+                        language=language)
 
 
 def _responses(responses: dict[str, Any], attendee: Attendee, guests: list[str]) -> dict[str, Any]:
@@ -301,6 +304,10 @@ def lean_create_2024_08_13(body: Any) -> CreateInput | None:
     metadata = check_metadata(metadata, problems)
     if problems.items:
         return None
+    try:
+        start = parse_iso(start_text)
+    except ValueError:  # the shape of a date, not a date (month 13): the full path words it
+        return None
     attendee = AttendeeCheck.attendee(name, email, phone, time_zone, language)
     responses = {"name": attendee.name, "email": attendee.email, "guests": []}
     if attendee.phone_number:
@@ -308,7 +315,7 @@ def lean_create_2024_08_13(body: Any) -> CreateInput | None:
     return CreateInput(
         request=CreateRequest(
             event_type_id=event_type_id,
-            start=parse_iso(start_text),
+            start=start,
             attendee=attendee,
             metadata=metadata,
             responses=responses,
