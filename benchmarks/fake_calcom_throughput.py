@@ -1,6 +1,7 @@
 """Throughput and latency of the fake Cal.com next to a bare aiohttp endpoint, same run.
 
     python benchmarks/fake_calcom_throughput.py [--duration 10] [--connections 64] [--loader wrk|python]
+                                                [--before REF] [--wiremock JAR|auto|off]
 
 One fake server process (load mode: `--no-rate-limit --no-journal`) and one bare aiohttp process,
 load from a third process over loopback: `wrk` (Debian's package, with a Lua
@@ -12,12 +13,20 @@ Measured, each for `--duration` seconds after a short warm-up:
   * creates                — POST /v2/bookings (2024-08-13), every request a distinct free slot
                              (stateful: validation, availability, commit, serialisation)
   * slot queries           — GET /v2/slots (2024-09-04) for one day of one event type
+  * creates (before)       — with `--before REF`: the same creates against the fake as it was at
+                             git REF (its `fake_calcom/` extracted to a temporary directory), in
+                             the same alternating rounds, so before/after share the machine's load
+  * WireMock static stub   — POST /v2/bookings answered by a WireMock stub with a fixed body, when
+                             a JVM and the npm `wiremock` package (its standalone jar) are present;
+                             skipped with the reason otherwise
 Each at saturation (closed loop, `--connections` connections, no pause) and paced (the same
 connections with a pause between requests so the offered load is `--paced-fraction` of the
 saturated rate): by Little's law a saturated closed loop's latency is connections / rate, so the
 paced run is the one that shows the per-request latency at that connection count.
 
 Targets (issue 2): creates >= 40 % of the bare POST rate; p99 <= 5 ms at 64 connections.
+Every figure is printed with the 1-minute load average measured right after its run: the
+machine is shared, so ratios from one run matter, absolute req/s do not.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,11 +104,60 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def before_tree(ref: str, into: Path) -> Path:
+    """`fake_calcom/` as it was at git `ref`, extracted under `into` (for PYTHONPATH)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "fake_calcom"], capture_output=True, check=True)
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def find_wiremock_jar(choice: str) -> tuple[Path | None, str]:
+    """The WireMock standalone jar and why not, when it cannot be used."""
+    if choice == "off":
+        return None, "--wiremock off"
+    if not shutil.which("java"):
+        return None, "no JVM (java) on PATH"
+    if choice != "auto":
+        jar = Path(choice)
+        return (jar, "") if jar.is_file() else (None, f"{jar} not found")
+    roots = [Path.cwd() / "node_modules", Path(__file__).resolve().parent.parent / "node_modules"]
+    if shutil.which("npm"):
+        global_root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, check=False).stdout.strip()
+        if global_root:
+            roots.append(Path(global_root))
+    for root in roots:
+        jars = sorted((root / "wiremock" / "build").glob("wiremock-standalone-*.jar"))
+        if jars:
+            return jars[-1], ""
+    return None, "the npm package `wiremock` is not installed (npm install wiremock, then --wiremock auto or JAR)"
+
+
+def wiremock_command(jar: Path, port: int, workdir: Path) -> list[str]:
+    """WireMock with one static stub: POST /v2/bookings -> 201 and a booking-sized body."""
+    mappings = workdir / "wiremock" / "mappings"
+    mappings.mkdir(parents=True, exist_ok=True)
+    body = {"status": "success", "data": {"id": 11000001, "uid": "x" * 22, "title": "Bench between Bench Host 00 and Caller",
+                                          "status": "accepted", "start": "2031-01-06T00:00:00.000Z",
+                                          "end": "2031-01-06T00:15:00.000Z", "attendees": [{"name": "Caller", "email": "caller@example.com"}]}}
+    (mappings / "create.json").write_text(json.dumps({
+        "request": {"method": "POST", "urlPath": "/v2/bookings"},
+        "response": {"status": 201, "jsonBody": body, "headers": {"Content-Type": "application/json"}},
+    }))
+    return ["java", "-Xmx512m", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
+            "--root-dir", str(workdir / "wiremock"), "--no-request-journal", "--disable-banner"]
+
+
 @contextmanager
-def server(command: list[str], port: int):
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def server(command: list[str], port: int, pythonpath: Path | None = None):
+    env = None
+    if pythonpath is not None:  # an old tree first on the path shadows the installed package
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                               cwd=pythonpath or None)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a JVM may take a while on a busy machine
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -298,6 +356,11 @@ def main() -> int:
                              "(default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="saturated runs per endpoint, best kept (default: %(default)s)")
     parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--before", metavar="REF",
+                        help="also measure creates against fake_calcom/ as of git REF (e.g. main), interleaved")
+    parser.add_argument("--wiremock", default="auto", metavar="JAR|auto|off",
+                        help="WireMock standalone jar for the static-stub comparison; auto looks in node_modules "
+                             "(npm install wiremock) and npm's global root (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load-worker", nargs=6, help=argparse.SUPPRESS)
@@ -337,6 +400,7 @@ def main() -> int:
         # Server CPU per request: what one dedicated core would cost, whatever else the
         # machine is doing (the req/s columns depend on what the neighbours leave us).
         result["cpu_us"] = (after - before) / result["requests"] * 1e6 if before is not None and after is not None and result["requests"] else float("nan")
+        result["load"] = os.getloadavg()[0]  # what the neighbours were doing meanwhile
         offset += result["requests"] + 100_000  # every create gets a slot never used before
         return result
 
@@ -353,19 +417,35 @@ def main() -> int:
         ("fake: create booking", "fake", "create"),
         ("fake: GET /v2/slots (1 day)", "fake", "slots"),
     ]
+    ports = {"bare": free_port(), "fake": free_port()}
+    commands = {
+        "bare": ([sys.executable, __file__, "--serve-bare", str(ports["bare"])], None),
+        "fake": ([sys.executable, "-m", "fake_calcom", "--port", str(ports["fake"]), "--no-rate-limit",
+                  "--no-journal", "--quiet", "--seed-data", str(seed)], None),
+    }
+    if args.before:
+        tree = before_tree(args.before, workdir / "before")
+        ports["before"] = free_port()
+        commands["before"] = ([sys.executable, "-m", "fake_calcom", "--port", str(ports["before"]), "--no-rate-limit",
+                               "--no-journal", "--quiet", "--seed-data", str(seed)], tree)
+        endpoints.append((f"fake @{args.before}: create booking", "before", "create"))
+    jar, why_not = find_wiremock_jar(args.wiremock)
+    if jar is not None:
+        ports["wiremock"] = free_port()
+        commands["wiremock"] = (wiremock_command(jar, ports["wiremock"], workdir), None)
+        endpoints.append(("WireMock static stub POST", "wiremock", "create"))
     rows: list[Row] = []
-    bare_port, fake_port = free_port(), free_port()
-    fake_command = [sys.executable, "-m", "fake_calcom", "--port", str(fake_port), "--no-rate-limit", "--no-journal",
-                    "--quiet", "--seed-data", str(seed)]
-    # Both servers stay up (the idle one costs nothing) so the saturated runs can alternate:
+    # Every server stays up (an idle one costs nothing) so the saturated runs can alternate:
     # each endpoint's best of --repeat runs, so a burst of other work on the machine does not
     # bias one side of the comparison.
-    with server([sys.executable, __file__, "--serve-bare", str(bare_port)], bare_port) as bare_process, \
-            server(fake_command, fake_port) as fake_process:
-        urls = {"bare": f"http://127.0.0.1:{bare_port}", "fake": f"http://127.0.0.1:{fake_port}"}
-        pids.update({urls["bare"]: bare_process.pid, urls["fake"]: fake_process.pid})
+    with ExitStack() as stack:
+        for where, (command, tree) in commands.items():
+            process = stack.enter_context(server(command, ports[where], pythonpath=tree))
+            url = f"http://127.0.0.1:{ports[where]}"
+            pids[url] = process.pid
+        urls = {where: f"http://127.0.0.1:{port}" for where, port in ports.items()}
         for _, where, kind in endpoints:
-            load(urls[where], kind, args.warmup)
+            load(urls[where], kind, args.warmup * (5 if where == "wiremock" else 1))  # the JIT warms up
         best: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
             for name, where, kind in endpoints:
@@ -383,29 +463,38 @@ def main() -> int:
           f"(exponential pauses); python "
           f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}\n")
     header = (f"{'endpoint':30} {'mode':11} {'req/s':>9} {'cpu µs/req':>10} {'p50 ms':>8} {'p90 ms':>8} "
-              f"{'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'errors':>7}")
+              f"{'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'errors':>7} {'load':>5}")
     print(header)
     print("-" * len(header))
     for row in rows:
         r = row.result
         print(f"{row.name:30} {row.mode:11} {r['rps']:9.0f} {r['cpu_us']:10.1f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['max_ms']:8.2f} {r['non2xx']:8d} {r['errors']:7d}")
+              f"{r['max_ms']:8.2f} {r['non2xx']:8d} {r['errors']:7d} {r['load']:5.2f}")
 
     def find(name: str, mode: str) -> dict[str, Any]:
         return next(r.result for r in rows if r.name == name and r.mode == mode)
 
-    creates = find("fake: create booking", "saturated")["rps"]
     print()
-    create_cpu = find("fake: create booking", "saturated")["cpu_us"]
-    for bare_name in ("bare aiohttp POST", "bare aiohttp JSON POST"):
-        bare = find(bare_name, "saturated")
-        ratio = creates / bare["rps"]
-        print(f"creates / {bare_name}: {ratio:.0%} by req/s, {bare['cpu_us'] / create_cpu:.0%} by server CPU "
-              f"per request (target >= 40 %): {'ok' if ratio >= 0.4 else 'MISSED'}")
+    creates = [name for name, _, kind in endpoints if kind == "create" and not name.startswith("WireMock")]
+    references = ["bare aiohttp POST", "bare aiohttp JSON POST"]
+    if jar is not None:
+        references.append("WireMock static stub POST")
+    else:
+        print(f"WireMock comparison skipped: {why_not}")
+    for create_name in creates:
+        create = find(create_name, "saturated")
+        print(f"{create_name}: {create['cpu_us']:.1f} µs server CPU per create (load {create['load']:.2f})")
+        for reference_name in references:
+            reference = find(reference_name, "saturated")
+            ratio = create["rps"] / reference["rps"]
+            verdict = f" (target >= 40 %): {'ok' if ratio >= 0.4 else 'MISSED'}" if reference_name == "bare aiohttp POST" else ""
+            print(f"  ÷ {reference_name}: {ratio:.0%} by req/s, {reference['cpu_us'] / create['cpu_us']:.0%} by server CPU "
+                  f"per request{verdict} (load {reference['load']:.2f})")
     for fraction in fractions:
         paced = find("fake: create booking", f"paced {fraction:.0%}")
         print(f"create p99 at {args.connections} connections, {paced['rps']:.0f} req/s ({fraction:.0%} of capacity): "
-              f"{paced['p99_ms']:.2f} ms (target <= 5 ms): {'ok' if paced['p99_ms'] <= 5 else 'MISSED'}")
+              f"{paced['p99_ms']:.2f} ms (target <= 5 ms): {'ok' if paced['p99_ms'] <= 5 else 'MISSED'} "
+              f"(load {paced['load']:.2f})")
     if args.json:
         print(json.dumps([{"endpoint": r.name, "mode": r.mode, **r.result} for r in rows], indent=1))
     shutil.rmtree(workdir, ignore_errors=True)

@@ -10,6 +10,7 @@ This is what "out of process" means for the harness: nothing shared but HTTP and
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -21,7 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from calharness.load_support.processes import free_port
 from harness.db import DatabaseChoice, choose_database
@@ -53,6 +54,10 @@ class ServedOptions:
     rate_limit: bool = False
     seed: int = 0
     log_dir: Path | None = None
+    #: Further booking-service `Settings` (a load profile's scaled waits); when set, the service
+    #: runs under `calharness.load_support.service_process`, which takes them as JSON.
+    service_settings: dict[str, Any] = field(default_factory=dict)
+    journal: bool = True  # the fake's request journal (a load run switches it off)
 
 
 @dataclass
@@ -95,6 +100,8 @@ class ServedStack:
         fake_args = ["--port", str(fake_port), "--seed", str(opts.seed), "--quiet"]
         if not opts.rate_limit:
             fake_args.append("--no-rate-limit")
+        if not opts.journal:
+            fake_args.append("--no-journal")
         self._spawn("fake_calcom", [sys.executable, "-m", "fake_calcom", *fake_args])
         self._wait("fake_calcom", f"{self.fake_url}/_fake/healthz")
         if opts.service != "reference":
@@ -115,10 +122,18 @@ class ServedStack:
     def _serve_booking(self, name: str, *, migrate: bool) -> str:
         assert self.database is not None
         port = free_port()
-        argv = [sys.executable, "-m", "booking_service", "--log-level", "WARNING", "serve",
-                "--port", str(port), "--database-url", self.database.url,
-                "--calcom-url", self.fake_url, "--calcom-timeout",
-                f"{self.options.calcom_timeout_s:g}", "--webhook-secret", WEBHOOK_SECRET]
+        if self.options.service_settings:
+            settings = {"calcom_timeout_s": self.options.calcom_timeout_s,
+                        **self.options.service_settings}
+            argv = [sys.executable, "-m", "calharness.load_support.service_process",
+                    "--port", str(port), "--database-url", self.database.url,
+                    "--calcom-url", self.fake_url, "--webhook-secret", WEBHOOK_SECRET,
+                    "--settings-json", json.dumps(settings)]
+        else:
+            argv = [sys.executable, "-m", "booking_service", "--log-level", "WARNING", "serve",
+                    "--port", str(port), "--database-url", self.database.url,
+                    "--calcom-url", self.fake_url, "--calcom-timeout",
+                    f"{self.options.calcom_timeout_s:g}", "--webhook-secret", WEBHOOK_SECRET]
         if self.options.defenses_off:
             argv += ["--defense-off", ",".join(self.options.defenses_off)]
         if not migrate:
@@ -189,6 +204,37 @@ class ServedStack:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def subscribe_webhooks(self) -> None:
+        """The service's webhook subscription on the fake (a reset of the fake forgets it)."""
+        _post_json(f"{self.fake_url}/_fake/webhooks/subscribe",
+                   {"subscriberUrl": f"{self.service_url}/api/webhooks/calcom",
+                    "secret": WEBHOOK_SECRET})
+
+    def reset(self, defenses_off: tuple[str, ...] | None = None) -> None:
+        """A clean slate between runs, over HTTP as for any deployment: the fake restored to how
+        it started, the service wiped through its test control (`test_control` must be on),
+        the webhook subscription renewed."""
+        if not self.options.test_control:
+            raise StartError("reset needs the service's test control (test_control=True)")
+        import asyncio
+
+        from harness.control import TestControlClient
+
+        off = list(self.options.defenses_off if defenses_off is None else defenses_off)
+        _post_json(f"{self.fake_url}/_fake/reset", {"scope": "restore"})
+
+        async def wipe() -> None:
+            for url in (self.service_url, self.replica_url):
+                if url is not None:
+                    control = TestControlClient(url, self.token)
+                    try:
+                        await control.reset(off)
+                    finally:
+                        await control.close()
+
+        asyncio.run(wipe())
+        self.subscribe_webhooks()
 
     def __enter__(self) -> ServedStack:
         return self.start()

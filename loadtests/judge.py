@@ -116,7 +116,7 @@ def service_view(target: Target) -> ServiceView:
                                      processed_webhooks=doc.get("processed_webhooks"))
     if not target.company_keys:
         raise RuntimeError("no way to read the service's appointments: give company API keys "
-                           "(target file) or run against the embedded stack")
+                           "(target file) or run against a stack calharness load starts")
     seen: dict[Any, dict[str, Any]] = {}
     base = target.service_url.rstrip("/")
     for key in target.company_keys:

@@ -5,8 +5,9 @@ How many simultaneous phone calls can the service book for while the whole booki
 under 45 s, given Cal.com's latency and its 120 requests/min per API key — and does anything get
 double-booked or lost on the way?
 
-This process starts the embedded stack (the fake Cal.com with the profile's latency, rate limit
-and faults, journal off; the booking service) or uses a target file, then runs Locust headless
+This process starts the stack — the fake Cal.com (with the profile's latency, rate limit and
+faults, journal off) and the booking service, each a process of its own (`--stack embedded`:
+both on one event loop in this process, as before) — or uses a target file, then runs Locust headless
 as separate processes (one master + N workers, or one local runner) pointed at the service. The
 Locust master judges the run (thresholds and every invariant checker over the merged history,
 the service's view and Cal.com's ground truth) and exits with the verdict; this command returns
@@ -94,7 +95,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                  "(default fixed:0)")
     callers.add_argument("--max-attempts", type=int,
                          help="collects per call before the caller gives up (default 3)")
-    upstream = parser.add_argument_group("the fake Cal.com (embedded stack only)")
+    upstream = parser.add_argument_group("the fake Cal.com and the service (a stack of ours only)")
     upstream.add_argument("--calcom-median-ms", type=float,
                           help="median Cal.com latency, lognormal (default 400; 0 = none)")
     upstream.add_argument("--calcom-sigma", type=float,
@@ -111,8 +112,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     upstream.add_argument("--database-url",
                           help="the service's database (default: HARNESS_DB_URL, a fresh "
                                "database on HARNESS_MYSQL_URL, or SQLite)")
+    upstream.add_argument("--stack", choices=("processes", "embedded"), default="processes",
+                          help="processes (default): the fake and the service each in a process "
+                               "of its own, so they, the Locust master and its workers get a "
+                               "core each; embedded: both on one event loop in this process "
+                               "(what load runs did before, kept to compare with)")
     upstream.add_argument("--target", type=Path, metavar="FILE",
-                          help="load an external deployment instead of the embedded stack: "
+                          help="load an external deployment instead of a stack of ours: "
                                "the TOML target file of `calharness verify --target` "
                                "(harness/target.py); it must allow booking")
     gates = parser.add_argument_group("thresholds (checked on the Locust master)")
@@ -253,20 +259,20 @@ class Prepared:
 
     target: Target
     database: str
-    embedded: Any = None  # the EmbeddedStack, when we started one
+    stack: Any = None  # the EmbeddedStack or ServedStack, when we started one
+    control: Any = None  # the fake's control plane (FakeControl), when the stack is ours
 
     def configure_upstream(self, profile: LoadProfile) -> None:
-        """The fake's rate limit and fault plan for ``profile`` (embedded stack only)."""
-        if self.embedded is None:
+        """The fake's rate limit and fault plan for ``profile`` (a stack of ours only)."""
+        if self.control is None:
             return
-        control = self.embedded.control
-        control.set_journal(enabled=False)
-        control.set_rate_limit(**profile.rate_limit())
-        control.set_faults(profile.fault_plan())
+        self.control.set_journal(enabled=False)
+        self.control.set_rate_limit(**profile.rate_limit())
+        self.control.set_faults(profile.fault_plan())
 
     def reset(self, profile: LoadProfile) -> None:
-        if self.embedded is not None:
-            self.embedded.reset()
+        if self.stack is not None:
+            self.stack.reset()
             self.configure_upstream(profile)
 
 
@@ -299,6 +305,52 @@ def prepared_target(args: argparse.Namespace, profile: LoadProfile,
     if args.target is not None:
         yield _external_target(args.target)
         return
+    if getattr(args, "stack", "processes") == "embedded":
+        with _embedded(args, profile, defenses_off, log_path) as prepared:
+            yield prepared
+        return
+    with _processes(args, profile, defenses_off, log_path) as prepared:
+        yield prepared
+
+
+@contextlib.contextmanager
+def _processes(args: argparse.Namespace, profile: LoadProfile,
+               defenses_off: tuple[str, ...], log_path: Path) -> Iterator[Prepared]:
+    """The fake and the service as processes of their own (`calharness.served`): each gets a
+    core of its own, next to the Locust master and workers, instead of sharing one event loop
+    in this process. Their logs go to the run directory (`stack/`)."""
+    from calharness.served import ServedOptions, ServedStack, StartError
+    from fake_calcom.client import FakeControl
+
+    settings = profile.service_settings()
+    options = ServedOptions(database_url=args.database_url, defenses_off=defenses_off,
+                            seed=profile.seed, rate_limit=profile.upstream.rate_limit,
+                            journal=False, calcom_timeout_s=settings.pop("calcom_timeout_s"),
+                            service_settings=settings, replica=False,
+                            log_dir=log_path.parent / "stack")
+    try:
+        stack = ServedStack(options).start()
+    except StartError as exc:
+        raise UsageError(f"the stack did not start: {exc}") from None
+    try:
+        stack.subscribe_webhooks()
+        prepared = Prepared(
+            target=Target(service_url=stack.service_url, fake_url=stack.fake_url,
+                          control_url=stack.service_url, control_token=stack.token,
+                          company_keys=DEMO_COMPANY_KEYS),
+            database=stack.database.description if stack.database else "unknown",
+            stack=stack, control=FakeControl(stack.fake_url))
+        prepared.configure_upstream(profile)
+        yield prepared
+    finally:
+        stack.stop()
+
+
+@contextlib.contextmanager
+def _embedded(args: argparse.Namespace, profile: LoadProfile,
+              defenses_off: tuple[str, ...], log_path: Path) -> Iterator[Prepared]:
+    """The fake and the service on one event loop in this process (`--stack embedded`): what
+    load runs did before they started processes, kept to compare with."""
     from harness.stack import EmbeddedStack, StackOptions
 
     settings = profile.service_settings()
@@ -312,7 +364,7 @@ def prepared_target(args: argparse.Namespace, profile: LoadProfile,
                           control_url=stack.service_url, control_token=stack.token,
                           company_keys=DEMO_COMPANY_KEYS),
             database=stack.database.description if stack.database else "unknown",
-            embedded=stack)
+            stack=stack, control=stack.control)
         prepared.configure_upstream(profile)
         yield prepared
 
@@ -577,7 +629,7 @@ def run(args: argparse.Namespace) -> int:
         if args.master_port is not None:
             _port_free(args.master_bind_host, args.master_port)
         if args.target is not None and defenses_off:
-            raise UsageError("--defense-off needs the embedded stack (not --target)")
+            raise UsageError("--defense-off needs a stack of ours (not --target)")
         steps = _steps(args.capacity_steps) if args.find_capacity else []
         baseline = _baseline(args)
         run_dir = run_dir_for(args.out, profile, "-capacity" if args.find_capacity else "")

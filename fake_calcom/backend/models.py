@@ -121,7 +121,7 @@ class Booking:
     title: str
     description: str = ""
     location: str = ""
-    guests: list[str] = field(default_factory=list)
+    guests: tuple[str, ...] = ()  # a tuple: most bookings have none, and () is allocated once
     responses: dict[str, Any] = field(default_factory=dict)
     rescheduled_from_uid: str | None = None
     rescheduled_to_uid: str | None = None
@@ -130,7 +130,7 @@ class Booking:
     rejection_reason: str | None = None
     rescheduling_reason: str | None = None
     rescheduled_by_email: str | None = None
-    origin: dict[str, Any] = field(default_factory=lambda: {"kind": "outside"})
+    origin: dict[str, Any] = field(default_factory=lambda: {"kind": "outside"})  # shared, read-only
     # Which unique-key formula Cal.com used for it: "host_slot" (today) or "attendee" (pre 2025-05).
     key_mode: str = "host_slot"
 

@@ -77,6 +77,13 @@ class CreateResult:
     created: bool  # False when the dedupe path returned an existing booking unchanged
 
 
+def _unavailable(event_type: EventType) -> BadRequest:
+    """Cal.com's answer when no host of `event_type` can take the slot."""
+    if event_type.is_team:
+        return BadRequest(TEAM_BUSY_MESSAGE, reason="hosts_unavailable_for_booking")
+    return BadRequest(BUSY_MESSAGE, reason="no_available_users_found_error")
+
+
 def booking_idempotency_key(booking: Booking) -> str | None:
     """Cal.com's `idempotencyKey` column: set while active, null once cancelled/rejected."""
     if not booking.active:
@@ -124,6 +131,7 @@ class Backend:
         # Cal.com's unique idempotency key today: one active booking per (host, start, end).
         self._slot_keys: dict[tuple[int, datetime, datetime], int] = defaultdict(int)
         self.reservations = ReservationBook()
+        self._origins: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
 
     def _load_subscriptions(self) -> None:
         self.subscriptions = {}
@@ -205,7 +213,7 @@ class Backend:
         return booking
 
     def is_busy(self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
-        return any(b.uid != ignore_uid for b in self._busy.overlapping(host_id, start, end))
+        return self._busy.any_overlapping(host_id, start, end, ignore_uid)
 
     def busy_intervals(
         self, host_id: int, start: datetime, end: datetime, ignore_uid: str | None = None
@@ -329,28 +337,27 @@ class Backend:
         overbook: bool,
         ignore_uid: str | None,
     ) -> tuple[int, ...]:
-        hosts = [self.data.hosts[h] for h in event_type.host_ids]
-        message = TEAM_BUSY_MESSAGE if event_type.is_team else BUSY_MESSAGE
-        reason = "hosts_unavailable_for_booking" if event_type.is_team else "no_available_users_found_error"
-
         calendar = self.calendar
+        busy = self._busy
 
         def available(host: Host) -> bool:
             if not calendar.within_working_hours(host, start, end):
                 return False
-            return overbook or not self.is_busy(host.id, start, end, ignore_uid)
+            return overbook or not busy.any_overlapping(host.id, start, end, ignore_uid)
 
-        if len(hosts) == 1:
-            if not available(hosts[0]):
-                raise BadRequest(message, reason=reason)
-            return (hosts[0].id,)
+        if len(event_type.host_ids) == 1:  # the common event type: no list, no closure call chain
+            host = self.data.hosts[event_type.host_ids[0]]
+            if available(host):
+                return event_type.host_ids
+            raise _unavailable(event_type)
+        hosts = [self.data.hosts[h] for h in event_type.host_ids]
         if event_type.scheduling_type == "collective":
             if not all(available(h) for h in hosts):
-                raise BadRequest(message, reason=reason)
+                raise _unavailable(event_type)
             return tuple(h.id for h in hosts)
         candidates = [h for h in hosts if available(h)]
         if not candidates:
-            raise BadRequest(message, reason=reason)
+            raise _unavailable(event_type)
         if event_type.scheduling_type == "round_robin":
             chosen = min(candidates, key=lambda h: (self._active_count[h.id], h.id))
             return (chosen.id,)
@@ -420,9 +427,9 @@ class Backend:
             title=f"{plan.event_type.title} between {host.name} and {attendee.name}",
             description=plan.event_type.description,
             location=request.location if request.location is not None else plan.event_type.location,
-            guests=list(request.guests),
+            guests=tuple(request.guests),
             responses=request.responses,
-            origin=dict(origin),
+            origin=self._shared_origin(origin),
         )
         if rescheduled_from is not None:
             booking.rescheduled_from_uid = rescheduled_from.uid
@@ -439,6 +446,18 @@ class Backend:
                 trigger = "BOOKING_REQUESTED" if booking.status == "pending" else "BOOKING_CREATED"
             self.emit(trigger, booking, rescheduled_from=rescheduled_from)
         return CreateResult(booking, created=True)
+
+    def _shared_origin(self, origin: dict[str, Any]) -> dict[str, Any]:
+        """One dict per distinct origin (a handful: per API key owner), never one per booking:
+        nothing changes a booking's origin, and it is copied whenever it is shown."""
+        try:
+            key = tuple(origin.items())
+            shared = self._origins.get(key)
+        except TypeError:  # an unhashable value: this one gets its own
+            return dict(origin)
+        if shared is None:
+            shared = self._origins[key] = dict(origin)
+        return shared
 
     def create_booking(
         self,

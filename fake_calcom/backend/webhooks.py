@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from fake_calcom.backend.models import Booking, EventType, Host
 from fake_calcom.backend.timefmt import iso_ms, iso_seconds, zone
 
@@ -44,8 +46,14 @@ WEBHOOK_VERSION = "2021-10-20"
 
 
 def js_json(value: Any) -> bytes:
-    """Bytes as `JSON.stringify` writes them (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Bytes as `JSON.stringify` writes them (no spaces, non-ASCII kept): orjson, and the stdlib
+    for what orjson refuses (non-string keys, integers past 64 bits)."""
+    try:
+        # A copy of exact size: orjson's buffer has kilobytes of spare room, and this body may
+        # wait in the queue for a while.
+        return bytes(memoryview(orjson.dumps(value)))
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def sign(secret: str | None, body: bytes) -> str:
@@ -175,6 +183,16 @@ class Delivery:
     signature_valid: bool = True
     faults: list[str] = field(default_factory=list)
     error: str | None = None
+    body_sha256: str | None = None  # set by `settle`, which lets the body go
+
+    def settle(self) -> None:
+        """Sent, failed or dropped, and copied if it was to be: from now on only the record
+        (`ground_truth`) is read, so the body and its document are let go — a long run keeps
+        kilobytes per booking otherwise."""
+        if self.body_sha256 is None:
+            self.body_sha256 = hashlib.sha256(self.body).hexdigest()
+        self.body = b""
+        self.document = {}
 
     def headers(self) -> dict[str, str]:
         signature = sign(self.secret, self.body)
@@ -192,7 +210,7 @@ class Delivery:
             "subscriberUrl": self.subscriber_url,
             "triggerEvent": self.trigger,
             "bookingUid": self.booking_uid,
-            "body_sha256": hashlib.sha256(self.body).hexdigest(),
+            "body_sha256": self.body_sha256 or hashlib.sha256(self.body).hexdigest(),
             "outcome": self.outcome,
             "http_status": self.http_status,
             "copy": self.copy,

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import web
 
 from fake_calcom.backend.errors import BadRequest, Forbidden, Unauthorized
@@ -53,8 +54,14 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def dumps(document: Any) -> bytes:
-    """`JSON.stringify` bytes (what Express's `res.json` sends)."""
-    return _ENCODER.encode(document).encode()
+    """`JSON.stringify` bytes (what Express's `res.json` sends).
+
+    orjson writes the same compact UTF-8 (and floats, NaN as `null`, the way JavaScript does);
+    what it refuses (non-string keys, integers past 64 bits) goes through the stdlib encoder."""
+    try:
+        return orjson.dumps(document)
+    except TypeError:
+        return _ENCODER.encode(document).encode()
 
 
 def success(data: Any, status: int = 200, **extra: Any) -> Answer:
@@ -101,6 +108,12 @@ CTX_KEY: Any = web.RequestKey("fake_calcom_ctx", Ctx) if hasattr(web, "RequestKe
 
 
 def parse_json(raw: bytes) -> Any:
+    """The body as JSON: orjson for a well-formed body; anything it refuses takes the stdlib
+    path, which keeps the V8 wording of the error (and what the stdlib accepts, e.g. `NaN`)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     if not raw.strip():
         return None
     try:

@@ -93,6 +93,7 @@ class DeliveryWorker:
             delivery.faults.append(fault.name)
             if kind == "webhook_drop":
                 delivery.outcome = "dropped"
+                delivery.settle()
                 return
             if kind == "webhook_bad_signature":
                 delivery.signature_valid = False
@@ -130,8 +131,13 @@ class DeliveryWorker:
 
     async def _send_all(self, delivery: Delivery, copies: int) -> None:
         await self._post(delivery)
+        sent = [delivery]
         for copy in range(2, copies + 1):
-            await self._post(self.queue.add_copy(delivery, copy))
+            duplicate = self.queue.add_copy(delivery, copy)
+            await self._post(duplicate)
+            sent.append(duplicate)
+        for record in sent:
+            record.settle()
 
     async def _post(self, delivery: Delivery) -> None:
         assert self._session is not None

@@ -63,7 +63,8 @@ class Journal:
                 "latency_ms": round(latency_ms, 3),
                 "faults": faults,
                 "request_body": request_body[:BODY_LIMIT] if request_body else request_body,
-                "response_body": response_body[:BODY_LIMIT] if response_body else response_body,
+                # An exact-size copy: orjson's answer bytes carry kilobytes of spare capacity.
+                "response_body": bytes(memoryview(response_body)[:BODY_LIMIT]) if response_body else response_body,
             }
         )
 

@@ -41,16 +41,19 @@ def booking_2024_08_13(booking: Booking, backend: Backend) -> dict[str, Any]:
         "hosts": [host_2024_08_13(h) for h in backend.hosts_of(booking)],
         "status": booking.status,
     }
-    for key, value in (
-        ("cancellationReason", booking.cancellation_reason),
-        ("cancelledByEmail", booking.cancelled_by_email),
-        ("reschedulingReason", booking.rescheduling_reason),
-        ("rescheduledByEmail", booking.rescheduled_by_email),
-        ("rescheduledFromUid", booking.rescheduled_from_uid),
-        ("rescheduledToUid", booking.rescheduled_to_uid),
-    ):
-        if value is not None:
-            data[key] = value
+    if (booking.cancellation_reason is not None or booking.cancelled_by_email is not None
+            or booking.rescheduling_reason is not None or booking.rescheduled_by_email is not None
+            or booking.rescheduled_from_uid is not None or booking.rescheduled_to_uid is not None):
+        for key, value in (  # a fresh accepted booking has none of them: no tuple built per render
+            ("cancellationReason", booking.cancellation_reason),
+            ("cancelledByEmail", booking.cancelled_by_email),
+            ("reschedulingReason", booking.rescheduling_reason),
+            ("rescheduledByEmail", booking.rescheduled_by_email),
+            ("rescheduledFromUid", booking.rescheduled_from_uid),
+            ("rescheduledToUid", booking.rescheduled_to_uid),
+        ):
+            if value is not None:
+                data[key] = value
     attendees = []
     for attendee in booking.attendees:
         entry: dict[str, Any] = {
@@ -63,6 +66,7 @@ def booking_2024_08_13(booking: Booking, backend: Backend) -> dict[str, Any]:
         if attendee.phone_number:
             entry["phoneNumber"] = attendee.phone_number
         attendees.append(entry)
+    created = iso_ms(booking.created_at)  # formatted once: a booking never changed has updatedAt == createdAt
     data.update(
         {
             "start": iso_ms(booking.start),
@@ -73,8 +77,8 @@ def booking_2024_08_13(booking: Booking, backend: Backend) -> dict[str, Any]:
             "meetingUrl": booking.location,
             "location": booking.location,
             "absentHost": False,
-            "createdAt": iso_ms(booking.created_at),
-            "updatedAt": iso_ms(booking.updated_at),
+            "createdAt": created,
+            "updatedAt": created if booking.updated_at == booking.created_at else iso_ms(booking.updated_at),
             "metadata": booking.metadata,
             "icsUid": f"{booking.uid}@Cal.com",
             "attendees": attendees,

@@ -1,7 +1,8 @@
 """Whole `calharness load` runs, in subprocesses (Locust never enters the pytest process).
 
 Each run is short (a few seconds of the smoke profile at time factor 10), bounded by
-``--timeout`` and by the subprocess timeout, and talks to the embedded stack over loopback only.
+``--timeout`` and by the subprocess timeout, and talks over loopback only to the stack it starts
+(the fake and the service as processes of their own, `--stack processes`, the default).
 Locust's exit code is the verdict: the runs with a slot defense switched off must fail with 3
 (an invariant violated), the run with every defense on must pass.
 """
@@ -78,6 +79,8 @@ def test_one_master_and_two_local_workers_pass_with_every_defense_on(tmp_path: P
     processes = {line.split('"process":"')[1].split(":")[0]
                  for line in (run / "history.jsonl").read_text().splitlines()}
     assert processes == {"w0", "w1"}
+    # the fake and the service ran as processes of their own, each logging to the run directory
+    assert {p.name for p in (run / "stack").iterdir()} >= {"fake_calcom.log", "booking_service.log"}
     for report in ("locust.html", "locust_stats.csv", "load-summary.json", "verdicts.json"):
         assert (run / report).is_file(), report
     loaded = LoadSummary.from_json(json.loads((run / "load-summary.json").read_text()))
@@ -134,7 +137,9 @@ def test_the_latency_gate_fails_a_run_that_misses_its_target(tmp_path: Path) -> 
     summary = summary_of(run)
     assert all(v["ok"] for v in summary["invariants"])
     missed = [t["name"] for t in summary["thresholds"] if not t["ok"]]
-    assert missed == ["p95 booking_flow"], summary["thresholds"]
+    # The p95 gate fails whatever the machine does; whether a starved machine also times some
+    # requests out (the failure-ratio gate) is not this test's question.
+    assert "p95 booking_flow" in missed, summary["thresholds"]
 
 
 @pytest.mark.slow
@@ -194,8 +199,9 @@ def test_capacity_is_the_last_step_of_the_passing_run_from_the_start() -> None:
 @pytest.mark.slow
 def test_find_capacity_runs_each_step_on_a_clean_stack_and_writes_the_curve(
         tmp_path: Path) -> None:
+    # Steps of 8 s: a step must see calls finish even on a machine shared with other work.
     result = subprocess.run(calharness("--profile", "smoke", "--find-capacity",
-                                       "--capacity-steps", "2,6", "--duration", "3",
+                                       "--capacity-steps", "2,6", "--duration", "8",
                                        "--target-p95", "600", "--timeout", "60",
                                        "--out", str(tmp_path)),
                             capture_output=True, text=True, timeout=LIMIT_S, check=False)
@@ -211,7 +217,7 @@ def test_find_capacity_runs_each_step_on_a_clean_stack_and_writes_the_curve(
         assert point["flows"] > 0
     assert capacity["time_factor"] == 10
     # every step is judged on its own (the stack is reset between steps)
-    steps = sorted(p.name for p in base.iterdir() if p.is_dir())
-    assert steps == ["users-002", "users-006"]
+    steps = sorted(p.name for p in base.iterdir() if p.is_dir() and p.name != "stack")
+    assert steps == ["users-002", "users-006"]  # (stack/: the logs of the one stack's processes)
     assert "capacity at p95 booking_flow <= 600 s" in result.stdout
     assert "6 simultaneous calls" in result.stdout
