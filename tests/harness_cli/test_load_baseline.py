@@ -76,7 +76,8 @@ def test_a_load_run_slower_than_its_baseline_fails_naming_the_figure(tmp_path: P
     fast["flow"].update(p50_s=0.01, p95_s=0.01, p99_s=0.01)   # an impossibly fast baseline
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(fast))
-    result = calharness("load", "--profile", "smoke", "--duration", "4", "--out",
+    # 10 s, not less: on a loaded machine a shorter run may finish no booked call to compare.
+    result = calharness("load", "--profile", "smoke", "--duration", "10", "--out",
                         str(tmp_path / "runs"), "--baseline", str(baseline), "--timeout", "60",
                         timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
