@@ -57,7 +57,8 @@ served reference || exit 1
 verify 0 reference --min-ran 90%
 
 served black-box --no-test-control || exit 1
-verify 0 black-box --min-ran 60%
+# (55 %: 116 of 203 scenarios need no test control; the season and change-day scenarios need the clock)
+verify 0 black-box --min-ran 55%
 
 served rest-careful --service rest-careful || exit 1
 verify 0 rest-careful

@@ -50,7 +50,7 @@ def test_a_request_without_a_call_id_is_refused_naming_it(world: World) -> None:
 
 def test_a_past_slot_is_refused_as_past(world: World) -> None:
     slot = world.slot(days_ahead=2, hour=10)
-    past = (world.now().astimezone(BERLIN) - timedelta(days=2)).replace(hour=10, minute=0)
+    past = (world.now().astimezone(BERLIN) - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     answer = world.driver.collect(slot, name="Gerd Gestern", call_id="call_past",
                                   args={"datum": f"{past:%d.%m.%Y}", "uhrzeit": "10:00"})
     assert said(answer) == ("past_date", "in_the_past", False), answer.body
