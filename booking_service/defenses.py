@@ -565,6 +565,15 @@ async def find_own_booking(ctx: ServiceContext, own: OwnBooking) -> UpstreamBook
     Listed with each of the company's keys: Cal.com shows a key only its owner's bookings, and
     the host (round robin) is Cal.com's choice.
     """
+    async for booking in _bookings_at(ctx, own):
+        if booking.metadata.get("idempotency_key") == own.idempotency_key and booking.active:
+            return booking
+    return None
+
+
+async def _bookings_at(ctx: ServiceContext, own: OwnBooking) -> AsyncIterator[UpstreamBooking]:
+    """The bookings at [start, end] for the attendee, listed with each of the company's keys in
+    turn (lazily: a caller that found what it looks for lists no further)."""
     for key in own.list_keys:
         bookings = await ctx.calcom.list_bookings(
             key,
@@ -574,9 +583,7 @@ async def find_own_booking(ctx: ServiceContext, own: OwnBooking) -> UpstreamBook
             page_size=ctx.settings.calcom_list_page_size,
         )
         for booking in bookings:
-            if booking.metadata.get("idempotency_key") == own.idempotency_key and booking.active:
-                return booking
-    return None
+            yield booking
 
 
 async def own_booking_after_refusal(ctx: ServiceContext, own: OwnBooking) -> UpstreamBooking | None:
@@ -607,21 +614,12 @@ async def this_calls_booking(
     """
     if not looks_for_own_booking(ctx):
         return None
-    for key in own.list_keys:
-        bookings = await ctx.calcom.list_bookings(
-            key,
-            after_start=own.start - timedelta(seconds=1),
-            before_end=own.end + timedelta(seconds=1),
-            attendee_email=own.attendee_email,
-            page_size=ctx.settings.calcom_list_page_size,
-        )
-        for booking in bookings:
-            if (booking.active and booking.start == own.start
-                    and booking.event_type_id == event_type_id
-                    and booking.metadata.get("call_id") == call_id):
-                ctx.metrics.ambiguous_creates.labels(operation="create",
-                                                     resolution="adopted").inc()
-                return booking
+    async for booking in _bookings_at(ctx, own):
+        if (booking.active and booking.start == own.start
+                and booking.event_type_id == event_type_id
+                and booking.metadata.get("call_id") == call_id):
+            ctx.metrics.ambiguous_creates.labels(operation="create", resolution="adopted").inc()
+            return booking
     return None
 
 
